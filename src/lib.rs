@@ -1,0 +1,14 @@
+//! regctl: a container-registry client, admin tool and embedded OCI registry.
+//!
+//! Layers, each using only those below it:
+//! - [`types`]: pure data (references, digests, media types, manifests, errors);
+//! - [`storage`]: registry:2's on-disk layout behind a small backend trait;
+//! - [`client`]: the typed async HTTP registry client;
+//! - [`server`]: the axum registry server over [`storage`].
+//!
+//! The command-line interface lives in the binary only.
+
+pub mod client;
+pub mod server;
+pub mod storage;
+pub mod types;

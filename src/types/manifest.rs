@@ -1,0 +1,489 @@
+//! Manifests, indexes, descriptors and image configs.
+//!
+//! A [`Manifest`] keeps the exact bytes it was read from: its digest is the
+//! hash of those bytes, and copying or serving it must never re-encode them.
+//! The typed views are tolerant (unknown fields are ignored) because
+//! registries accept manifests that stricter schema crates reject.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::digest::Digest;
+use super::media_type::MediaType;
+
+/// The largest manifest regctl reads or accepts (the spec's recommended limit).
+pub const MAX_MANIFEST_SIZE: usize = 4 * 1024 * 1024;
+
+/// A content descriptor: what a manifest says about a blob or child manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    pub media_type: MediaType,
+    pub digest: Digest,
+    pub size: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urls: Option<Vec<String>>,
+}
+
+impl Descriptor {
+    pub fn new(media_type: MediaType, digest: Digest, size: i64) -> Self {
+        Descriptor {
+            media_type,
+            digest,
+            size,
+            platform: None,
+            artifact_type: None,
+            annotations: None,
+            urls: None,
+        }
+    }
+}
+
+/// An image platform, e.g. `linux/arm64/v8`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    #[serde(
+        default,
+        rename = "os.version",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub os_version: Option<String>,
+}
+
+/// Why a platform string could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid platform {0:?}: expected os/arch or os/arch/variant, e.g. linux/amd64 or linux/arm64/v8"
+)]
+pub struct PlatformParseError(pub String);
+
+impl Platform {
+    /// Parses `os/arch[/variant]`.
+    pub fn parse(s: &str) -> Result<Self, PlatformParseError> {
+        let parts: Vec<&str> = s.split('/').collect();
+        if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
+            return Err(PlatformParseError(s.to_owned()));
+        }
+        Ok(Platform {
+            os: parts[0].to_owned(),
+            architecture: parts[1].to_owned(),
+            variant: parts.get(2).map(|v| (*v).to_owned()),
+            os_version: None,
+        })
+    }
+
+    /// Whether this platform satisfies a wanted one; a wanted platform
+    /// without a variant matches any variant.
+    pub fn matches(&self, wanted: &Platform) -> bool {
+        self.os == wanted.os
+            && self.architecture == wanted.architecture
+            && (wanted.variant.is_none() || self.variant == wanted.variant)
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// An OCI image manifest or Docker schema2 manifest (same shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageManifest {
+    pub schema_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<MediaType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    pub config: Descriptor,
+    #[serde(default)]
+    pub layers: Vec<Descriptor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Descriptor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// An OCI image index or Docker manifest list (same shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageIndex {
+    pub schema_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<MediaType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    pub manifests: Vec<Descriptor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Descriptor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// A Docker schema1 manifest: only what is needed to find its blobs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Schema1Manifest {
+    pub schema_version: u32,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub tag: String,
+    #[serde(default)]
+    pub fs_layers: Vec<Schema1Layer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Schema1Layer {
+    pub blob_sum: Digest,
+}
+
+/// The parsed content of a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+// Manifests are handled one at a time, never in large arrays, so boxing the
+// bigger variants would cost an allocation for nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum ManifestBody {
+    Image(ImageManifest),
+    Index(ImageIndex),
+    Schema1(Schema1Manifest),
+}
+
+/// Why manifest bytes are not a usable manifest.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("manifest is {size} bytes, more than the {MAX_MANIFEST_SIZE}-byte limit")]
+    TooLarge { size: usize },
+    #[error("manifest is not valid JSON for {media_type}: {source}")]
+    Invalid {
+        media_type: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "manifest has no recognisable media type (mediaType field {field:?}, Content-Type {content_type:?})"
+    )]
+    UnknownMediaType {
+        field: Option<String>,
+        content_type: Option<String>,
+    },
+    #[error("manifest mediaType field {field} contradicts the declared type {declared}")]
+    MediaTypeMismatch { field: String, declared: String },
+    #[error("manifest schemaVersion is {0}, expected 2")]
+    SchemaVersion(u32),
+}
+
+/// A manifest with its exact bytes, digest and media type.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    raw: Bytes,
+    digest: Digest,
+    media_type: MediaType,
+    body: ManifestBody,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Probe {
+    #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    schema_version: Option<u32>,
+    #[serde(default)]
+    manifests: Option<serde_json::Value>,
+    #[serde(default)]
+    config: Option<serde_json::Value>,
+    #[serde(default)]
+    fs_layers: Option<serde_json::Value>,
+}
+
+impl Manifest {
+    /// Parses manifest bytes. The media type comes from the manifest's own
+    /// `mediaType` field; `content_type` (from HTTP or a descriptor) is used
+    /// when the field is absent, and must agree with it when both are given.
+    /// The digest is always computed from the bytes (sha256).
+    pub fn parse(raw: Bytes, content_type: Option<&str>) -> Result<Self, ManifestError> {
+        let digest = Digest::sha256_of(&raw);
+        Self::parse_with_digest(raw, content_type, digest)
+    }
+
+    /// Like [`Manifest::parse`], with a digest already computed (and verified)
+    /// by the caller, possibly with another algorithm.
+    pub fn parse_with_digest(
+        raw: Bytes,
+        content_type: Option<&str>,
+        digest: Digest,
+    ) -> Result<Self, ManifestError> {
+        if raw.len() > MAX_MANIFEST_SIZE {
+            return Err(ManifestError::TooLarge { size: raw.len() });
+        }
+        let probe: Probe =
+            serde_json::from_slice(&raw).map_err(|source| ManifestError::Invalid {
+                media_type: content_type.unwrap_or("manifest").to_owned(),
+                source,
+            })?;
+        let declared = content_type
+            .map(MediaType::parse)
+            .filter(MediaType::is_manifest);
+        let field = probe.media_type.as_deref().map(MediaType::parse);
+        let media_type = match (&field, &declared) {
+            (Some(f), Some(d)) if f.is_manifest() && f != d => {
+                return Err(ManifestError::MediaTypeMismatch {
+                    field: f.to_string(),
+                    declared: d.to_string(),
+                });
+            }
+            (Some(f), _) if f.is_manifest() => f.clone(),
+            (_, Some(d)) => d.clone(),
+            // No usable type anywhere: infer from the shape, as registries do
+            // for OCI manifests, whose mediaType field is optional.
+            _ if probe.manifests.is_some() => MediaType::OciIndex,
+            _ if probe.config.is_some() => MediaType::OciManifest,
+            _ if probe.fs_layers.is_some() && probe.schema_version == Some(1) => {
+                MediaType::DockerSchema1Signed
+            }
+            _ => {
+                return Err(ManifestError::UnknownMediaType {
+                    field: probe.media_type,
+                    content_type: content_type.map(str::to_owned),
+                });
+            }
+        };
+        let invalid = |source| ManifestError::Invalid {
+            media_type: media_type.to_string(),
+            source,
+        };
+        let body = if media_type.is_index() {
+            let index: ImageIndex = serde_json::from_slice(&raw).map_err(invalid)?;
+            if index.schema_version != 2 {
+                return Err(ManifestError::SchemaVersion(index.schema_version));
+            }
+            ManifestBody::Index(index)
+        } else if media_type.is_image_manifest() {
+            let image: ImageManifest = serde_json::from_slice(&raw).map_err(invalid)?;
+            if image.schema_version != 2 {
+                return Err(ManifestError::SchemaVersion(image.schema_version));
+            }
+            ManifestBody::Image(image)
+        } else {
+            ManifestBody::Schema1(serde_json::from_slice(&raw).map_err(invalid)?)
+        };
+        Ok(Manifest {
+            raw,
+            digest,
+            media_type,
+            body,
+        })
+    }
+
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
+    pub fn digest(&self) -> &Digest {
+        &self.digest
+    }
+
+    pub fn media_type(&self) -> &MediaType {
+        &self.media_type
+    }
+
+    pub fn body(&self) -> &ManifestBody {
+        &self.body
+    }
+
+    pub fn size(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// A descriptor pointing at this manifest.
+    pub fn descriptor(&self) -> Descriptor {
+        Descriptor::new(
+            self.media_type.clone(),
+            self.digest.clone(),
+            self.raw.len() as i64,
+        )
+    }
+
+    /// The `subject` this manifest refers to (OCI 1.1 referrers).
+    pub fn subject(&self) -> Option<&Descriptor> {
+        match &self.body {
+            ManifestBody::Image(m) => m.subject.as_ref(),
+            ManifestBody::Index(i) => i.subject.as_ref(),
+            ManifestBody::Schema1(_) => None,
+        }
+    }
+
+    /// The artifact type as the referrers API reports it: `artifactType`,
+    /// else the config's media type for an image manifest.
+    pub fn artifact_type(&self) -> Option<String> {
+        match &self.body {
+            ManifestBody::Image(m) => m
+                .artifact_type
+                .clone()
+                .or_else(|| Some(m.config.media_type.to_string())),
+            ManifestBody::Index(i) => i.artifact_type.clone(),
+            ManifestBody::Schema1(_) => None,
+        }
+    }
+
+    pub fn annotations(&self) -> Option<&BTreeMap<String, String>> {
+        match &self.body {
+            ManifestBody::Image(m) => m.annotations.as_ref(),
+            ManifestBody::Index(i) => i.annotations.as_ref(),
+            ManifestBody::Schema1(_) => None,
+        }
+    }
+
+    /// Blobs this manifest needs (config and layers; schema1 blob sums).
+    /// Foreign layers that carry `urls` are included: callers decide.
+    pub fn blobs(&self) -> Vec<&Digest> {
+        match &self.body {
+            ManifestBody::Image(m) => std::iter::once(&m.config.digest)
+                .chain(m.layers.iter().map(|l| &l.digest))
+                .collect(),
+            ManifestBody::Index(_) => Vec::new(),
+            ManifestBody::Schema1(s) => s.fs_layers.iter().map(|l| &l.blob_sum).collect(),
+        }
+    }
+
+    /// Child manifests of an index.
+    pub fn children(&self) -> &[Descriptor] {
+        match &self.body {
+            ManifestBody::Index(i) => &i.manifests,
+            _ => &[],
+        }
+    }
+}
+
+/// The parts of an image config (OCI or Docker) that people inspect.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default)]
+    pub os: String,
+    #[serde(default)]
+    pub architecture: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ContainerConfig>,
+}
+
+/// The runtime part of an image config.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::media_type::*;
+
+    fn image_json(media_type: Option<&str>) -> String {
+        let mt = media_type
+            .map(|m| format!(r#""mediaType":"{m}","#))
+            .unwrap_or_default();
+        let cfg = Digest::sha256_of(b"{}");
+        let layer = Digest::sha256_of(b"layer");
+        format!(
+            r#"{{"schemaVersion":2,{mt}"config":{{"mediaType":"{OCI_CONFIG}","digest":"{cfg}","size":2}},"layers":[{{"mediaType":"{OCI_LAYER_TAR_GZIP}","digest":"{layer}","size":5}}],"extra":1}}"#
+        )
+    }
+
+    #[test]
+    fn parses_image_and_keeps_raw_bytes() {
+        let raw = Bytes::from(image_json(Some(OCI_MANIFEST)));
+        let m = Manifest::parse(raw.clone(), None).unwrap();
+        assert_eq!(m.media_type(), &MediaType::OciManifest);
+        assert_eq!(m.raw(), &raw);
+        assert_eq!(m.digest(), &Digest::sha256_of(&raw));
+        assert_eq!(m.blobs().len(), 2);
+        assert_eq!(m.artifact_type().as_deref(), Some(OCI_CONFIG));
+    }
+
+    #[test]
+    fn infers_type_from_content_type_or_shape() {
+        let raw = Bytes::from(image_json(None));
+        let m = Manifest::parse(raw.clone(), Some(DOCKER_MANIFEST)).unwrap();
+        assert_eq!(m.media_type(), &MediaType::DockerManifest);
+        let m = Manifest::parse(raw, None).unwrap();
+        assert_eq!(m.media_type(), &MediaType::OciManifest);
+    }
+
+    #[test]
+    fn rejects_contradicting_media_types() {
+        let raw = Bytes::from(image_json(Some(OCI_MANIFEST)));
+        let err = Manifest::parse(raw, Some(DOCKER_MANIFEST)).unwrap_err();
+        assert!(matches!(err, ManifestError::MediaTypeMismatch { .. }));
+    }
+
+    #[test]
+    fn parses_index_with_platforms() {
+        let child = Digest::sha256_of(b"child");
+        let raw = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{child}","size":10,"platform":{{"os":"linux","architecture":"arm64","variant":"v8"}}}}]}}"#
+        );
+        let m = Manifest::parse(Bytes::from(raw), None).unwrap();
+        assert!(m.media_type().is_index());
+        let p = m.children()[0].platform.as_ref().unwrap();
+        assert_eq!(p.to_string(), "linux/arm64/v8");
+        assert!(p.matches(&Platform::parse("linux/arm64").unwrap()));
+        assert!(!p.matches(&Platform::parse("linux/arm64/v7").unwrap()));
+    }
+
+    #[test]
+    fn rejects_garbage_and_oversize() {
+        assert!(Manifest::parse(Bytes::from_static(b"not json"), None).is_err());
+        assert!(Manifest::parse(Bytes::from_static(b"{}"), None).is_err());
+        let big = Bytes::from(vec![b' '; MAX_MANIFEST_SIZE + 1]);
+        assert!(matches!(
+            Manifest::parse(big, None),
+            Err(ManifestError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn platform_parse_errors() {
+        assert!(Platform::parse("linux").is_err());
+        assert!(Platform::parse("linux//v8").is_err());
+        assert!(Platform::parse("a/b/c/d").is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! Shared data types: references, digests, media types, manifests and the
+//! spec's error body. Pure data: no I/O, no async, no HTTP.
+
+pub mod digest;
+pub mod manifest;
+pub mod media_type;
+pub mod oci_error;
+pub mod reference;
+
+pub use digest::{Algorithm, Digest, DigestError, DigestMismatch, Digester};
+pub use manifest::{
+    ContainerConfig, Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, ManifestBody,
+    ManifestError, Platform,
+};
+pub use media_type::MediaType;
+pub use oci_error::{ErrorCode, ErrorEnvelope, OciError};
+pub use reference::{ParseError, Reference};
