@@ -1,10 +1,136 @@
-//! `regctl serve`.
+//! `regctl serve`: run the embedded registry.
 
-use clap::Args;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use regctl::server::{self, ServerConfig, TlsFiles};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Serve an OCI registry whose data directory uses registry:2's layout.
 #[derive(Debug, Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
+    pub addr: String,
+    /// Port to listen on (0 picks a free port; the chosen one is printed)
+    #[arg(long, short, default_value_t = 5000)]
+    pub port: u16,
+    /// Storage root, the directory holding docker/registry/v2
+    /// [default: $REGCTL_ROOT, else ~/.local/share/regctl/registry]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Answer DELETE with 405 UNSUPPORTED, like registry:2 with delete disabled
+    #[arg(long)]
+    pub no_delete: bool,
+    /// Refuse every write with 405 UNSUPPORTED
+    #[arg(long)]
+    pub read_only: bool,
+    /// Require Basic authentication against this htpasswd file (bcrypt entries, `htpasswd -B`)
+    #[arg(long, value_name = "FILE")]
+    pub htpasswd: Option<PathBuf>,
+    /// PEM certificate chain for https (with --tls-key)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for https (with --tls-cert)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Access-log format on stderr
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
 
-pub async fn run(_args: ServeArgs) -> anyhow::Result<()> {
-    anyhow::bail!("serve is being written")
+fn default_root() -> anyhow::Result<PathBuf> {
+    if let Some(root) = std::env::var_os("REGCTL_ROOT").filter(|r| !r.is_empty()) {
+        return Ok(PathBuf::from(root));
+    }
+    let data = dirs::data_dir()
+        .context("cannot find a data directory for the default root; pass --root DIR")?;
+    Ok(data.join("regctl").join("registry"))
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REGCTL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal());
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let root = match args.root {
+        Some(r) => r,
+        None => default_root()?,
+    };
+    std::fs::create_dir_all(&root)
+        .with_context(|| format!("cannot create the storage root {}", root.display()))?;
+    let root = root.canonicalize().unwrap_or(root);
+    let config = ServerConfig {
+        root: root.clone(),
+        delete_enabled: !args.no_delete,
+        read_only: args.read_only,
+        htpasswd: args.htpasswd,
+        ..ServerConfig::new(&root)
+    };
+    let app = server::router(config)?;
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        _ => None,
+    };
+    let bind = if args.addr.contains(':') && !args.addr.starts_with('[') {
+        format!("[{}]:{}", args.addr, args.port)
+    } else {
+        format!("{}:{}", args.addr, args.port)
+    };
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .with_context(|| {
+            format!("cannot listen on {bind} (is another registry running there? try --port)")
+        })?;
+    let local = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut out = std::io::stdout();
+    // Scripts and tests wait for this exact line.
+    let _ = writeln!(
+        out,
+        "listening on {scheme}://{local} (root: {})",
+        root.display()
+    );
+    let _ = out.flush();
+    server::serve(listener, app, tls, shutdown_signal()).await?;
+    Ok(())
 }

@@ -1,1 +1,295 @@
-//! placeholder, being written
+//! `regctl serve`: an OCI distribution-spec registry over [`crate::storage`].
+//!
+//! One fallback handler takes every `/v2/...` path, [`route::parse`] splits
+//! it, and a handler per resource makes one storage call and builds the
+//! response. Authentication, the read-only and no-delete switches, the
+//! `Docker-Distribution-API-Version` header and the access log are applied
+//! around every request.
+
+mod auth;
+mod blobs;
+mod error;
+mod listing;
+mod manifests;
+pub mod route;
+mod tls;
+mod uploads;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+
+pub use auth::{Htpasswd, HtpasswdError};
+pub use error::ApiError;
+pub use listing::MAX_PAGE_SIZE;
+pub use tls::TlsError;
+
+use crate::storage::{FsBackend, Registry};
+use crate::types::{Digest, ErrorCode};
+use route::Route;
+
+pub(crate) const DIGEST_HEADER: &str = "Docker-Content-Digest";
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The storage root: the directory holding `docker/registry/v2`.
+    pub root: PathBuf,
+    /// Whether DELETE is allowed (registry:2's `storage.delete.enabled`).
+    pub delete_enabled: bool,
+    /// Refuse every write with 405 UNSUPPORTED, as registry:2's read-only mode.
+    pub read_only: bool,
+    /// Require Basic authentication against this htpasswd file.
+    pub htpasswd: Option<PathBuf>,
+    /// The realm named in `WWW-Authenticate`.
+    pub realm: String,
+}
+
+impl ServerConfig {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        ServerConfig {
+            root: root.into(),
+            delete_enabled: true,
+            read_only: false,
+            htpasswd: None,
+            realm: "regctl".to_owned(),
+        }
+    }
+}
+
+/// Why the server cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Htpasswd(#[from] HtpasswdError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot create the storage root {path}: {source}")]
+    Root {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What every handler sees.
+pub struct AppState {
+    pub registry: Registry,
+    config: ServerConfig,
+    auth: Option<Htpasswd>,
+    www_authenticate: HeaderValue,
+}
+
+type SharedState = Arc<AppState>;
+
+/// Builds the application: routes, authentication and logging.
+pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
+    std::fs::create_dir_all(&config.root).map_err(|source| ServerError::Root {
+        path: config.root.display().to_string(),
+        source,
+    })?;
+    let auth = config.htpasswd.as_deref().map(Htpasswd::load).transpose()?;
+    let www_authenticate = HeaderValue::from_str(&format!(
+        "Basic realm=\"{}\"",
+        config.realm.replace(['"', '\\'], "")
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"regctl\""));
+    let state = Arc::new(AppState {
+        registry: Registry::new(Arc::new(FsBackend::new(config.root.clone()))),
+        config,
+        auth,
+        www_authenticate,
+    });
+    Ok(Router::new()
+        .fallback(dispatch)
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(middleware::from_fn(access_log))
+        .with_state(state))
+}
+
+/// Serves `app` on a bound listener until `shutdown` resolves; in-flight
+/// requests finish first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: Option<tls::TlsFiles>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let service = app.into_make_service();
+    match tls {
+        None => axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(ServerError::Io),
+        Some(files) => {
+            let listener = tls::TlsListener::new(listener, &files)?;
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(ServerError::Io)
+        }
+    }
+}
+
+pub use tls::TlsFiles;
+
+/// One access-log line per request: never headers, so never credentials.
+async fn access_log(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let resp = next.run(req).await;
+    let bytes = resp
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    tracing::info!(
+        target: "regctl::access",
+        %method,
+        path,
+        status = resp.status().as_u16(),
+        bytes,
+        ms = format_args!("{:.3}", start.elapsed().as_secs_f64() * 1000.0),
+    );
+    resp
+}
+
+/// Authentication and the write switches, before any handler runs.
+async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Response {
+    if let Some(auth) = &state.auth {
+        let value = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if auth.check(value).is_none() {
+            let mut resp = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthorized,
+                "authentication required",
+            )
+            .into_response();
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, state.www_authenticate.clone());
+            return with_api_version(resp);
+        }
+    }
+    let method = req.method();
+    let writes = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if writes && state.config.read_only {
+        return with_api_version(
+            ApiError::unsupported("the registry is in read-only mode").into_response(),
+        );
+    }
+    if *method == Method::DELETE && !state.config.delete_enabled {
+        return with_api_version(
+            ApiError::unsupported(
+                "deletion is disabled on this registry (started with --no-delete)",
+            )
+            .into_response(),
+        );
+    }
+    with_api_version(next.run(req).await)
+}
+
+fn with_api_version(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        "Docker-Distribution-API-Version",
+        HeaderValue::from_static("registry/2.0"),
+    );
+    resp
+}
+
+async fn dispatch(State(state): State<SharedState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    let query = parts.uri.query();
+    let head = parts.method == Method::HEAD;
+    let Some(route) = route::parse(path) else {
+        return ApiError::not_found().into_response();
+    };
+    let st = state.as_ref();
+    let result = match (&parts.method, route) {
+        (&Method::GET | &Method::HEAD, Route::Base) => Ok(base(head)),
+        (&Method::GET, Route::Catalog) => listing::catalog(st, query).await,
+        (&Method::GET, Route::Tags { name }) => listing::tags(st, name, query).await,
+        (&Method::GET, Route::Referrers { name, digest }) => {
+            listing::referrers(st, name, digest, query).await
+        }
+        (&Method::GET | &Method::HEAD, Route::Manifest { name, reference }) => {
+            manifests::get(st, name, reference, head).await
+        }
+        (&Method::PUT, Route::Manifest { name, reference }) => {
+            manifests::put(st, name, reference, &parts.headers, body).await
+        }
+        (&Method::DELETE, Route::Manifest { name, reference }) => {
+            manifests::delete(st, name, reference).await
+        }
+        (&Method::GET | &Method::HEAD, Route::Blob { name, digest }) => {
+            blobs::get(st, name, digest, &parts.headers, head).await
+        }
+        (&Method::DELETE, Route::Blob { name, digest }) => blobs::delete(st, name, digest).await,
+        (&Method::POST, Route::UploadStart { name }) => uploads::start(st, name, query, body).await,
+        (&Method::PATCH, Route::Upload { name, id }) => {
+            uploads::patch(st, name, id, &parts.headers, body).await
+        }
+        (&Method::PUT, Route::Upload { name, id }) => {
+            uploads::finish(st, name, id, query, &parts.headers, body).await
+        }
+        (&Method::GET, Route::Upload { name, id }) => uploads::status(st, name, id).await,
+        (&Method::DELETE, Route::Upload { name, id }) => uploads::cancel(st, name, id).await,
+        _ => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Unsupported,
+            format!("{} is not supported on {path}", parts.method),
+        )),
+    };
+    let mut resp = result.unwrap_or_else(IntoResponse::into_response);
+    if head {
+        // HEAD answers carry headers only; error bodies are dropped too.
+        *resp.body_mut() = Body::empty();
+    }
+    resp
+}
+
+fn base(head: bool) -> Response {
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::from("{}")
+    };
+    let mut resp = (StatusCode::OK, body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// A digest from a URL, or 400 DIGEST_INVALID naming the problem.
+pub(crate) fn parse_digest(s: &str) -> Result<Digest, ApiError> {
+    s.parse().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::DigestInvalid,
+            format!("{e}"),
+        )
+    })
+}
+
+/// A query parameter, percent-decoded.
+pub(crate) fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}

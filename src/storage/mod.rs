@@ -1,1 +1,14 @@
-//! placeholder, being written
+//! registry:2's on-disk layout, shared by `regctl serve` and the offline
+//! garbage collector. No HTTP here: handlers translate to and from it.
+
+pub mod backend;
+pub mod error;
+pub mod fs;
+pub mod paths;
+pub mod registry;
+
+pub use backend::{Backend, ByteReader, ByteStream, Meta};
+pub use error::StorageError;
+pub use fs::FsBackend;
+pub use paths::{RepoName, TagName, UploadId};
+pub use registry::{ManifestRef, Registry, StoredManifest, byte_stream};

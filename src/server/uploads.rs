@@ -1,0 +1,212 @@
+//! Blob uploads: `POST` (session, monolithic, cross-repository mount),
+//! `PATCH` (chunks), `PUT` (finish), `GET` (status), `DELETE` (cancel).
+
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+
+use super::error::ApiError;
+use super::{AppState, DIGEST_HEADER, parse_digest, query_param};
+use crate::storage::{RepoName, StorageError, UploadId, byte_stream};
+use crate::types::{Digest, ErrorCode};
+
+fn repo_name(name: &str) -> Result<RepoName, ApiError> {
+    Ok(RepoName::new(name).map_err(StorageError::from)?)
+}
+
+fn upload_id(id: &str) -> Result<UploadId, ApiError> {
+    UploadId::parse(id).ok_or_else(|| StorageError::UploadUnknown.into())
+}
+
+fn build(b: axum::http::response::Builder) -> Result<Response, ApiError> {
+    b.body(Body::empty()).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Other("UNKNOWN".into()),
+            e.to_string(),
+        )
+    })
+}
+
+/// 201 for a blob now in the repository.
+fn created(repo: &RepoName, digest: &Digest) -> Result<Response, ApiError> {
+    build(
+        Response::builder()
+            .status(StatusCode::CREATED)
+            .header(header::LOCATION, format!("/v2/{repo}/blobs/{digest}"))
+            .header(DIGEST_HEADER, digest.to_string())
+            .header(header::CONTENT_LENGTH, 0),
+    )
+}
+
+/// 202/204 describing an upload in progress. The `Range` end is inclusive
+/// and, as in registry:2, `0-0` for an empty upload.
+fn progress(
+    status: StatusCode,
+    repo: &RepoName,
+    id: &UploadId,
+    size: u64,
+) -> Result<Response, ApiError> {
+    build(
+        Response::builder()
+            .status(status)
+            .header(header::LOCATION, format!("/v2/{repo}/blobs/uploads/{id}"))
+            .header(header::RANGE, format!("0-{}", size.saturating_sub(1)))
+            .header("Docker-Upload-UUID", id.to_string())
+            .header(header::CONTENT_LENGTH, 0),
+    )
+}
+
+pub async fn start(
+    state: &AppState,
+    name: &str,
+    query: Option<&str>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let repo = repo_name(name)?;
+    if let Some(mount) = query_param(query, "mount") {
+        let digest = parse_digest(&mount)?;
+        if let Some(from) = query_param(query, "from")
+            && let Ok(from) = RepoName::new(&from)
+            && state.registry.mount_blob(&repo, &from, &digest).await?
+        {
+            return created(&repo, &digest);
+        }
+        // Spec: when the mount cannot be done, fall back to a session.
+    } else if let Some(digest) = query_param(query, "digest") {
+        let digest = parse_digest(&digest)?;
+        state
+            .registry
+            .put_blob(&repo, &digest, byte_stream(body.into_data_stream()))
+            .await?;
+        return created(&repo, &digest);
+    }
+    let id = state.registry.start_upload(&repo).await?;
+    progress(StatusCode::ACCEPTED, &repo, &id, 0)
+}
+
+/// `Content-Range: START-END` (inclusive), as clients send it on PATCH.
+fn content_range_start(headers: &HeaderMap) -> Result<Option<(u64, u64)>, ApiError> {
+    let Some(v) = headers.get(header::CONTENT_RANGE) else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            ErrorCode::BlobUploadInvalid,
+            "Content-Range must be START-END in bytes",
+        )
+    };
+    let s = v.to_str().map_err(|_| invalid())?.trim();
+    let s = s.strip_prefix("bytes ").unwrap_or(s);
+    let (a, b) = s.split_once('-').ok_or_else(invalid)?;
+    let b = b.split('/').next().unwrap_or(b);
+    let start: u64 = a.trim().parse().map_err(|_| invalid())?;
+    let end: u64 = b.trim().parse().map_err(|_| invalid())?;
+    if end < start {
+        return Err(invalid());
+    }
+    Ok(Some((start, end)))
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+pub async fn patch(
+    state: &AppState,
+    name: &str,
+    id: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let repo = repo_name(name)?;
+    let id = upload_id(id)?;
+    let range = content_range_start(headers)?;
+    if let (Some((start, end)), Some(len)) = (range, content_length(headers))
+        && end - start + 1 != len
+    {
+        return Err(ApiError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            ErrorCode::BlobUploadInvalid,
+            format!("Content-Range {start}-{end} does not match Content-Length {len}"),
+        ));
+    }
+    let size = state
+        .registry
+        .append_upload(
+            &repo,
+            &id,
+            range.map(|r| r.0),
+            byte_stream(body.into_data_stream()),
+        )
+        .await?;
+    if let Some((start, end)) = range
+        && size != end + 1
+    {
+        return Err(StorageError::SizeMismatch {
+            expected: end + 1 - start,
+            actual: size - start,
+        }
+        .into());
+    }
+    progress(StatusCode::ACCEPTED, &repo, &id, size)
+}
+
+pub async fn finish(
+    state: &AppState,
+    name: &str,
+    id: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let repo = repo_name(name)?;
+    let id = upload_id(id)?;
+    let Some(digest) = query_param(query, "digest") else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::DigestInvalid,
+            "the digest query parameter is required to finish an upload",
+        ));
+    };
+    let digest = parse_digest(&digest)?;
+    let has_body = content_length(headers).is_some_and(|n| n > 0)
+        || headers.contains_key(header::TRANSFER_ENCODING);
+    if has_body {
+        let offset = content_range_start(headers)?.map(|r| r.0);
+        if let Some(offset) = offset {
+            let size = state.registry.upload_size(&repo, &id).await?;
+            if offset != size {
+                return Err(StorageError::UploadOffset {
+                    expected: size,
+                    got: offset,
+                }
+                .into());
+            }
+        }
+    }
+    let last = has_body.then(|| byte_stream(body.into_data_stream()));
+    state
+        .registry
+        .finish_upload(&repo, &id, &digest, last)
+        .await?;
+    created(&repo, &digest)
+}
+
+pub async fn status(state: &AppState, name: &str, id: &str) -> Result<Response, ApiError> {
+    let repo = repo_name(name)?;
+    let id = upload_id(id)?;
+    let size = state.registry.upload_size(&repo, &id).await?;
+    progress(StatusCode::NO_CONTENT, &repo, &id, size)
+}
+
+pub async fn cancel(state: &AppState, name: &str, id: &str) -> Result<Response, ApiError> {
+    let repo = repo_name(name)?;
+    let id = upload_id(id)?;
+    state.registry.cancel_upload(&repo, &id).await?;
+    build(Response::builder().status(StatusCode::NO_CONTENT))
+}

@@ -1,0 +1,63 @@
+//! The byte store under the registry layout: a narrow key/byte interface
+//! (after distribution's `StorageDriver`) so that an object-store backend can
+//! replace the filesystem without anything above this trait changing.
+
+use std::io;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::Stream;
+use tokio::io::AsyncRead;
+
+/// A stream of body chunks handed to the backend.
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+/// A reader over stored bytes.
+pub type ByteReader = Pin<Box<dyn AsyncRead + Send>>;
+
+/// What `stat` knows about a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub size: u64,
+    pub modified: SystemTime,
+    pub is_dir: bool,
+}
+
+/// Receives each chunk written by [`Backend::append`], e.g. to hash it.
+pub trait ChunkSink: Send {
+    fn chunk(&mut self, data: &[u8]);
+}
+
+/// A key/byte store. Keys are `/`-separated relative paths built by
+/// [`super::paths`]; a key that does not exist is `Ok(None)`, never an error.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// The whole content of a small object (links, manifests).
+    async fn get(&self, key: &str) -> io::Result<Option<Bytes>>;
+    /// Replaces a small object atomically: readers see old or new, never part.
+    async fn put(&self, key: &str, data: Bytes) -> io::Result<()>;
+    async fn stat(&self, key: &str) -> io::Result<Option<Meta>>;
+    /// Reads `len` bytes (or to the end) starting at `offset`.
+    async fn reader(
+        &self,
+        key: &str,
+        offset: u64,
+        len: Option<u64>,
+    ) -> io::Result<Option<ByteReader>>;
+    /// Appends a stream to an object, creating it; returns the bytes written.
+    /// Every chunk is shown to `sink` as it goes by. On error, what was
+    /// written stays (an upload can resume from the size `stat` reports).
+    async fn append(
+        &self,
+        key: &str,
+        body: ByteStream,
+        sink: &mut dyn ChunkSink,
+    ) -> io::Result<u64>;
+    /// Makes `from` durable and moves it to `to`, replacing `to` atomically.
+    async fn commit(&self, from: &str, to: &str) -> io::Result<()>;
+    /// Names directly under a prefix, sorted; empty when it does not exist.
+    async fn list(&self, prefix: &str) -> io::Result<Vec<String>>;
+    /// Deletes a key and everything under it; deleting nothing is fine.
+    async fn delete(&self, key: &str) -> io::Result<()>;
+}

@@ -1,0 +1,35 @@
+//! Storage errors: what went wrong, in terms the server maps to spec codes.
+
+use std::io;
+
+use crate::types::{Digest, DigestMismatch, ParseError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("invalid name: {0}")]
+    Name(#[from] ParseError),
+    #[error("blob {0} is unknown")]
+    BlobUnknown(Digest),
+    #[error("manifest {0} is unknown")]
+    ManifestUnknown(String),
+    #[error("repository {0} is unknown")]
+    NameUnknown(String),
+    #[error("upload is unknown (it finished, was cancelled or never existed)")]
+    UploadUnknown,
+    #[error("chunk starts at byte {got}, but the upload holds {expected} bytes")]
+    UploadOffset { expected: u64, got: u64 },
+    #[error(transparent)]
+    DigestMismatch(#[from] DigestMismatch),
+    #[error("content is {actual} bytes, but {expected} were declared")]
+    SizeMismatch { expected: u64, actual: u64 },
+    #[error("manifest is invalid: {0}")]
+    ManifestInvalid(String),
+    #[error("manifest references {0}, which this repository does not have")]
+    ManifestBlobUnknown(Digest),
+    #[error("manifest is larger than {limit} bytes")]
+    ManifestTooLarge { limit: usize },
+    #[error("storage I/O failed: {0}")]
+    Io(#[from] io::Error),
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -1,0 +1,682 @@
+//! Repositories, blobs, manifests, tags and uploads on top of a [`Backend`],
+//! in registry:2's layout.
+//!
+//! Ordering is what keeps a crash harmless: blob data is made durable and
+//! renamed into place before any link names it, and a manifest's revision
+//! link is written before a tag points at it.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::io::AsyncReadExt;
+
+use super::backend::{Backend, ByteReader, ByteStream, ChunkSink};
+use super::error::{Result, StorageError};
+use super::paths::{self, RepoName, TagName, UploadId};
+use crate::types::manifest::MAX_MANIFEST_SIZE;
+use crate::types::{Algorithm, Descriptor, Digest, Digester, Manifest, MediaType};
+
+/// How a manifest is addressed: by tag or by digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestRef {
+    Tag(TagName),
+    Digest(Digest),
+}
+
+impl ManifestRef {
+    /// A reference as it appears in a URL: a digest if it parses as one.
+    pub fn parse(s: &str) -> Result<Self> {
+        if s.contains(':') {
+            Ok(ManifestRef::Digest(s.parse().map_err(|e| {
+                StorageError::ManifestInvalid(format!("invalid digest reference: {e}"))
+            })?))
+        } else {
+            Ok(ManifestRef::Tag(TagName::new(s)?))
+        }
+    }
+}
+
+/// A manifest as stored: its bytes, digest and media type.
+#[derive(Debug, Clone)]
+pub struct StoredManifest {
+    pub bytes: Bytes,
+    pub digest: Digest,
+    pub media_type: MediaType,
+}
+
+/// Manifests are immutable by digest, so their bytes and media type can be
+/// kept in memory; this bound keeps the cache small for huge registries.
+const MANIFEST_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Default)]
+struct ManifestCache {
+    entries: HashMap<Digest, (Bytes, MediaType)>,
+    bytes: usize,
+}
+
+/// Hash state of an upload in progress, kept between PATCH requests so a
+/// chunked upload is hashed once, as it streams.
+struct UploadState {
+    digester: Digester,
+    size: u64,
+}
+
+struct HashSink<'a>(&'a mut Option<Digester>);
+
+impl ChunkSink for HashSink<'_> {
+    fn chunk(&mut self, data: &[u8]) {
+        if let Some(d) = self.0.as_mut() {
+            d.update(data);
+        }
+    }
+}
+
+/// The registry's content, over one backend.
+pub struct Registry {
+    backend: Arc<dyn Backend>,
+    uploads: Mutex<HashMap<UploadId, UploadState>>,
+    manifests: Mutex<ManifestCache>,
+}
+
+fn link_bytes(d: &Digest) -> Bytes {
+    // registry:2 link files hold the digest with no trailing newline.
+    Bytes::from(d.to_string())
+}
+
+fn parse_link(bytes: &[u8]) -> Option<Digest> {
+    std::str::from_utf8(bytes).ok()?.trim().parse().ok()
+}
+
+impl Registry {
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Registry {
+            backend,
+            uploads: Mutex::new(HashMap::new()),
+            manifests: Mutex::new(ManifestCache::default()),
+        }
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    async fn read_link(&self, key: &str) -> Result<Option<Digest>> {
+        Ok(self.backend.get(key).await?.and_then(|b| parse_link(&b)))
+    }
+
+    // ---- repositories -------------------------------------------------
+
+    /// Whether a repository exists: it has a `_manifests` directory.
+    pub async fn repository_exists(&self, repo: &RepoName) -> Result<bool> {
+        Ok(self
+            .backend
+            .stat(&paths::manifests_dir(repo))
+            .await?
+            .is_some_and(|m| m.is_dir))
+    }
+
+    /// Every repository, sorted lexically. A directory is a repository when
+    /// it holds `_manifests`; names starting with `_` are never descended.
+    pub async fn repositories(&self) -> Result<Vec<String>> {
+        let root = paths::repositories_root();
+        let mut found = Vec::new();
+        let mut pending = vec![String::new()];
+        while let Some(prefix) = pending.pop() {
+            let dir = if prefix.is_empty() {
+                root.clone()
+            } else {
+                format!("{root}/{prefix}")
+            };
+            for name in self.backend.list(&dir).await? {
+                if name == "_manifests" && !prefix.is_empty() {
+                    found.push(prefix.clone());
+                } else if !name.starts_with('_') && !name.starts_with('.') {
+                    let child = if prefix.is_empty() {
+                        name
+                    } else {
+                        format!("{prefix}/{name}")
+                    };
+                    if RepoName::new(&child).is_ok() {
+                        pending.push(child);
+                    }
+                }
+            }
+        }
+        found.sort_unstable();
+        Ok(found)
+    }
+
+    /// Tags of a repository that point at a manifest, sorted lexically.
+    pub async fn tags(&self, repo: &RepoName) -> Result<Vec<String>> {
+        if !self.repository_exists(repo).await? {
+            return Err(StorageError::NameUnknown(repo.to_string()));
+        }
+        let mut tags = Vec::new();
+        for name in self.backend.list(&paths::tags_dir(repo)).await? {
+            let Ok(tag) = TagName::new(&name) else {
+                continue;
+            };
+            if self
+                .backend
+                .stat(&paths::tag_current_link(repo, &tag))
+                .await?
+                .is_some()
+            {
+                tags.push(name);
+            }
+        }
+        Ok(tags)
+    }
+
+    /// Digests of every manifest revision stored in a repository.
+    pub async fn revisions(&self, repo: &RepoName) -> Result<Vec<Digest>> {
+        let mut out = Vec::new();
+        for algo in [Algorithm::Sha256, Algorithm::Sha512] {
+            for hex in self
+                .backend
+                .list(&paths::revisions_dir(repo, algo.as_str()))
+                .await?
+            {
+                if let Ok(d) = Digest::new(algo, &hex)
+                    && self
+                        .backend
+                        .stat(&paths::revision_link(repo, &d))
+                        .await?
+                        .is_some()
+                {
+                    out.push(d);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    // ---- blobs ----------------------------------------------------------
+
+    /// Size of a blob in the global store, if present.
+    pub async fn blob_size(&self, digest: &Digest) -> Result<Option<u64>> {
+        Ok(self
+            .backend
+            .stat(&paths::blob_data(digest))
+            .await?
+            .filter(|m| !m.is_dir)
+            .map(|m| m.size))
+    }
+
+    /// Size of a blob as seen from a repository: linked there and present.
+    pub async fn repo_blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>> {
+        if self
+            .read_link(&paths::layer_link(repo, digest))
+            .await?
+            .as_ref()
+            != Some(digest)
+        {
+            return Ok(None);
+        }
+        self.blob_size(digest).await
+    }
+
+    /// Opens a blob of a repository for reading from `offset`, `len` bytes.
+    pub async fn open_blob(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        offset: u64,
+        len: Option<u64>,
+    ) -> Result<ByteReader> {
+        if self.repo_blob_size(repo, digest).await?.is_none() {
+            return Err(StorageError::BlobUnknown(digest.clone()));
+        }
+        self.backend
+            .reader(&paths::blob_data(digest), offset, len)
+            .await?
+            .ok_or_else(|| StorageError::BlobUnknown(digest.clone()))
+    }
+
+    /// Makes an existing blob visible in a repository.
+    pub async fn link_blob(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
+        self.backend
+            .put(&paths::layer_link(repo, digest), link_bytes(digest))
+            .await?;
+        Ok(())
+    }
+
+    /// Cross-repository mount: links `digest` into `repo` if `from` has it.
+    pub async fn mount_blob(
+        &self,
+        repo: &RepoName,
+        from: &RepoName,
+        digest: &Digest,
+    ) -> Result<bool> {
+        if self.repo_blob_size(from, digest).await?.is_none() {
+            return Ok(false);
+        }
+        self.link_blob(repo, digest).await?;
+        Ok(true)
+    }
+
+    /// Removes a blob from a repository (its link); the data stays for the
+    /// garbage collector, as in registry:2.
+    pub async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
+        if self.repo_blob_size(repo, digest).await?.is_none() {
+            return Err(StorageError::BlobUnknown(digest.clone()));
+        }
+        self.backend.delete(&paths::layer_dir(repo, digest)).await?;
+        Ok(())
+    }
+
+    // ---- uploads --------------------------------------------------------
+
+    pub async fn start_upload(&self, repo: &RepoName) -> Result<UploadId> {
+        let id = UploadId::generate();
+        let started = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        self.backend
+            .put(&paths::upload_started_at(repo, &id), Bytes::from(started))
+            .await?;
+        self.backend
+            .put(&paths::upload_data(repo, &id), Bytes::new())
+            .await?;
+        self.uploads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                id.clone(),
+                UploadState {
+                    digester: Digester::new(Algorithm::Sha256),
+                    size: 0,
+                },
+            );
+        Ok(id)
+    }
+
+    /// Bytes received so far by an upload.
+    pub async fn upload_size(&self, repo: &RepoName, id: &UploadId) -> Result<u64> {
+        if self
+            .backend
+            .stat(&paths::upload_started_at(repo, id))
+            .await?
+            .is_none()
+        {
+            return Err(StorageError::UploadUnknown);
+        }
+        Ok(self
+            .backend
+            .stat(&paths::upload_data(repo, id))
+            .await?
+            .map_or(0, |m| m.size))
+    }
+
+    /// Appends a chunk. `offset`, when given (from `Content-Range`), must be
+    /// where the upload currently ends. Returns the new size.
+    pub async fn append_upload(
+        &self,
+        repo: &RepoName,
+        id: &UploadId,
+        offset: Option<u64>,
+        body: ByteStream,
+    ) -> Result<u64> {
+        let size = self.upload_size(repo, id).await?;
+        if let Some(got) = offset
+            && got != size
+        {
+            return Err(StorageError::UploadOffset {
+                expected: size,
+                got,
+            });
+        }
+        let mut digester = self
+            .uploads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id)
+            .filter(|s| s.size == size)
+            .map(|s| s.digester);
+        let written = self
+            .backend
+            .append(
+                &paths::upload_data(repo, id),
+                body,
+                &mut HashSink(&mut digester),
+            )
+            .await;
+        let written = match written {
+            Ok(n) => n,
+            // The hash state no longer matches what reached the file.
+            Err(e) => return Err(e.into()),
+        };
+        let new_size = size + written;
+        if let Some(digester) = digester {
+            self.uploads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(
+                    id.clone(),
+                    UploadState {
+                        digester,
+                        size: new_size,
+                    },
+                );
+        }
+        Ok(new_size)
+    }
+
+    /// Finishes an upload: appends `last` if given, verifies the content
+    /// against `digest`, then moves it into the blob store and links it.
+    /// On a mismatch the upload is discarded and nothing becomes visible.
+    pub async fn finish_upload(
+        &self,
+        repo: &RepoName,
+        id: &UploadId,
+        digest: &Digest,
+        last: Option<ByteStream>,
+    ) -> Result<u64> {
+        let size = match last {
+            Some(body) => self.append_upload(repo, id, None, body).await?,
+            None => self.upload_size(repo, id).await?,
+        };
+        let state = self
+            .uploads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id)
+            .filter(|s| s.size == size && digest.algorithm() == Algorithm::Sha256);
+        let data_key = paths::upload_data(repo, id);
+        let actual = match state {
+            Some(s) => s.digester.finish(),
+            None => self.hash_object(&data_key, digest.algorithm()).await?,
+        };
+        if &actual != digest {
+            self.cancel_upload(repo, id).await?;
+            return Err(crate::types::DigestMismatch {
+                expected: digest.clone(),
+                actual,
+            }
+            .into());
+        }
+        if self.blob_size(digest).await?.is_none() {
+            self.backend
+                .commit(&data_key, &paths::blob_data(digest))
+                .await?;
+        }
+        self.link_blob(repo, digest).await?;
+        self.backend.delete(&paths::upload_dir(repo, id)).await?;
+        Ok(size)
+    }
+
+    pub async fn cancel_upload(&self, repo: &RepoName, id: &UploadId) -> Result<()> {
+        self.uploads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        if self
+            .backend
+            .stat(&paths::upload_dir(repo, id))
+            .await?
+            .is_none()
+        {
+            return Err(StorageError::UploadUnknown);
+        }
+        self.backend.delete(&paths::upload_dir(repo, id)).await?;
+        Ok(())
+    }
+
+    /// Streams an object through a digester (uploads resumed after a
+    /// restart, or finished with another algorithm).
+    async fn hash_object(&self, key: &str, algorithm: Algorithm) -> Result<Digest> {
+        let mut digester = Digester::new(algorithm);
+        if let Some(mut r) = self.backend.reader(key, 0, None).await? {
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = r.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                digester.update(&buf[..n]);
+            }
+        }
+        Ok(digester.finish())
+    }
+
+    /// Uploads a whole blob in one go (monolithic upload).
+    pub async fn put_blob(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        body: ByteStream,
+    ) -> Result<u64> {
+        let id = self.start_upload(repo).await?;
+        let result = self.finish_upload(repo, &id, digest, Some(body)).await;
+        if result.is_err() {
+            let _ = self.backend.delete(&paths::upload_dir(repo, &id)).await;
+        }
+        result
+    }
+
+    // ---- manifests ------------------------------------------------------
+
+    async fn manifest_bytes(&self, digest: &Digest) -> Result<Option<(Bytes, MediaType)>> {
+        if let Some(hit) = self
+            .manifests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entries
+            .get(digest)
+        {
+            return Ok(Some(hit.clone()));
+        }
+        let Some(bytes) = self.backend.get(&paths::blob_data(digest)).await? else {
+            return Ok(None);
+        };
+        let manifest = Manifest::parse_with_digest(bytes.clone(), None, digest.clone())
+            .map_err(|e| StorageError::ManifestInvalid(format!("stored manifest {digest}: {e}")))?;
+        let media_type = manifest.media_type().clone();
+        let mut cache = self.manifests.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.bytes + bytes.len() > MANIFEST_CACHE_BYTES {
+            cache.entries.clear();
+            cache.bytes = 0;
+        }
+        cache.bytes += bytes.len();
+        cache
+            .entries
+            .insert(digest.clone(), (bytes.clone(), media_type.clone()));
+        Ok(Some((bytes, media_type)))
+    }
+
+    /// The digest a reference names in a repository, if the manifest exists.
+    pub async fn resolve(
+        &self,
+        repo: &RepoName,
+        reference: &ManifestRef,
+    ) -> Result<Option<Digest>> {
+        let digest = match reference {
+            ManifestRef::Digest(d) => d.clone(),
+            ManifestRef::Tag(t) => match self.read_link(&paths::tag_current_link(repo, t)).await? {
+                Some(d) => d,
+                None => return Ok(None),
+            },
+        };
+        if self
+            .read_link(&paths::revision_link(repo, &digest))
+            .await?
+            .as_ref()
+            != Some(&digest)
+        {
+            return Ok(None);
+        }
+        Ok(Some(digest))
+    }
+
+    pub async fn get_manifest(
+        &self,
+        repo: &RepoName,
+        reference: &ManifestRef,
+    ) -> Result<StoredManifest> {
+        let unknown = || match reference {
+            ManifestRef::Tag(t) => StorageError::ManifestUnknown(t.to_string()),
+            ManifestRef::Digest(d) => StorageError::ManifestUnknown(d.to_string()),
+        };
+        let digest = self.resolve(repo, reference).await?.ok_or_else(unknown)?;
+        let (bytes, media_type) = self.manifest_bytes(&digest).await?.ok_or_else(unknown)?;
+        Ok(StoredManifest {
+            bytes,
+            digest,
+            media_type,
+        })
+    }
+
+    /// Stores a manifest after checking it parses, matches a digest
+    /// reference, and that every blob and child manifest it names is in the
+    /// repository. Returns the parsed manifest.
+    pub async fn put_manifest(
+        &self,
+        repo: &RepoName,
+        reference: &ManifestRef,
+        bytes: Bytes,
+        content_type: Option<&str>,
+    ) -> Result<Manifest> {
+        if bytes.len() > MAX_MANIFEST_SIZE {
+            return Err(StorageError::ManifestTooLarge {
+                limit: MAX_MANIFEST_SIZE,
+            });
+        }
+        let digest = match reference {
+            ManifestRef::Digest(d) => {
+                d.verify(&bytes)?;
+                d.clone()
+            }
+            ManifestRef::Tag(_) => Digest::sha256_of(&bytes),
+        };
+        let manifest = Manifest::parse_with_digest(bytes.clone(), content_type, digest.clone())
+            .map_err(|e| StorageError::ManifestInvalid(e.to_string()))?;
+        for blob in manifest.blobs() {
+            if self.repo_blob_size(repo, blob).await?.is_none() {
+                return Err(StorageError::ManifestBlobUnknown(blob.clone()));
+            }
+        }
+        for child in manifest.children() {
+            if self
+                .resolve(repo, &ManifestRef::Digest(child.digest.clone()))
+                .await?
+                .is_none()
+            {
+                return Err(StorageError::ManifestBlobUnknown(child.digest.clone()));
+            }
+        }
+        if self.blob_size(&digest).await?.is_none() {
+            self.backend.put(&paths::blob_data(&digest), bytes).await?;
+        }
+        self.backend
+            .put(&paths::revision_link(repo, &digest), link_bytes(&digest))
+            .await?;
+        if let ManifestRef::Tag(tag) = reference {
+            self.backend
+                .put(
+                    &paths::tag_index_link(repo, tag, &digest),
+                    link_bytes(&digest),
+                )
+                .await?;
+            self.backend
+                .put(&paths::tag_current_link(repo, tag), link_bytes(&digest))
+                .await?;
+        }
+        Ok(manifest)
+    }
+
+    /// Deletes a manifest revision and every tag pointing at it.
+    pub async fn delete_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<Vec<String>> {
+        if self
+            .resolve(repo, &ManifestRef::Digest(digest.clone()))
+            .await?
+            .is_none()
+        {
+            return Err(StorageError::ManifestUnknown(digest.to_string()));
+        }
+        let mut removed = Vec::new();
+        for name in self.backend.list(&paths::tags_dir(repo)).await? {
+            let Ok(tag) = TagName::new(&name) else {
+                continue;
+            };
+            if self
+                .read_link(&paths::tag_current_link(repo, &tag))
+                .await?
+                .as_ref()
+                == Some(digest)
+            {
+                self.backend.delete(&paths::tag_dir(repo, &tag)).await?;
+                removed.push(name);
+            }
+        }
+        self.backend
+            .delete(&paths::revision_dir(repo, digest))
+            .await?;
+        Ok(removed)
+    }
+
+    /// Deletes just a tag; the manifest and its other tags stay.
+    pub async fn delete_tag(&self, repo: &RepoName, tag: &TagName) -> Result<()> {
+        if self
+            .backend
+            .stat(&paths::tag_current_link(repo, tag))
+            .await?
+            .is_none()
+        {
+            return Err(StorageError::ManifestUnknown(tag.to_string()));
+        }
+        self.backend.delete(&paths::tag_dir(repo, tag)).await?;
+        Ok(())
+    }
+
+    /// Manifests in a repository whose `subject` is `digest`, as
+    /// descriptors for the referrers API, optionally filtered by artifact type.
+    pub async fn referrers(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Descriptor>> {
+        let mut out = Vec::new();
+        for rev in self.revisions(repo).await? {
+            let Some((bytes, _)) = self.manifest_bytes(&rev).await? else {
+                continue;
+            };
+            let Ok(m) = Manifest::parse_with_digest(bytes, None, rev.clone()) else {
+                continue;
+            };
+            if m.subject().map(|s| &s.digest) != Some(digest) {
+                continue;
+            }
+            let kind = m.artifact_type();
+            if artifact_type.is_some_and(|want| kind.as_deref() != Some(want)) {
+                continue;
+            }
+            let mut desc = m.descriptor();
+            desc.artifact_type = kind;
+            desc.annotations = m.annotations().cloned();
+            out.push(desc);
+        }
+        out.sort_by(|a, b| a.digest.cmp(&b.digest));
+        Ok(out)
+    }
+}
+
+impl From<StorageError> for io::Error {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Io(e) => e,
+            other => io::Error::other(other),
+        }
+    }
+}
+
+/// Adapts any chunk stream to a [`ByteStream`].
+pub fn byte_stream<S, E>(s: S) -> ByteStream
+where
+    S: futures_util::Stream<Item = std::result::Result<Bytes, E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    Box::pin(s.map(|r| r.map_err(io::Error::other)))
+}
