@@ -1,0 +1,873 @@
+//! The registry API of `regctl serve`, over real HTTP on loopback, checked
+//! against the OCI distribution spec's requirements for a registry.
+
+use std::path::{Path, PathBuf};
+
+use regctl::server::{self, ServerConfig};
+use regctl::types::Digest;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+struct TestServer {
+    base: String,
+    http: reqwest::Client,
+    root: PathBuf,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl TestServer {
+    async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let mut config = ServerConfig::new(&root);
+        configure(&mut config);
+        let app = server::router(config).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server::serve(listener, app, None, async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            root,
+            _dir: dir,
+            shutdown: Some(tx),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path))
+    }
+
+    async fn push_blob(&self, repo: &str, data: &[u8]) -> Digest {
+        let d = Digest::sha256_of(data);
+        let r = self
+            .req(
+                Method::POST,
+                &format!("/v2/{repo}/blobs/uploads/?digest={d}"),
+            )
+            .body(data.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        d
+    }
+
+    async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        body: &[u8],
+    ) -> reqwest::Response {
+        self.req(Method::PUT, &format!("/v2/{repo}/manifests/{reference}"))
+            .header("Content-Type", media_type)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Pushes a small OCI image; returns (manifest bytes, digest).
+    async fn push_image(&self, repo: &str, tag: &str, seed: &str) -> (Vec<u8>, Digest) {
+        let config = format!(r#"{{"architecture":"amd64","os":"linux","seed":"{seed}"}}"#);
+        let layer = format!("layer of {seed}");
+        let c = self.push_blob(repo, config.as_bytes()).await;
+        let l = self.push_blob(repo, layer.as_bytes()).await;
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": c.to_string(), "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": l.to_string(), "size": layer.len()}],
+        }))
+        .unwrap();
+        let r = self
+            .put_manifest(
+                repo,
+                tag,
+                "application/vnd.oci.image.manifest.v1+json",
+                &manifest,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+        let d = Digest::sha256_of(&manifest);
+        (manifest, d)
+    }
+}
+
+async fn error_code(r: reqwest::Response) -> String {
+    let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).expect("error body is JSON");
+    v["errors"][0]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+#[tokio::test]
+async fn base_endpoint_announces_the_api_version() {
+    let s = TestServer::start().await;
+    let r = s.req(Method::GET, "/v2/").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        header(&r, "Docker-Distribution-API-Version"),
+        "registry/2.0"
+    );
+    let r = s.req(Method::GET, "/nothing").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn monolithic_blob_upload_then_get_head_and_ranges() {
+    let s = TestServer::start().await;
+    let data = b"0123456789abcdef";
+    let d = s.push_blob("a/b", data).await;
+    let path = format!("/v2/a/b/blobs/{d}");
+    let r = s.req(Method::GET, &path).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "Docker-Content-Digest"), d.to_string());
+    assert_eq!(r.bytes().await.unwrap().as_ref(), data);
+    let r = s.req(Method::HEAD, &path).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "Content-Length"), "16");
+    assert!(r.bytes().await.unwrap().is_empty());
+
+    let r = s
+        .req(Method::GET, &path)
+        .header("Range", "bytes=2-5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(header(&r, "Content-Range"), "bytes 2-5/16");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"2345");
+    let r = s
+        .req(Method::GET, &path)
+        .header("Range", "bytes=10-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"abcdef");
+    let r = s
+        .req(Method::GET, &path)
+        .header("Range", "bytes=99-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+
+    // A blob is visible only in the repository it was pushed to.
+    let r = s
+        .req(Method::GET, &format!("/v2/other/blobs/{d}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(r).await, "BLOB_UNKNOWN");
+    let r = s
+        .req(Method::GET, "/v2/a/b/blobs/sha256:1234")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(r).await, "DIGEST_INVALID");
+    let r = s
+        .req(Method::GET, "/v2/a/b/blobs/md5:1234")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, "DIGEST_INVALID");
+}
+
+#[tokio::test]
+async fn monolithic_upload_with_wrong_digest_stores_nothing() {
+    let s = TestServer::start().await;
+    let wrong = Digest::sha256_of(b"something else");
+    let r = s
+        .req(
+            Method::POST,
+            &format!("/v2/x/blobs/uploads/?digest={wrong}"),
+        )
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(r).await, "DIGEST_INVALID");
+    let blobs = s.root.join("docker/registry/v2/blobs");
+    assert!(
+        !blobs.exists() || walk(&blobs).is_empty(),
+        "no blob may be stored"
+    );
+    assert!(walk(&s.root.join("docker/registry/v2/repositories/x/_uploads")).is_empty());
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn chunked_upload_checks_order_and_digest() {
+    let s = TestServer::start().await;
+    let r = s
+        .req(Method::POST, "/v2/repo/blobs/uploads/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(header(&r, "Range"), "0-0");
+    let location = header(&r, "Location").to_owned();
+    assert!(!header(&r, "Docker-Upload-UUID").is_empty());
+
+    let r = s
+        .req(Method::PATCH, &location)
+        .header("Content-Range", "0-4")
+        .header("Content-Type", "application/octet-stream")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(header(&r, "Range"), "0-4");
+    let location = header(&r, "Location").to_owned();
+
+    // A chunk that does not start where the upload ends: 416.
+    let r = s
+        .req(Method::PATCH, &location)
+        .header("Content-Range", "3-7")
+        .body("xxxxx")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+
+    let r = s
+        .req(Method::PATCH, &location)
+        .header("Content-Range", "5-10")
+        .body(" world")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let r = s.req(Method::GET, &location).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&r, "Range"), "0-10");
+
+    let d = Digest::sha256_of(b"hello world!");
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let r = s
+        .req(Method::PUT, &format!("{location}{sep}digest={d}"))
+        .body("!")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(header(&r, "Location"), format!("/v2/repo/blobs/{d}"));
+    let got = s
+        .req(Method::GET, &format!("/v2/repo/blobs/{d}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"hello world!");
+
+    // The session is gone once finished.
+    let r = s.req(Method::GET, &location).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(r).await, "BLOB_UPLOAD_UNKNOWN");
+}
+
+#[tokio::test]
+async fn finishing_with_a_wrong_digest_or_unknown_session_fails() {
+    let s = TestServer::start().await;
+    let r = s
+        .req(Method::POST, "/v2/repo/blobs/uploads/")
+        .send()
+        .await
+        .unwrap();
+    let location = header(&r, "Location").to_owned();
+    let r = s
+        .req(Method::PATCH, &location)
+        .body("abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let wrong = Digest::sha256_of(b"abd");
+    let r = s
+        .req(Method::PUT, &format!("{location}?digest={wrong}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(r).await, "DIGEST_INVALID");
+    // A failed finish discards the session.
+    let right = Digest::sha256_of(b"abc");
+    let r = s
+        .req(Method::PUT, &format!("{location}?digest={right}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(r).await, "BLOB_UPLOAD_UNKNOWN");
+
+    let r = s
+        .req(Method::POST, "/v2/repo/blobs/uploads/")
+        .send()
+        .await
+        .unwrap();
+    let location = header(&r, "Location").to_owned();
+    let r = s.req(Method::DELETE, &location).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = s
+        .req(Method::PATCH, &location)
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(r).await, "BLOB_UPLOAD_UNKNOWN");
+    let r = s
+        .req(Method::PATCH, "/v2/repo/blobs/uploads/../../../etc")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn cross_repository_mount_and_fallback() {
+    let s = TestServer::start().await;
+    let d = s.push_blob("src", b"shared layer").await;
+    let r = s
+        .req(
+            Method::POST,
+            &format!("/v2/dst/blobs/uploads/?mount={d}&from=src"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(header(&r, "Location"), format!("/v2/dst/blobs/{d}"));
+    let r = s
+        .req(Method::HEAD, &format!("/v2/dst/blobs/{d}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let missing = Digest::sha256_of(b"absent");
+    let r = s
+        .req(
+            Method::POST,
+            &format!("/v2/dst/blobs/uploads/?mount={missing}&from=src"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED, "falls back to a session");
+    assert!(header(&r, "Location").contains("/blobs/uploads/"));
+}
+
+#[tokio::test]
+async fn manifests_put_get_head_and_validation() {
+    let s = TestServer::start().await;
+    let (manifest, d) = s.push_image("lib/app", "v1", "one").await;
+    for reference in ["v1".to_owned(), d.to_string()] {
+        let r = s
+            .req(Method::GET, &format!("/v2/lib/app/manifests/{reference}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            header(&r, "Content-Type"),
+            "application/vnd.oci.image.manifest.v1+json"
+        );
+        assert_eq!(header(&r, "Docker-Content-Digest"), d.to_string());
+        assert_eq!(r.bytes().await.unwrap().as_ref(), manifest.as_slice());
+    }
+    let r = s
+        .req(Method::HEAD, "/v2/lib/app/manifests/v1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "Content-Length"), manifest.len().to_string());
+    assert!(r.bytes().await.unwrap().is_empty());
+    let r = s
+        .req(Method::GET, "/v2/lib/app/manifests/nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(r).await, "MANIFEST_UNKNOWN");
+
+    // References to blobs the repository lacks.
+    let ghost = Digest::sha256_of(b"ghost");
+    let bad = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": ghost.to_string(), "size": 5},
+        "layers": []
+    }))
+    .unwrap();
+    let r = s
+        .put_manifest(
+            "lib/app",
+            "v2",
+            "application/vnd.oci.image.manifest.v1+json",
+            &bad,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(r).await, "MANIFEST_BLOB_UNKNOWN");
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": ghost.to_string(), "size": 5}]
+    }))
+    .unwrap();
+    let r = s
+        .put_manifest(
+            "lib/app",
+            "idx",
+            "application/vnd.oci.image.index.v1+json",
+            &index,
+        )
+        .await;
+    assert_eq!(error_code(r).await, "MANIFEST_BLOB_UNKNOWN");
+
+    // Invalid JSON, a digest reference that does not match, an oversize body.
+    let r = s
+        .put_manifest(
+            "lib/app",
+            "v3",
+            "application/vnd.oci.image.manifest.v1+json",
+            b"{nope",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(r).await, "MANIFEST_INVALID");
+    let r = s
+        .put_manifest(
+            "lib/app",
+            &ghost.to_string(),
+            "application/vnd.oci.image.manifest.v1+json",
+            &manifest,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(r).await, "DIGEST_INVALID");
+    let huge = vec![b' '; 4 * 1024 * 1024 + 1];
+    let r = s
+        .put_manifest(
+            "lib/app",
+            "big",
+            "application/vnd.oci.image.manifest.v1+json",
+            &huge,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // An index over a pushed child is accepted.
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d.to_string(), "size": manifest.len(),
+                       "platform": {"os": "linux", "architecture": "amd64"}}]
+    }))
+    .unwrap();
+    let r = s
+        .put_manifest(
+            "lib/app",
+            "multi",
+            "application/vnd.oci.image.index.v1+json",
+            &index,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = s
+        .req(Method::GET, "/v2/lib/app/manifests/multi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&r, "Content-Type"),
+        "application/vnd.oci.image.index.v1+json"
+    );
+}
+
+/// Sends a request with the path exactly as given (HTTP clients normalise
+/// `..` and `%2e%2e` away, which would hide what the server does with them).
+async fn raw_request(base: &str, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+#[tokio::test]
+async fn invalid_names_are_refused_and_nothing_escapes_the_root() {
+    let s = TestServer::start().await;
+    let d = Digest::sha256_of(b"x");
+    for name in [
+        "UPPER",
+        "a/%2e%2e/b",
+        "a/../../b",
+        "..",
+        "-x",
+        "a//b",
+        "a/%2F/b",
+        "a%00b",
+    ] {
+        let path = format!("/v2/{name}/blobs/uploads/?digest={d}");
+        let (status, text) = raw_request(&s.base, "POST", &path, b"x").await;
+        assert!((400..500).contains(&status), "{name}: {text}");
+        if status == 400 {
+            assert!(text.contains("NAME_INVALID"), "{name}: {text}");
+        }
+    }
+    let long = "a".repeat(300);
+    let (status, text) = raw_request(&s.base, "GET", &format!("/v2/{long}/tags/list"), b"").await;
+    assert_eq!(status, 400, "{text}");
+    for tag in ["..", "%2e%2e", "a%2Fb"] {
+        let (status, _) =
+            raw_request(&s.base, "GET", &format!("/v2/ok/manifests/{tag}"), b"").await;
+        assert!((400..500).contains(&status), "{tag}");
+    }
+    let root_parent = s.root.parent().unwrap();
+    assert!(walk(root_parent).iter().all(|p| p.starts_with(&s.root)));
+    // Still serving.
+    let r = s.req(Method::GET, "/v2/").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn tags_and_catalog_paginate_with_link_headers() {
+    let s = TestServer::start().await;
+    for repo in ["c", "a", "b/x"] {
+        s.push_image(repo, "t0", repo).await;
+    }
+    for tag in ["t3", "t1", "t2"] {
+        s.push_image("a", tag, tag).await;
+    }
+    let r = s.req(Method::GET, "/v2/_catalog").send().await.unwrap();
+    let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(v["repositories"], json!(["a", "b/x", "c"]));
+
+    let mut tags = Vec::new();
+    let mut next = Some("/v2/a/tags/list?n=3".to_owned());
+    let mut pages = 0;
+    while let Some(path) = next.take() {
+        let r = s.req(Method::GET, &path).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let link = header(&r, "Link").to_owned();
+        let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+        assert_eq!(v["name"], "a");
+        tags.extend(
+            v["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().to_owned()),
+        );
+        if !link.is_empty() {
+            let url = link.trim_start_matches('<').split('>').next().unwrap();
+            next = Some(url.to_owned());
+        }
+        pages += 1;
+    }
+    assert_eq!(pages, 2);
+    assert_eq!(tags, ["t0", "t1", "t2", "t3"]);
+
+    let r = s
+        .req(Method::GET, "/v2/_catalog?n=1&last=a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&r, "Link"),
+        "</v2/_catalog?last=b/x&n=1>; rel=\"next\""
+    );
+    let r = s
+        .req(Method::GET, "/v2/_catalog?n=100000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "a large n is capped, not refused"
+    );
+    let r = s
+        .req(Method::GET, "/v2/nope/tags/list")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(r).await, "NAME_UNKNOWN");
+}
+
+#[tokio::test]
+async fn delete_by_tag_keeps_the_manifest_by_digest_removes_all_tags() {
+    let s = TestServer::start().await;
+    let (_, d) = s.push_image("r", "one", "same").await;
+    let (m, _) = s.push_image("r", "two", "same").await;
+    s.put_manifest(
+        "r",
+        "three",
+        "application/vnd.oci.image.manifest.v1+json",
+        &m,
+    )
+    .await;
+    let r = s
+        .req(Method::DELETE, "/v2/r/manifests/one")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let r = s
+        .req(Method::GET, &format!("/v2/r/manifests/{d}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = s
+        .req(Method::GET, "/v2/r/tags/list")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap();
+    assert_eq!(v["tags"], json!(["three", "two"]));
+
+    let r = s
+        .req(Method::DELETE, &format!("/v2/r/manifests/{d}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let v: Value = s
+        .req(Method::GET, "/v2/r/tags/list")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap();
+    assert_eq!(v["tags"], json!([]), "an empty list, never null");
+    let r = s
+        .req(Method::DELETE, &format!("/v2/r/manifests/{d}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(r).await, "MANIFEST_UNKNOWN");
+}
+
+#[tokio::test]
+async fn no_delete_and_read_only_answer_unsupported() {
+    let s = TestServer::start_with(|c| c.delete_enabled = false).await;
+    let (_, d) = s.push_image("r", "t", "x").await;
+    let r = s
+        .req(Method::DELETE, &format!("/v2/r/manifests/{d}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(error_code(r).await, "UNSUPPORTED");
+
+    let s = TestServer::start_with(|c| c.read_only = true).await;
+    let r = s
+        .req(Method::POST, "/v2/r/blobs/uploads/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(error_code(r).await, "UNSUPPORTED");
+    let r = s.req(Method::GET, "/v2/_catalog").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn referrers_list_manifests_with_a_subject() {
+    let s = TestServer::start().await;
+    let (subject_bytes, subject) = s.push_image("r", "app", "subject").await;
+    let empty = s.push_blob("r", b"{}").await;
+    let mut digests = Vec::new();
+    for kind in [
+        "application/vnd.example.sbom",
+        "application/vnd.example.sig",
+    ] {
+        let m = serde_json::to_vec(&json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": kind,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2},
+            "layers": [],
+            "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject.to_string(), "size": subject_bytes.len()},
+            "annotations": {"kind": kind}
+        }))
+        .unwrap();
+        let d = Digest::sha256_of(&m);
+        let r = s
+            .put_manifest(
+                "r",
+                &d.to_string(),
+                "application/vnd.oci.image.manifest.v1+json",
+                &m,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        assert_eq!(header(&r, "OCI-Subject"), subject.to_string());
+        digests.push(d);
+    }
+    let r = s
+        .req(Method::GET, &format!("/v2/r/referrers/{subject}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        header(&r, "Content-Type"),
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(v["manifests"].as_array().unwrap().len(), 2);
+    let r = s
+        .req(
+            Method::GET,
+            &format!("/v2/r/referrers/{subject}?artifactType=application/vnd.example.sig"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "OCI-Filters-Applied"), "artifactType");
+    let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    let list = v["manifests"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["artifactType"], "application/vnd.example.sig");
+    assert_eq!(list[0]["digest"], digests[1].to_string());
+    assert_eq!(
+        list[0]["annotations"]["kind"],
+        "application/vnd.example.sig"
+    );
+    // No referrers: an empty index, not 404.
+    let r = s
+        .req(Method::GET, &format!("/v2/r/referrers/{empty}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(v["manifests"], json!([]));
+}
+
+#[tokio::test]
+async fn htpasswd_requires_valid_basic_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("htpasswd");
+    std::fs::write(
+        &file,
+        format!("alice:{}\n", bcrypt::hash("s3cret", 4).unwrap()),
+    )
+    .unwrap();
+    let f = file.clone();
+    let s = TestServer::start_with(move |c| c.htpasswd = Some(f)).await;
+    let r = s.req(Method::GET, "/v2/").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(header(&r, "WWW-Authenticate"), "Basic realm=\"regctl\"");
+    assert_eq!(error_code(r).await, "UNAUTHORIZED");
+    let r = s
+        .req(Method::GET, "/v2/")
+        .basic_auth("alice", Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = s
+        .req(Method::GET, "/v2/")
+        .basic_auth("alice", Some("s3cret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn on_disk_layout_is_registry2s() {
+    let s = TestServer::start().await;
+    let (_, d) = s.push_image("lib/busybox", "1.0", "layout").await;
+    let v2 = s.root.join("docker/registry/v2");
+    let repo = v2.join("repositories/lib/busybox");
+    let hex = d.hex();
+    let link = std::fs::read_to_string(repo.join("_manifests/tags/1.0/current/link")).unwrap();
+    assert_eq!(link, d.to_string(), "link holds the digest, no newline");
+    assert!(
+        repo.join(format!("_manifests/tags/1.0/index/sha256/{hex}/link"))
+            .is_file()
+    );
+    assert!(
+        repo.join(format!("_manifests/revisions/sha256/{hex}/link"))
+            .is_file()
+    );
+    assert!(
+        v2.join(format!("blobs/sha256/{}/{hex}/data", &hex[..2]))
+            .is_file()
+    );
+    let layers = std::fs::read_dir(repo.join("_layers/sha256"))
+        .unwrap()
+        .count();
+    assert_eq!(layers, 2, "config and layer are linked");
+}
