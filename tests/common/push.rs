@@ -1,0 +1,106 @@
+//! Raw HTTP pushes and pulls, independent of regctl's client, so they can
+//! seed and check any registry.
+
+use regctl::types::Digest;
+
+use super::image::{TestImage, TestIndex};
+
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+pub async fn push_blob(addr: &str, repo: &str, data: &[u8]) {
+    let c = http();
+    let d = Digest::sha256_of(data);
+    let head = c
+        .head(format!("http://{addr}/v2/{repo}/blobs/{d}"))
+        .send()
+        .await
+        .unwrap();
+    if head.status().is_success() {
+        return;
+    }
+    let r = c
+        .post(format!("http://{addr}/v2/{repo}/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202, "POST upload to {addr}/{repo}");
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let url = if location.starts_with("http") {
+        location
+    } else {
+        format!("http://{addr}{location}")
+    };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let r = c
+        .put(format!("{url}{sep}digest={d}"))
+        .header("Content-Type", "application/octet-stream")
+        .body(data.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201, "PUT blob to {addr}/{repo}");
+}
+
+pub async fn push_manifest(addr: &str, repo: &str, reference: &str, media_type: &str, body: &[u8]) {
+    let r = http()
+        .put(format!("http://{addr}/v2/{repo}/manifests/{reference}"))
+        .header("Content-Type", media_type)
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    assert_eq!(
+        status,
+        201,
+        "PUT manifest {repo}:{reference}: {}",
+        r.text().await.unwrap_or_default()
+    );
+}
+
+pub async fn push_image(addr: &str, repo: &str, tag: &str, img: &TestImage) {
+    for b in img.blobs() {
+        push_blob(addr, repo, b).await;
+    }
+    push_manifest(addr, repo, tag, img.media_type, &img.manifest).await;
+}
+
+pub async fn push_index(addr: &str, repo: &str, tag: &str, idx: &TestIndex) {
+    for (_, img) in &idx.children {
+        push_image(addr, repo, &img.digest.to_string(), img).await;
+    }
+    push_manifest(
+        addr,
+        repo,
+        tag,
+        regctl::types::media_type::OCI_INDEX,
+        &idx.manifest,
+    )
+    .await;
+}
+
+/// `GET` a path; returns status, Content-Type, Docker-Content-Digest and body.
+pub async fn get(addr: &str, path: &str, accept: &str) -> (u16, String, String, Vec<u8>) {
+    let r = http()
+        .get(format!("http://{addr}{path}"))
+        .header("Accept", accept)
+        .send()
+        .await
+        .unwrap();
+    let h = |n: &str| {
+        r.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let (status, ct, dcd) = (
+        r.status().as_u16(),
+        h("content-type"),
+        h("docker-content-digest"),
+    );
+    (status, ct, dcd, r.bytes().await.unwrap().to_vec())
+}
