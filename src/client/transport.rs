@@ -542,7 +542,9 @@ pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         let s = err.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
+        // reqwest's outer message repeats the URL the caller already names.
+        let redundant = s.starts_with("error sending request for url");
+        if !redundant && !parts.iter().any(|p| p.contains(&s)) {
             parts.push(s);
         }
         cur = err.source();

@@ -1,0 +1,124 @@
+//! Exit codes and the one-line error report.
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0 | success (also: stdout closed early, e.g. piped into `head`) |
+//! | 1 | error (network, registry, integrity, file) |
+//! | 2 | usage: bad arguments, invalid reference, registry or platform |
+//! | 3 | not found: repository, tag, manifest or blob unknown |
+//! | 4 | authentication required or access denied |
+//! | 5 | refused: destructive operation without `--yes` and no terminal to ask on, or declined |
+//! | 6 | unsupported by the server (e.g. deletion disabled) |
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use regctl::client::{ClientError, ErrorKind};
+use regctl::types::ErrorCode;
+
+pub const OK: u8 = 0;
+pub const ERROR: u8 = 1;
+pub const USAGE: u8 = 2;
+pub const NOT_FOUND: u8 = 3;
+pub const AUTH: u8 = 4;
+pub const REFUSED: u8 = 5;
+pub const UNSUPPORTED: u8 = 6;
+
+/// A destructive operation was not confirmed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// Bad user input (beyond what clap checks).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
+
+/// Whether the error is a closed stdout (`regctl ls | head`).
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn client_error(err: &anyhow::Error) -> Option<&ClientError> {
+    err.chain().find_map(|e| e.downcast_ref::<ClientError>())
+}
+
+/// The exit code for an error.
+pub fn code_for(err: &anyhow::Error) -> u8 {
+    if is_broken_pipe(err) {
+        return OK;
+    }
+    if err.chain().any(|e| e.is::<Refused>()) {
+        return REFUSED;
+    }
+    if err.chain().any(|e| {
+        e.is::<Usage>()
+            || e.is::<regctl::types::ParseError>()
+            || e.is::<regctl::types::manifest::PlatformParseError>()
+    }) {
+        return USAGE;
+    }
+    match client_error(err).map(ClientError::kind) {
+        Some(ErrorKind::NotFound) => NOT_FOUND,
+        Some(ErrorKind::Auth) => AUTH,
+        Some(ErrorKind::Unsupported) => UNSUPPORTED,
+        _ => ERROR,
+    }
+}
+
+/// A hint for the error, naming what to do.
+pub fn hint_for(err: &anyhow::Error) -> Option<String> {
+    let ce = client_error(err)?;
+    let hint = match ce {
+        ClientError::HttpsToHttp { registry } => format!(
+            "{registry} speaks plain http: pass --insecure, or set insecure = true under \
+             [registries.\"{registry}\"] in the regctl config file"
+        ),
+        ClientError::Tls { .. } => "if the registry uses a private CA, pass --ca-cert FILE, set ca_cert under \
+             [registries.\"HOST\"] in the config file, or put it in /etc/docker/certs.d/HOST/ca.crt"
+            .to_owned(),
+        ClientError::Connect { .. } => "is the registry running and reachable at that address?".to_owned(),
+        ClientError::TagMoved { .. } => "run the command again to act on the tag's new target".to_owned(),
+        _ => match (ce.kind(), ce.code()) {
+            (ErrorKind::Unsupported, _) => "deletion (or this operation) is disabled on the server. \
+                 registry:2: set REGISTRY_STORAGE_DELETE_ENABLED=true (or storage.delete.enabled: true \
+                 in its config.yml) and restart it; regctl serve: start it without --no-delete/--read-only"
+                .to_owned(),
+            (ErrorKind::Auth, _) => "log in with `regctl login REGISTRY` (credentials are read from \
+                 Docker's config.json)"
+                .to_owned(),
+            (ErrorKind::NotFound, Some(ErrorCode::NameUnknown)) => {
+                "list the repositories with `regctl ls REGISTRY`".to_owned()
+            }
+            (ErrorKind::NotFound, _) => "list the tags with `regctl tags REPO`".to_owned(),
+            _ => return None,
+        },
+    };
+    Some(hint)
+}
+
+fn styled(s: &str, ansi: &str) -> String {
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stderr().is_terminal();
+    if color {
+        format!("\x1b[{ansi}m{s}\x1b[0m")
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Prints `regctl: <context>: <cause>` and a `hint:` line; returns the code.
+pub fn report(err: &anyhow::Error) -> ExitCode {
+    let code = code_for(err);
+    if is_broken_pipe(err) {
+        return ExitCode::from(OK);
+    }
+    eprintln!("{} {err:#}", styled("regctl:", "1;31"));
+    if let Some(h) = hint_for(err) {
+        eprintln!("{} {h}", styled("hint:", "1;33"));
+    }
+    ExitCode::from(code)
+}
