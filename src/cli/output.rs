@@ -50,6 +50,7 @@ pub fn table(headers: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> T
 /// Writes a table, trimming the trailing spaces comfy-table pads with.
 pub fn write_table(out: &mut impl Write, t: &Table) -> anyhow::Result<()> {
     for line in t.lines() {
+        let line = line.strip_prefix(' ').unwrap_or(&line);
         writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())

@@ -188,11 +188,14 @@ impl Settings {
 
     pub fn client_options(&self) -> ClientOptions {
         let mut insecure_registries = HashSet::new();
+        let mut secure_registries = HashSet::new();
         let mut registry_ca_certs: HashMap<String, Vec<PathBuf>> = HashMap::new();
         for (host, rc) in &self.registries {
-            if rc.insecure == Some(true) {
-                insecure_registries.insert(host.clone());
-            }
+            match rc.insecure {
+                Some(true) => insecure_registries.insert(host.clone()),
+                Some(false) => secure_registries.insert(host.clone()),
+                None => false,
+            };
             if let Some(ca) = &rc.ca_cert {
                 registry_ca_certs
                     .entry(host.clone())
@@ -203,6 +206,7 @@ impl Settings {
         ClientOptions {
             insecure_all: self.insecure.value,
             insecure_registries,
+            secure_registries,
             ca_certs: self.ca_certs.value.clone(),
             registry_ca_certs,
             docker_config: self.docker_config.value.clone(),

@@ -30,6 +30,8 @@ pub struct ClientOptions {
     pub insecure_all: bool,
     /// Registries marked insecure in the configuration file.
     pub insecure_registries: HashSet<String>,
+    /// Registries explicitly marked `insecure = false`: https even on loopback.
+    pub secure_registries: HashSet<String>,
     /// CA certificates trusted for every registry (`--ca-cert`).
     pub ca_certs: Vec<PathBuf>,
     /// CA certificates trusted for one registry (config file).
@@ -51,6 +53,7 @@ impl Default for ClientOptions {
         ClientOptions {
             insecure_all: false,
             insecure_registries: HashSet::new(),
+            secure_registries: HashSet::new(),
             ca_certs: Vec::new(),
             registry_ca_certs: HashMap::new(),
             docker_certs_dir: Some(PathBuf::from("/etc/docker/certs.d")),
@@ -170,7 +173,10 @@ impl Client {
     /// Whether `registry` is spoken to over plain http.
     pub fn uses_plain_http(&self, registry: &str) -> bool {
         let o = &self.inner.opts;
-        is_loopback_registry(registry) || o.insecure_all || o.insecure_registries.contains(registry)
+        if o.insecure_all || o.insecure_registries.contains(registry) {
+            return true;
+        }
+        !o.secure_registries.contains(registry) && is_loopback_registry(registry)
     }
 
     /// `http(s)://HOST/v2/` for a registry.
