@@ -59,22 +59,43 @@ pub fn run(args: ConfigArgs, s: &Settings) -> anyhow::Result<()> {
                     format!(
                         "{}{}",
                         path_str(&s.config_file.value),
-                        if s.config_file_loaded { "" } else { " (not found)" }
+                        if s.config_file_loaded {
+                            ""
+                        } else {
+                            " (not found)"
+                        }
                     ),
                     &s.config_file.source,
                 ),
-                row("default registry", s.default_registry.value.clone(), &s.default_registry.source),
-                row("insecure (all registries)", s.insecure.value.to_string(), &s.insecure.source),
+                row(
+                    "default registry",
+                    s.default_registry.value.clone(),
+                    &s.default_registry.source,
+                ),
+                row(
+                    "insecure (all registries)",
+                    s.insecure.value.to_string(),
+                    &s.insecure.source,
+                ),
                 row(
                     "ca certs",
                     if s.ca_certs.value.is_empty() {
                         "(none)".into()
                     } else {
-                        s.ca_certs.value.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                        s.ca_certs
+                            .value
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     },
                     &s.ca_certs.source,
                 ),
-                row("docker config", path_str(&s.docker_config.value), &s.docker_config.source),
+                row(
+                    "docker config",
+                    path_str(&s.docker_config.value),
+                    &s.docker_config.source,
+                ),
             ];
             for (host, rc) in &s.registries {
                 let file = super::settings::Source::File;
@@ -82,7 +103,11 @@ pub fn run(args: ConfigArgs, s: &Settings) -> anyhow::Result<()> {
                     rows.push(row(&format!("{host} insecure"), i.to_string(), &file));
                 }
                 if let Some(c) = &rc.ca_cert {
-                    rows.push(row(&format!("{host} ca_cert"), c.display().to_string(), &file));
+                    rows.push(row(
+                        &format!("{host} ca_cert"),
+                        c.display().to_string(),
+                        &file,
+                    ));
                 }
                 if let Some(m) = &rc.mirror {
                     rows.push(row(&format!("{host} mirror"), m.clone(), &file));

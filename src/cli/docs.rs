@@ -49,7 +49,10 @@ pub fn write_all(out: &Path) -> anyhow::Result<()> {
     let mut buf = Vec::new();
     clap_mangen::Man::new(cmd.clone()).render(&mut buf)?;
     write(&man_dir.join("regctl.1"), &buf)?;
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
         let name = format!("regctl-{}", sub.get_name());
         // clap names are static; a handful of leaked strings in a docs generator is fine.
         let sub = sub.clone().name(&*name.clone().leak());

@@ -127,7 +127,11 @@ pub async fn run(args: InspectArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 .collect();
             return Err(Usage(format!(
                 "{r} has no image for platform {want}; it has: {}",
-                if have.is_empty() { "none".to_owned() } else { have.join(", ") }
+                if have.is_empty() {
+                    "none".to_owned()
+                } else {
+                    have.join(", ")
+                }
             ))
             .into());
         };
@@ -197,8 +201,9 @@ async fn build(
                 .blob_get_bytes(r, &img.config.digest, MAX_CONFIG_SIZE)
                 .await
                 .with_context(|| format!("fetching the config blob {}", img.config.digest))?;
-            let cfg: ImageConfig = serde_json::from_slice(&raw)
-                .with_context(|| format!("config blob {} is not an image config", img.config.digest))?;
+            let cfg: ImageConfig = serde_json::from_slice(&raw).with_context(|| {
+                format!("config blob {} is not an image config", img.config.digest)
+            })?;
             let cc = cfg.config.clone().unwrap_or_default();
             view.config = Some(ConfigJson {
                 digest: img.config.digest.to_string(),

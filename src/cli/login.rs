@@ -70,8 +70,15 @@ pub async fn run(args: LoginArgs, ctx: &Ctx) -> anyhow::Result<()> {
     cfg.save()?;
     let mut out = std::io::stdout().lock();
     match cfg.helper_for(&registry) {
-        Some(h) => writeln!(out, "Login succeeded: credentials for {registry} saved with docker-credential-{h}")?,
-        None => writeln!(out, "Login succeeded: credentials for {registry} saved in {}", path.display())?,
+        Some(h) => writeln!(
+            out,
+            "Login succeeded: credentials for {registry} saved with docker-credential-{h}"
+        )?,
+        None => writeln!(
+            out,
+            "Login succeeded: credentials for {registry} saved in {}",
+            path.display()
+        )?,
     }
     out.flush()?;
     Ok(())

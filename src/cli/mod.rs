@@ -43,7 +43,14 @@ pub struct Cli {
 pub struct GlobalArgs {
     /// Registry for references without a host (default: config file's
     /// default_registry, else docker.io)
-    #[arg(short = 'r', long, env = "REGCTL_REGISTRY", global = true, value_name = "HOST")]
+    #[arg(
+        short = 'r',
+        long,
+        env = "REGCTL_REGISTRY",
+        hide_env_values = true,
+        global = true,
+        value_name = "HOST"
+    )]
     pub registry: Option<String>,
     /// Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]
     #[arg(long, global = true, value_name = "FILE")]
@@ -101,7 +108,10 @@ impl Ctx {
 
     /// Parses a reference; short names go to the default registry.
     pub fn reference(&self, input: &str) -> anyhow::Result<Reference> {
-        Ok(Reference::parse(input, &self.settings.default_registry.value)?)
+        Ok(Reference::parse(
+            input,
+            &self.settings.default_registry.value,
+        )?)
     }
 }
 
@@ -179,9 +189,10 @@ async fn run(command: Command, input: GlobalInput) -> anyhow::Result<()> {
         Command::Rm(a) => rm::run(a, &ctx).await,
         Command::Login(a) => login::run(a, &ctx).await,
         Command::Logout(a) => logout::run(a, &ctx).await,
-        Command::Serve(_) | Command::Completions(_) | Command::GenerateDocs(_) | Command::Config(_) => {
-            Ok(())
-        }
+        Command::Serve(_)
+        | Command::Completions(_)
+        | Command::GenerateDocs(_)
+        | Command::Config(_) => Ok(()),
     }
 }
 

@@ -85,7 +85,10 @@ pub async fn run(args: RmArgs, ctx: &Ctx) -> anyhow::Result<()> {
     } else {
         writeln!(out, "tags deleted with it: {}", shared.join(", "))?;
     }
-    let others: Vec<&String> = shared.iter().filter(|t| Some(t.as_str()) != r.tag()).collect();
+    let others: Vec<&String> = shared
+        .iter()
+        .filter(|t| Some(t.as_str()) != r.tag())
+        .collect();
     out.flush()?;
     if args.dry_run {
         return Ok(());
@@ -97,7 +100,11 @@ pub async fn run(args: RmArgs, ctx: &Ctx) -> anyhow::Result<()> {
             "Delete {repo}@{} and {} other tag(s) ({})?",
             digest.short(),
             others.len(),
-            others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            others
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
     prompt::confirm_destructive(&question, args.yes)?;

@@ -110,7 +110,9 @@ fn load_file(path: &Path, required: bool) -> anyhow::Result<Option<FileConfig>> 
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read config file {}", path.display())),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read config file {}", path.display()));
+        }
     };
     let cfg: FileConfig = toml::from_str(&text)
         .with_context(|| format!("config file {} is invalid", path.display()))?;
@@ -123,7 +125,10 @@ fn load_file(path: &Path, required: bool) -> anyhow::Result<Option<FileConfig>> 
             .with_context(|| format!("config file {}: [registries.\"{host}\"]", path.display()))?;
         if let Some(m) = &rc.mirror {
             validate_registry(m).with_context(|| {
-                format!("config file {}: [registries.\"{host}\"] mirror", path.display())
+                format!(
+                    "config file {}: [registries.\"{host}\"] mirror",
+                    path.display()
+                )
             })?;
         }
     }
@@ -172,7 +177,10 @@ impl Settings {
             Setting::new(input.ca_certs, Source::Flag("--ca-cert".into()))
         };
         let docker_config = match std::env::var_os("DOCKER_CONFIG").filter(|v| !v.is_empty()) {
-            Some(_) => Setting::new(default_docker_config_path(), Source::Env("DOCKER_CONFIG".into())),
+            Some(_) => Setting::new(
+                default_docker_config_path(),
+                Source::Env("DOCKER_CONFIG".into()),
+            ),
             None => Setting::new(default_docker_config_path(), Source::Default),
         };
         Ok(Settings {

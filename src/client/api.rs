@@ -104,10 +104,7 @@ impl Client {
     /// Every tag of a repository (all pages). A repository whose tags were
     /// all deleted has none (registry:2 says `null`).
     pub async fn tags(&self, repo: &Reference, page_size: Option<usize>) -> Result<Vec<String>> {
-        let mut url = self.url(
-            repo.registry(),
-            &format!("{}/tags/list", repo.repository()),
-        )?;
+        let mut url = self.url(repo.registry(), &format!("{}/tags/list", repo.repository()))?;
         if let Some(n) = page_size {
             url.query_pairs_mut().append_pair("n", &n.to_string());
         }
@@ -167,8 +164,8 @@ impl Client {
     /// the digest of what it stores, not of a schema1 conversion).
     pub async fn manifest_head(&self, r: &Reference) -> Result<ManifestHead> {
         let url = self.manifest_url(r, &r.manifest_reference())?;
-        let req = Request::new(Method::HEAD, r.registry(), url, pull(r))
-            .header(ACCEPT, MANIFEST_ACCEPT);
+        let req =
+            Request::new(Method::HEAD, r.registry(), url, pull(r)).header(ACCEPT, MANIFEST_ACCEPT);
         let resp = self.send_ok(req).await?;
         let digest = header_digest(&resp)?;
         let media_type = resp
@@ -193,8 +190,8 @@ impl Client {
     pub async fn manifest_get(&self, r: &Reference) -> Result<Manifest> {
         let url = self.manifest_url(r, &r.manifest_reference())?;
         let url_s = url.to_string();
-        let req = Request::new(Method::GET, r.registry(), url, pull(r))
-            .header(ACCEPT, MANIFEST_ACCEPT);
+        let req =
+            Request::new(Method::GET, r.registry(), url, pull(r)).header(ACCEPT, MANIFEST_ACCEPT);
         let resp = self.send_ok(req).await?;
         let announced = header_digest(&resp)?;
         let content_type = resp
@@ -212,10 +209,11 @@ impl Client {
                 other => other,
             })?;
         let check = |d: &Digest| {
-            d.verify(&raw).map_err(|mismatch| ClientError::DigestMismatch {
-                url: url_s.clone(),
-                mismatch,
-            })
+            d.verify(&raw)
+                .map_err(|mismatch| ClientError::DigestMismatch {
+                    url: url_s.clone(),
+                    mismatch,
+                })
         };
         if let Some(want) = r.digest() {
             check(want)?;
@@ -310,10 +308,7 @@ impl Client {
     }
 
     fn blob_url(&self, r: &Reference, digest: &Digest) -> Result<Url> {
-        self.url(
-            r.registry(),
-            &format!("{}/blobs/{digest}", r.repository()),
-        )
+        self.url(r.registry(), &format!("{}/blobs/{digest}", r.repository()))
     }
 
     /// A blob's size, or `None` when the repository doesn't have it.
@@ -344,10 +339,12 @@ impl Client {
             .send_ok(Request::new(Method::GET, repo.registry(), url, pull(repo)))
             .await?;
         let size = resp.content_length();
-        let inner = resp.bytes_stream().map_err(move |e| ClientError::Transport {
-            url: url_s.clone(),
-            reason: error_chain(&e),
-        });
+        let inner = resp
+            .bytes_stream()
+            .map_err(move |e| ClientError::Transport {
+                url: url_s.clone(),
+                reason: error_chain(&e),
+            });
         Ok(BlobStream {
             inner: Box::pin(inner),
             digester: Some(Digester::new(digest.algorithm())),
@@ -447,7 +444,12 @@ impl Client {
             repository_scope(from, "pull")
         );
         let resp = self
-            .send_ok(Request::new(Method::POST, repo.registry(), url, Some(scope)))
+            .send_ok(Request::new(
+                Method::POST,
+                repo.registry(),
+                url,
+                Some(scope),
+            ))
             .await?;
         Ok(resp.status() == reqwest::StatusCode::CREATED)
     }

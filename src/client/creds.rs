@@ -39,9 +39,15 @@ impl fmt::Debug for Secret {
 /// Credentials for one registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
-    Basic { username: String, password: Secret },
+    Basic {
+        username: String,
+        password: Secret,
+    },
     /// An OAuth2 refresh token (docker's `identitytoken`).
-    IdentityToken { username: String, token: Secret },
+    IdentityToken {
+        username: String,
+        token: Secret,
+    },
 }
 
 impl Credential {
@@ -270,8 +276,7 @@ impl DockerConfig {
         if let Some(helper) = self.helper_for(registry) {
             helper_store(self.hp(), &helper, &key, cred)?;
             // docker leaves an empty entry so `docker login` state is visible.
-            self.auths_mut()
-                .insert(key, Value::Object(Map::new()));
+            self.auths_mut().insert(key, Value::Object(Map::new()));
             return Ok(());
         }
         let mut entry = Map::new();
@@ -282,8 +287,7 @@ impl DockerConfig {
                 entry.insert("auth".into(), Value::String(auth));
             }
             Credential::IdentityToken { username, token } => {
-                let auth = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{username}:"));
+                let auth = base64::engine::general_purpose::STANDARD.encode(format!("{username}:"));
                 entry.insert("auth".into(), Value::String(auth));
                 entry.insert(
                     "identitytoken".into(),
@@ -397,7 +401,10 @@ fn helper_program(name: &str) -> String {
 
 fn run_helper(
     search_path: Option<&std::ffi::OsStr>,
-    name: &str, action: &str, input: &[u8]) -> Result<(bool, Vec<u8>), CredentialError> {
+    name: &str,
+    action: &str,
+    input: &[u8],
+) -> Result<(bool, Vec<u8>), CredentialError> {
     let program = helper_program(name);
     let fail = |reason: String| CredentialError::Helper {
         program: program.clone(),
@@ -501,7 +508,11 @@ fn helper_store(
     }
 }
 
-fn helper_erase(sp: Option<&std::ffi::OsStr>, name: &str, server: &str) -> Result<bool, CredentialError> {
+fn helper_erase(
+    sp: Option<&std::ffi::OsStr>,
+    name: &str,
+    server: &str,
+) -> Result<bool, CredentialError> {
     let (ok, out) = run_helper(sp, name, "erase", server.as_bytes())?;
     if ok {
         return Ok(true);
@@ -568,10 +579,7 @@ mod tests {
                 password: Secret::new("s:cret")
             })
         );
-        assert_eq!(
-            cfg.credential("other.io").unwrap().unwrap().username(),
-            "x"
-        );
+        assert_eq!(cfg.credential("other.io").unwrap().unwrap().username(), "x");
         let mut cfg = cfg;
         assert!(cfg.erase("localhost:5000").unwrap());
         assert!(!cfg.erase("localhost:5000").unwrap());
@@ -591,7 +599,10 @@ mod tests {
         )
         .unwrap();
         let cfg = DockerConfig::load(&path).unwrap();
-        assert_eq!(cfg.credential("docker.io").unwrap().unwrap().username(), "u");
+        assert_eq!(
+            cfg.credential("docker.io").unwrap().unwrap().username(),
+            "u"
+        );
         match cfg.credential("ghcr.io").unwrap().unwrap() {
             Credential::IdentityToken { token, .. } => assert_eq!(token.expose(), "tok"),
             other => panic!("{other:?}"),

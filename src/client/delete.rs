@@ -34,10 +34,12 @@ impl Client {
         let tags = self.tags(repo, None).await?;
         let results: Vec<Result<Option<String>>> = stream::iter(tags)
             .map(|tag| async move {
-                let r = repo.with_tag(&tag).map_err(|e| ClientError::InvalidResponse {
-                    url: repo.to_string(),
-                    reason: format!("the registry listed an invalid tag: {e}"),
-                })?;
+                let r = repo
+                    .with_tag(&tag)
+                    .map_err(|e| ClientError::InvalidResponse {
+                        url: repo.to_string(),
+                        reason: format!("the registry listed an invalid tag: {e}"),
+                    })?;
                 match self.resolve_digest(&r).await {
                     Ok(d) if &d == digest => Ok(Some(tag)),
                     Ok(_) => Ok(None),
@@ -69,10 +71,13 @@ impl Client {
                 reason: "no tag to remove".into(),
             });
         };
-        let tag_ref = r.repo_only().with_tag(tag).map_err(|e| ClientError::InvalidResponse {
-            url: r.to_string(),
-            reason: e.to_string(),
-        })?;
+        let tag_ref = r
+            .repo_only()
+            .with_tag(tag)
+            .map_err(|e| ClientError::InvalidResponse {
+                url: r.to_string(),
+                reason: e.to_string(),
+            })?;
         self.ensure_unmoved(&tag_ref, expected).await?;
         match self.manifest_delete_tag(r, tag).await {
             Ok(()) => return Ok(UntagMethod::DeleteByTag),
@@ -88,7 +93,12 @@ impl Client {
             .await?;
         let manifest = throwaway_manifest(&config_digest, tag);
         let probe = self
-            .manifest_put(&repo, &Digest::sha256_of(&manifest).to_string(), OCI_MANIFEST, manifest.clone())
+            .manifest_put(
+                &repo,
+                &Digest::sha256_of(&manifest).to_string(),
+                OCI_MANIFEST,
+                manifest.clone(),
+            )
             .await?;
         self.manifest_delete(&repo, &probe).await?;
         self.ensure_unmoved(&tag_ref, expected).await?;

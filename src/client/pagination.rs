@@ -61,7 +61,10 @@ mod tests {
     #[test]
     fn resolves_relative_next_links() {
         let next = next_link(r#"</v2/_catalog?last=b&n=2>; rel="next""#, &base()).unwrap();
-        assert_eq!(next.as_str(), "http://127.0.0.1:5000/v2/_catalog?last=b&n=2");
+        assert_eq!(
+            next.as_str(),
+            "http://127.0.0.1:5000/v2/_catalog?last=b&n=2"
+        );
     }
 
     #[test]

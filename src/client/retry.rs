@@ -109,7 +109,10 @@ mod tests {
         for s in [400, 401, 403, 404, 405, 500] {
             assert_eq!(p.delay(0, Outcome::Status(s), None, now), None, "{s}");
         }
-        assert_eq!(RetryPolicy::none().delay(0, Outcome::Status(503), None, now), None);
+        assert_eq!(
+            RetryPolicy::none().delay(0, Outcome::Status(503), None, now),
+            None
+        );
     }
 
     #[test]

@@ -275,7 +275,9 @@ impl Client {
         let mode = lock(&self.inner.modes).get(registry).copied();
         match mode {
             Some(AuthMode::Basic) => Ok(self.credential(registry)?.and_then(|c| match c {
-                Credential::Basic { username, password } => Some(basic_header(&username, &password)),
+                Credential::Basic { username, password } => {
+                    Some(basic_header(&username, &password))
+                }
                 Credential::IdentityToken { .. } => None,
             })),
             Some(AuthMode::Bearer) => {
@@ -523,8 +525,7 @@ impl Client {
                 registry: req.registry.clone(),
             };
         }
-        if chain.contains("certificate") || chain.contains("Certificate") || chain.contains("tls")
-        {
+        if chain.contains("certificate") || chain.contains("Certificate") || chain.contains("tls") {
             return ClientError::Tls { url, reason: chain };
         }
         if e.is_connect() {
