@@ -23,7 +23,11 @@ fn committed_completions_and_man_pages_are_current() {
         .env_remove("REGCTL_REGISTRY")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut stale = Vec::new();
     for sub in ["completions", "man"] {

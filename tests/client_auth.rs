@@ -114,7 +114,7 @@ async fn tags(
     }
     app.seen.lock().unwrap().tags_requests += 1;
     // Two pages, linked relatively as registry:2 does.
-    if q.get("last").is_none() {
+    if !q.contains_key("last") {
         (
             [(
                 header::LINK,
