@@ -50,6 +50,8 @@ Register-ArgumentCompleter -Native -CommandName 'regctl' -ScriptBlock {
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Stop after N repositories')
             [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Ask the registry for N names per page')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format [default: table on a terminal, else plain]')
+            [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Registry for references without a host (default: config file''s default_registry, else docker.io)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry for references without a host (default: config file''s default_registry, else docker.io)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]')
             [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'Trust this CA certificate (PEM) for TLS; repeatable')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Allow plain http to any registry (loopback registries always use http)')
@@ -129,6 +131,8 @@ Register-ArgumentCompleter -Native -CommandName 'regctl' -ScriptBlock {
         'regctl;login' {
             [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name')
             [CompletionResult]::new('--username', '--username', [CompletionResultType]::ParameterName, 'User name')
+            [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Registry for references without a host (default: config file''s default_registry, else docker.io)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry for references without a host (default: config file''s default_registry, else docker.io)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]')
             [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'Trust this CA certificate (PEM) for TLS; repeatable')
             [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password from stdin')
@@ -142,6 +146,8 @@ Register-ArgumentCompleter -Native -CommandName 'regctl' -ScriptBlock {
             break
         }
         'regctl;logout' {
+            [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Registry for references without a host (default: config file''s default_registry, else docker.io)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry for references without a host (default: config file''s default_registry, else docker.io)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]')
             [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'Trust this CA certificate (PEM) for TLS; repeatable')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Allow plain http to any registry (loopback registries always use http)')

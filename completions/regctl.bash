@@ -473,7 +473,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__login)
-            opts="-u -v -h -V --username --password-stdin --config --insecure --ca-cert --verbose --help --version"
+            opts="-u -r -v -h -V --username --password-stdin --registry --config --insecure --ca-cert --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -484,6 +484,14 @@ _regctl() {
                     return 0
                     ;;
                 -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -503,12 +511,20 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__logout)
-            opts="-v -h -V --config --insecure --ca-cert --verbose --help --version"
+            opts="-r -v -h -V --registry --config --insecure --ca-cert --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -525,7 +541,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__ls)
-            opts="-v -h -V --limit --page-size --format --config --insecure --ca-cert --verbose --help --version"
+            opts="-r -v -h -V --limit --page-size --format --registry --config --insecure --ca-cert --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -541,6 +557,14 @@ _regctl() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "table json plain" -- "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)

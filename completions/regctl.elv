@@ -46,6 +46,8 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand --limit 'Stop after N repositories'
             cand --page-size 'Ask the registry for N names per page'
             cand --format 'Output format [default: table on a terminal, else plain]'
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
             cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
             cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
             cand --insecure 'Allow plain http to any registry (loopback registries always use http)'
@@ -120,6 +122,8 @@ set edit:completion:arg-completer[regctl] = {|@words|
         &'regctl;login'= {
             cand -u 'User name'
             cand --username 'User name'
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
             cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
             cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
             cand --password-stdin 'Read the password from stdin'
@@ -132,6 +136,8 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand --version 'Print version'
         }
         &'regctl;logout'= {
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
             cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
             cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
             cand --insecure 'Allow plain http to any registry (loopback registries always use http)'

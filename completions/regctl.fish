@@ -48,6 +48,7 @@ complete -c regctl -n "__fish_regctl_using_subcommand ls" -l page-size -d 'Ask t
 complete -c regctl -n "__fish_regctl_using_subcommand ls" -l format -d 'Output format [default: table on a terminal, else plain]' -r -f -a "table\t'Aligned columns for people'
 json\t'One JSON document'
 plain\t'One item a line, for scripts'"
+complete -c regctl -n "__fish_regctl_using_subcommand ls" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand ls" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand ls" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand ls" -l insecure -d 'Allow plain http to any registry (loopback registries always use http)'
@@ -95,6 +96,7 @@ complete -c regctl -n "__fish_regctl_using_subcommand rm" -s v -l verbose -d 'Lo
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -s h -l help -d 'Print help'
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -s V -l version -d 'Print version'
 complete -c regctl -n "__fish_regctl_using_subcommand login" -s u -l username -d 'User name' -r
+complete -c regctl -n "__fish_regctl_using_subcommand login" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand login" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand login" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand login" -l password-stdin -d 'Read the password from stdin'
@@ -102,6 +104,7 @@ complete -c regctl -n "__fish_regctl_using_subcommand login" -l insecure -d 'All
 complete -c regctl -n "__fish_regctl_using_subcommand login" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand login" -s h -l help -d 'Print help'
 complete -c regctl -n "__fish_regctl_using_subcommand login" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand logout" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand logout" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand logout" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand logout" -l insecure -d 'Allow plain http to any registry (loopback registries always use http)'

@@ -15,9 +15,12 @@ pub struct CompletionsArgs {
 }
 
 pub fn run(args: CompletionsArgs) -> anyhow::Result<()> {
+    // Generated into memory first: clap_complete panics on write errors,
+    // and a closed stdout must stay a quiet exit.
+    let mut buf = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "regctl", &mut buf);
     let mut out = std::io::stdout().lock();
-    let mut cmd = Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "regctl", &mut out);
+    out.write_all(&buf)?;
     out.flush()?;
     Ok(())
 }

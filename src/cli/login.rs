@@ -14,7 +14,8 @@ use super::{Ctx, prompt, registry_arg};
 #[derive(Debug, Args)]
 pub struct LoginArgs {
     /// Registry host[:port]
-    pub registry: String,
+    #[arg(value_name = "REGISTRY")]
+    pub server: String,
     /// User name
     #[arg(short, long)]
     pub username: Option<String>,
@@ -24,7 +25,7 @@ pub struct LoginArgs {
 }
 
 pub async fn run(args: LoginArgs, ctx: &Ctx) -> anyhow::Result<()> {
-    let registry = registry_arg(&args.registry)?;
+    let registry = registry_arg(&args.server)?;
     let username = match args.username {
         Some(u) => u,
         None if prompt::interactive() && !args.password_stdin => prompt::input("Username")?,

@@ -12,11 +12,12 @@ use super::{Ctx, registry_arg};
 #[derive(Debug, Args)]
 pub struct LogoutArgs {
     /// Registry host[:port]
-    pub registry: String,
+    #[arg(value_name = "REGISTRY")]
+    pub server: String,
 }
 
 pub async fn run(args: LogoutArgs, ctx: &Ctx) -> anyhow::Result<()> {
-    let registry = registry_arg(&args.registry)?;
+    let registry = registry_arg(&args.server)?;
     let path = ctx
         .settings
         .docker_config

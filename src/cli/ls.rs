@@ -14,7 +14,8 @@ use super::{Ctx, registry_arg};
 #[derive(Debug, Args)]
 pub struct LsArgs {
     /// Registry (host[:port]); default: the default registry
-    pub registry: Option<String>,
+    #[arg(value_name = "REGISTRY")]
+    pub server: Option<String>,
     /// Stop after N repositories
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
@@ -34,7 +35,7 @@ pub struct LsJson<'a> {
 }
 
 pub async fn run(args: LsArgs, ctx: &Ctx) -> anyhow::Result<()> {
-    let registry = match &args.registry {
+    let registry = match &args.server {
         Some(r) => registry_arg(r)?,
         None => ctx.settings.default_registry.value.clone(),
     };
