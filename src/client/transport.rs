@@ -362,7 +362,7 @@ impl Client {
                 if let Some(s) = service {
                     form.append_pair("service", s);
                 }
-                if let Some(s) = scope {
+                for s in scope.into_iter().flat_map(str::split_whitespace) {
                     form.append_pair("scope", s);
                 }
                 http.post(url.clone())
@@ -378,7 +378,9 @@ impl Client {
                     if let Some(s) = service {
                         q.append_pair("service", s);
                     }
-                    if let Some(s) = scope {
+                    // Several scopes (a cross-repository mount) are
+                    // separate `scope` parameters.
+                    for s in scope.into_iter().flat_map(str::split_whitespace) {
                         q.append_pair("scope", s);
                     }
                     q.append_pair("client_id", "regctl");
