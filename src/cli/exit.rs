@@ -77,9 +77,19 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
             "{registry} speaks plain http: pass --insecure, or set insecure = true under \
              [registries.\"{registry}\"] in the regctl config file"
         ),
-        ClientError::Tls { .. } => "if the registry uses a private CA, pass --ca-cert FILE, set ca_cert under \
-             [registries.\"HOST\"] in the config file, or put it in /etc/docker/certs.d/HOST/ca.crt"
-            .to_owned(),
+        ClientError::Tls { url, .. } => {
+            let host = url::Url::parse(url)
+                .ok()
+                .and_then(|u| {
+                    u.host_str()
+                        .map(|h| u.port().map_or(h.to_owned(), |p| format!("{h}:{p}")))
+                })
+                .unwrap_or_else(|| "HOST".to_owned());
+            format!(
+                "if the registry uses a private CA, pass --ca-cert FILE, set ca_cert under \
+                 [registries.\"{host}\"] in the config file, or put it in /etc/docker/certs.d/{host}/ca.crt"
+            )
+        }
         ClientError::Connect { .. } => "is the registry running and reachable at that address?".to_owned(),
         ClientError::TagMoved { .. } => "run the command again to act on the tag's new target".to_owned(),
         _ => match (ce.kind(), ce.code()) {
