@@ -850,6 +850,7 @@ async fn login_and_logout_round_trip_with_htpasswd() {
     };
     let (code, err) = login("wrong");
     assert_eq!(code, Some(4), "{err}");
+    assert!(err.contains("credentials rejected"), "{err}");
     assert!(
         !std::fs::read_to_string(&cfg).unwrap().contains(addr),
         "nothing saved on failure"

@@ -29,6 +29,15 @@ pub const UNSUPPORTED: u8 = 6;
 #[error("{0}")]
 pub struct Refused(pub String);
 
+/// The registry refused the credentials given to `login`.
+#[derive(Debug, thiserror::Error)]
+#[error("logging in to {registry}: credentials rejected: {source}")]
+pub struct LoginRejected {
+    pub registry: String,
+    #[source]
+    pub source: ClientError,
+}
+
 /// Bad user input (beyond what clap checks).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -71,6 +80,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
 
 /// A hint for the error, naming what to do.
 pub fn hint_for(err: &anyhow::Error) -> Option<String> {
+    if err.chain().any(|e| e.is::<LoginRejected>()) {
+        return Some("check the user name and password; nothing was saved".to_owned());
+    }
     let ce = client_error(err)?;
     let hint = match ce {
         ClientError::HttpsToHttp { registry } => format!(

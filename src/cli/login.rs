@@ -6,9 +6,9 @@ use std::io::{Read, Write};
 use anyhow::Context;
 use clap::Args;
 
-use regctl::client::{Credential, DockerConfig, Secret};
+use regctl::client::{Credential, DockerConfig, ErrorKind, Secret};
 
-use super::exit::Usage;
+use super::exit::{LoginRejected, Usage};
 use super::{Ctx, prompt, registry_arg};
 
 #[derive(Debug, Args)]
@@ -56,10 +56,13 @@ pub async fn run(args: LoginArgs, ctx: &Ctx) -> anyhow::Result<()> {
         password: Secret::new(password),
     };
     ctx.client.set_credential(&registry, cred.clone());
-    ctx.client
-        .ping(&registry)
-        .await
-        .with_context(|| format!("logging in to {registry}"))?;
+    match ctx.client.ping(&registry).await {
+        Ok(()) => {}
+        Err(source) if source.kind() == ErrorKind::Auth => {
+            return Err(LoginRejected { registry, source }.into());
+        }
+        Err(e) => return Err(e).with_context(|| format!("logging in to {registry}")),
+    }
     let path = ctx
         .settings
         .docker_config
