@@ -921,3 +921,68 @@ async fn push_authenticated(addr: &str) {
         d
     );
 }
+
+/// A configured mirror serves pulls (`inspect`) first, falling back to the
+/// registry; `digest` (what `rm` relies on) always asks the registry itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn mirrors_serve_pulls_but_never_resolve_digests() {
+    let (Some(origin), Some(mirror)) = (
+        support::docker_registry(true, None),
+        support::docker_registry(true, None),
+    ) else {
+        return;
+    };
+    let a = push_image(origin.addr(), "mirrored", "v1", "origin", true).await;
+    let b = push_image(mirror.addr(), "mirrored", "v1", "mirror", true).await;
+    let c = push_image(origin.addr(), "onlyorigin", "v1", "only", false).await;
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let cfg = h.join("regctl.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "default_registry = \"{}\"\n[registries.\"{}\"]\nmirror = \"{}\"\n",
+            origin.addr(),
+            origin.addr(),
+            mirror.addr()
+        ),
+    )
+    .unwrap();
+    let cfg_s = cfg.to_str().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&ok(
+        h,
+        &[
+            "--config",
+            cfg_s,
+            "inspect",
+            "mirrored:v1",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(v["digest"], b.digest.to_string());
+    assert_eq!(v["pulledFrom"], mirror.addr());
+    assert_eq!(v["reference"], format!("{}/mirrored:v1", origin.addr()));
+    let v: serde_json::Value = serde_json::from_str(&ok(
+        h,
+        &[
+            "--config",
+            cfg_s,
+            "inspect",
+            "onlyorigin:v1",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(v["digest"], c.digest.to_string());
+    assert!(v.get("pulledFrom").is_none());
+    assert_eq!(
+        ok(h, &["--config", cfg_s, "digest", "mirrored:v1"]).trim(),
+        a.digest.to_string()
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(h, &["--config", cfg_s, "config", "--format", "json"])).unwrap();
+    assert_eq!(v["registries"][origin.addr()]["mirror"], mirror.addr());
+}

@@ -2,7 +2,8 @@
 //!
 //! JSON (`--format json`), fields in camelCase; absent ones are omitted:
 //! ```json
-//! { "reference": "HOST/NAME:TAG", "mediaType": "...", "digest": "sha256:...", "size": 1234,
+//! { "reference": "HOST/NAME:TAG", "pulledFrom": "MIRROR", "mediaType": "...",
+//!   "digest": "sha256:...", "size": 1234,                     // pulledFrom: only when a mirror answered
 //!   "index": {"digest": "...", "mediaType": "..."},          // when --platform picked from an index
 //!   "platforms": [{"platform": "linux/arm64/v8", "os": "linux", "architecture": "arm64",
 //!                  "variant": "v8", "digest": "...", "mediaType": "...", "size": 567}],   // an index
@@ -46,6 +47,9 @@ pub struct InspectArgs {
 #[serde(rename_all = "camelCase")]
 pub struct InspectJson {
     pub reference: String,
+    /// The mirror the manifest was read from, when not the registry itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pulled_from: Option<String>,
     pub media_type: String,
     pub digest: String,
     pub size: usize,
@@ -105,9 +109,10 @@ pub struct LayerJson {
 pub async fn run(args: InspectArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let r = ctx.reference(&args.reference)?;
     let wanted = args.platform.as_deref().map(Platform::parse).transpose()?;
-    let mut manifest = ctx
+    // Reads go to a configured mirror first; what was read says where from.
+    let (mut manifest, source) = ctx
         .client
-        .manifest_get(&r)
+        .manifest_get_pull(&r)
         .await
         .with_context(|| format!("fetching the manifest of {r}"))?;
     let mut index = None;
@@ -139,7 +144,7 @@ pub async fn run(args: InspectArgs, ctx: &Ctx) -> anyhow::Result<()> {
             digest: manifest.digest().to_string(),
             media_type: manifest.media_type().to_string(),
         });
-        let child_ref = r.with_digest(child.digest.clone());
+        let child_ref = source.with_digest(child.digest.clone());
         manifest = ctx
             .client
             .manifest_get(&child_ref)
@@ -152,7 +157,11 @@ pub async fn run(args: InspectArgs, ctx: &Ctx) -> anyhow::Result<()> {
         out.flush()?;
         return Ok(());
     }
-    let view = build(ctx, &r, &manifest, index).await?;
+    let mut view = build(ctx, &source, &manifest, index).await?;
+    view.reference = r.to_string();
+    if source.registry() != r.registry() {
+        view.pulled_from = Some(source.registry().to_owned());
+    }
     match output::resolve(args.format) {
         Format::Json => output::write_json(&mut out, &view)?,
         Format::Table | Format::Plain => render_text(&mut out, &view)?,
@@ -169,6 +178,7 @@ async fn build(
 ) -> anyhow::Result<InspectJson> {
     let mut view = InspectJson {
         reference: r.to_string(),
+        pulled_from: None,
         media_type: m.media_type().to_string(),
         digest: m.digest().to_string(),
         size: m.size(),
@@ -240,6 +250,9 @@ async fn build(
 
 fn render_text(out: &mut impl Write, v: &InspectJson) -> anyhow::Result<()> {
     writeln!(out, "Reference:   {}", v.reference)?;
+    if let Some(m) = &v.pulled_from {
+        writeln!(out, "Mirror:      {m}")?;
+    }
     if let Some(i) = &v.index {
         writeln!(out, "Index:       {} ({})", i.digest, i.media_type)?;
     }

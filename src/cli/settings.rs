@@ -197,6 +197,7 @@ impl Settings {
     pub fn client_options(&self) -> ClientOptions {
         let mut insecure_registries = HashSet::new();
         let mut secure_registries = HashSet::new();
+        let mut mirrors: HashMap<String, Vec<String>> = HashMap::new();
         let mut registry_ca_certs: HashMap<String, Vec<PathBuf>> = HashMap::new();
         for (host, rc) in &self.registries {
             match rc.insecure {
@@ -204,6 +205,12 @@ impl Settings {
                 Some(false) => secure_registries.insert(host.clone()),
                 None => false,
             };
+            if let Some(m) = &rc.mirror {
+                mirrors
+                    .entry(host.clone())
+                    .or_insert_with(Vec::new)
+                    .push(m.clone());
+            }
             if let Some(ca) = &rc.ca_cert {
                 registry_ca_certs
                     .entry(host.clone())
@@ -217,6 +224,7 @@ impl Settings {
             secure_registries,
             ca_certs: self.ca_certs.value.clone(),
             registry_ca_certs,
+            mirrors,
             docker_config: self.docker_config.value.clone(),
             ..ClientOptions::default()
         }

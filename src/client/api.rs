@@ -236,6 +236,41 @@ impl Client {
         })
     }
 
+    /// Where to pull `r` from: its configured mirrors, then `r` itself.
+    pub fn pull_sources(&self, r: &Reference) -> Vec<Reference> {
+        let mut out = Vec::new();
+        if let Some(mirrors) = self.options().mirrors.get(r.registry()) {
+            for m in mirrors {
+                if let Ok(mr) = Reference::new(m, r.repository(), r.tag(), r.digest().cloned()) {
+                    out.push(mr);
+                }
+            }
+        }
+        out.push(r.clone());
+        out
+    }
+
+    /// [`Client::manifest_get`] trying mirrors first; returns the manifest
+    /// and the reference it came from. The origin's error is returned when
+    /// every source fails.
+    pub async fn manifest_get_pull(&self, r: &Reference) -> Result<(Manifest, Reference)> {
+        let sources = self.pull_sources(r);
+        let last = sources.len().saturating_sub(1);
+        for (i, src) in sources.into_iter().enumerate() {
+            match self.manifest_get(&src).await {
+                Ok(m) => return Ok((m, src)),
+                Err(e) if i == last => return Err(e),
+                Err(e) => {
+                    tracing::debug!(target: "regctl::http", "mirror {} failed, next source: {e}", src.registry())
+                }
+            }
+        }
+        Err(ClientError::InvalidResponse {
+            url: r.to_string(),
+            reason: "no source to pull from".into(),
+        })
+    }
+
     /// The digest of the manifest as stored. A reference with a digest is
     /// verified by fetching and hashing, never trusted.
     pub async fn resolve_digest(&self, r: &Reference) -> Result<Digest> {

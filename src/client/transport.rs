@@ -39,6 +39,9 @@ pub struct ClientOptions {
     /// Docker's per-registry certificate directory (`/etc/docker/certs.d`):
     /// `DIR/HOST[:PORT]/*.crt` are trusted for that registry.
     pub docker_certs_dir: Option<PathBuf>,
+    /// Pull mirrors: registry -> mirror hosts tried first for reads made
+    /// through the `*_pull` methods (never for resolving what to delete).
+    pub mirrors: HashMap<String, Vec<String>>,
     /// Docker `config.json` for credentials; `None` means no credentials.
     pub docker_config: Option<PathBuf>,
     pub connect_timeout: Duration,
@@ -57,6 +60,7 @@ impl Default for ClientOptions {
             ca_certs: Vec::new(),
             registry_ca_certs: HashMap::new(),
             docker_certs_dir: Some(PathBuf::from("/etc/docker/certs.d")),
+            mirrors: HashMap::new(),
             docker_config: default_docker_config_path(),
             connect_timeout: Duration::from_secs(15),
             read_timeout: Duration::from_secs(60),
