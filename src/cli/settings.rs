@@ -206,10 +206,7 @@ impl Settings {
                 None => false,
             };
             if let Some(m) = &rc.mirror {
-                mirrors
-                    .entry(host.clone())
-                    .or_insert_with(Vec::new)
-                    .push(m.clone());
+                mirrors.entry(host.clone()).or_default().push(m.clone());
             }
             if let Some(ca) = &rc.ca_cert {
                 registry_ca_certs
