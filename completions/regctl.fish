@@ -27,7 +27,7 @@ end
 complete -c regctl -n "__fish_regctl_needs_command" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_needs_command" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_needs_command" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
-complete -c regctl -n "__fish_regctl_needs_command" -l insecure -d 'Allow plain http to any registry (loopback registries always use http)'
+complete -c regctl -n "__fish_regctl_needs_command" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_needs_command" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_needs_command" -s h -l help -d 'Print help'
 complete -c regctl -n "__fish_regctl_needs_command" -s V -l version -d 'Print version'
@@ -51,7 +51,7 @@ plain\t'One item a line, for scripts'"
 complete -c regctl -n "__fish_regctl_using_subcommand ls" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand ls" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand ls" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand ls" -l insecure -d 'Allow plain http to any registry (loopback registries always use http)'
+complete -c regctl -n "__fish_regctl_using_subcommand ls" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand ls" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c regctl -n "__fish_regctl_using_subcommand ls" -s V -l version -d 'Print version'
@@ -62,14 +62,14 @@ plain\t'One item a line, for scripts'"
 complete -c regctl -n "__fish_regctl_using_subcommand tags" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand tags" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand tags" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand tags" -l insecure -d 'Allow plain http to any registry (loopback registries always use http)'
+complete -c regctl -n "__fish_regctl_using_subcommand tags" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand tags" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand tags" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c regctl -n "__fish_regctl_using_subcommand tags" -s V -l version -d 'Print version'
 complete -c regctl -n "__fish_regctl_using_subcommand digest" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand digest" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand digest" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand digest" -l insecure -d 'Allow plain http to any registry (loopback registries always use http)'
+complete -c regctl -n "__fish_regctl_using_subcommand digest" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand digest" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand digest" -s h -l help -d 'Print help'
 complete -c regctl -n "__fish_regctl_using_subcommand digest" -s V -l version -d 'Print version'
@@ -81,7 +81,7 @@ complete -c regctl -n "__fish_regctl_using_subcommand inspect" -s r -l registry 
 complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l raw -d 'Print the manifest bytes exactly as served'
-complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l insecure -d 'Allow plain http to any registry (loopback registries always use http)'
+complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand inspect" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c regctl -n "__fish_regctl_using_subcommand inspect" -s V -l version -d 'Print version'
@@ -91,7 +91,7 @@ complete -c regctl -n "__fish_regctl_using_subcommand rm" -l ca-cert -d 'Trust t
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -s y -l yes -d 'Do not ask for confirmation'
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -l dry-run -d 'Only show what would be deleted'
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -l tag-only -d 'Remove only this tag; keep the manifest and its other tags'
-complete -c regctl -n "__fish_regctl_using_subcommand rm" -l insecure -d 'Allow plain http to any registry (loopback registries always use http)'
+complete -c regctl -n "__fish_regctl_using_subcommand rm" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -s h -l help -d 'Print help'
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -s V -l version -d 'Print version'
@@ -100,14 +100,14 @@ complete -c regctl -n "__fish_regctl_using_subcommand login" -s r -l registry -d
 complete -c regctl -n "__fish_regctl_using_subcommand login" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand login" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand login" -l password-stdin -d 'Read the password from stdin'
-complete -c regctl -n "__fish_regctl_using_subcommand login" -l insecure -d 'Allow plain http to any registry (loopback registries always use http)'
+complete -c regctl -n "__fish_regctl_using_subcommand login" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand login" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand login" -s h -l help -d 'Print help'
 complete -c regctl -n "__fish_regctl_using_subcommand login" -s V -l version -d 'Print version'
 complete -c regctl -n "__fish_regctl_using_subcommand logout" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand logout" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand logout" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand logout" -l insecure -d 'Allow plain http to any registry (loopback registries always use http)'
+complete -c regctl -n "__fish_regctl_using_subcommand logout" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand logout" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand logout" -s h -l help -d 'Print help'
 complete -c regctl -n "__fish_regctl_using_subcommand logout" -s V -l version -d 'Print version'
@@ -117,21 +117,21 @@ plain\t'One item a line, for scripts'"
 complete -c regctl -n "__fish_regctl_using_subcommand config" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand config" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand config" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand config" -l insecure -d 'Allow plain http to any registry (loopback registries always use http)'
+complete -c regctl -n "__fish_regctl_using_subcommand config" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand config" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand config" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c regctl -n "__fish_regctl_using_subcommand config" -s V -l version -d 'Print version'
 complete -c regctl -n "__fish_regctl_using_subcommand completions" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand completions" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand completions" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand completions" -l insecure -d 'Allow plain http to any registry (loopback registries always use http)'
+complete -c regctl -n "__fish_regctl_using_subcommand completions" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand completions" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c regctl -n "__fish_regctl_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand serve" -l insecure -d 'Allow plain http to any registry (loopback registries always use http)'
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -s V -l version -d 'Print version'
@@ -139,7 +139,7 @@ complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l out -d '
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l insecure -d 'Allow plain http to any registry (loopback registries always use http)'
+complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s h -l help -d 'Print help'
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s V -l version -d 'Print version'

@@ -55,7 +55,7 @@ pub struct GlobalArgs {
     /// Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Allow plain http to any registry (loopback registries always use http)
+    /// Allow plain http to any registry (loopback registries use http by default)
     #[arg(long, global = true)]
     pub insecure: bool,
     /// Trust this CA certificate (PEM) for TLS; repeatable

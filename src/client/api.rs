@@ -87,6 +87,8 @@ impl Client {
         limit: Option<usize>,
     ) -> Result<Vec<String>> {
         let mut url = self.url(registry, "_catalog")?;
+        // Without a page size, a small limit needs only one small page.
+        let page_size = page_size.or(limit.filter(|l| *l <= 1000));
         if let Some(n) = page_size {
             url.query_pairs_mut().append_pair("n", &n.to_string());
         }
