@@ -71,6 +71,30 @@ async fn token(
         .into_response()
 }
 
+/// The OAuth2 refresh-token grant docker uses with an `identitytoken`.
+async fn token_post(State(app): State<App>, body: String) -> Response {
+    let form: HashMap<String, Vec<String>> =
+        url::form_urlencoded::parse(body.as_bytes()).fold(HashMap::new(), |mut m, (k, v)| {
+            m.entry(k.into_owned()).or_default().push(v.into_owned());
+            m
+        });
+    let one = |k: &str| {
+        form.get(k)
+            .and_then(|v| v.first())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let scope = one("scope");
+    app.seen.lock().unwrap().token_requests.push((
+        scope.clone(),
+        Some(format!("refresh:{}", one("refresh_token"))),
+    ));
+    if one("grant_type") != "refresh_token" || one("refresh_token") != "refresh-me" {
+        return (StatusCode::UNAUTHORIZED, "bad grant").into_response();
+    }
+    axum::Json(serde_json::json!({"access_token": format!("tok|{scope}")})).into_response()
+}
+
 fn challenge(app: &App, scope: Option<&str>) -> Response {
     let mut v = format!(
         r#"Bearer realm="http://{}/token",service="test-registry""#,
@@ -175,13 +199,20 @@ async fn start(require_login: bool) -> App {
         })),
         require_login,
     };
-    let router = Router::new()
-        .route("/token", get(token))
-        .route("/v2/", get(v2))
-        .route("/v2/demo/tags/list", get(tags))
-        .route("/v2/flaky/tags/list", get(flaky_tags))
-        .route("/v2/lying/manifests/{reference}", get(lying_manifest))
-        .with_state(app.clone());
+    let router =
+        Router::new()
+            .route("/token", get(token).post(token_post))
+            .route("/v2/", get(v2))
+            .route("/v2/demo/tags/list", get(tags))
+            .route("/v2/flaky/tags/list", get(flaky_tags))
+            .route(
+                "/v2/never/tags/list",
+                get(|State(app): State<App>| async move {
+                    challenge(&app, Some("repository:never:pull"))
+                }),
+            )
+            .route("/v2/lying/manifests/{reference}", get(lying_manifest))
+            .with_state(app.clone());
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
@@ -357,4 +388,42 @@ async fn cli_uses_a_credential_helper_and_never_logs_secrets() {
         app.seen.lock().unwrap().token_requests,
         vec![("repository:demo:pull".to_owned(), Some(USER.to_owned()))]
     );
+}
+
+#[tokio::test]
+async fn identity_tokens_use_the_refresh_token_grant() {
+    let app = start(true).await;
+    let reg = app.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    std::fs::write(
+        &path,
+        serde_json::json!({"auths": {&reg: {"auth": "", "identitytoken": "refresh-me"}}})
+            .to_string(),
+    )
+    .unwrap();
+    let repo = Reference::parse(&format!("{reg}/demo"), "unused").unwrap();
+    assert_eq!(client(Some(path)).tags(&repo, None).await.unwrap().len(), 3);
+    assert_eq!(
+        app.seen.lock().unwrap().token_requests,
+        vec![(
+            "repository:demo:pull".to_owned(),
+            Some("refresh:refresh-me".to_owned())
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_401_after_a_fresh_token_is_retried_once_only() {
+    let app = start(false).await;
+    let repo = Reference::parse(&format!("{}/never", app.addr), "unused").unwrap();
+    let err = client(None).tags(&repo, None).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert_eq!(err.status(), Some(401));
+    assert!(
+        err.to_string()
+            .starts_with("UNAUTHORIZED: authentication required (HTTP 401)"),
+        "{err}"
+    );
+    assert_eq!(app.seen.lock().unwrap().token_requests.len(), 1);
 }
