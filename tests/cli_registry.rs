@@ -29,6 +29,11 @@ mod support {
         pub fn addr(&self) -> &str {
             &self.addr
         }
+
+        /// registry:2's storage root (`<root>/docker/registry/v2/...`).
+        pub fn root(&self) -> PathBuf {
+            self._dir.path().join("data")
+        }
     }
 
     fn free_port() -> u16 {
@@ -770,6 +775,13 @@ async fn rm_on_a_registry_with_deletion_disabled_explains_how_to_enable_it() {
             );
             // Nothing changed, the tag was not moved.
             assert_eq!(ok(h, &["digest", &r_arg]).trim(), img.digest.to_string());
+            // Not even an orphan manifest was written.
+            if let Peer::Dist(reg) = &peer {
+                let revisions = reg
+                    .root()
+                    .join("docker/registry/v2/repositories/nodelete/_manifests/revisions/sha256");
+                assert_eq!(std::fs::read_dir(&revisions).unwrap().count(), 1);
+            }
         }
     }
 }

@@ -105,10 +105,18 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
         ClientError::Connect { .. } => "is the registry running and reachable at that address?".to_owned(),
         ClientError::TagMoved { .. } => "run the command again to act on the tag's new target".to_owned(),
         _ => match (ce.kind(), ce.code()) {
-            (ErrorKind::Unsupported, _) => "deletion (or this operation) is disabled on the server. \
+            (ErrorKind::Unsupported, _) if is_delete(ce) => "deletion is disabled on the server. \
                  registry:2: set REGISTRY_STORAGE_DELETE_ENABLED=true (or storage.delete.enabled: true \
                  in its config.yml) and restart it; regctl serve: start it without --no-delete/--read-only"
                 .to_owned(),
+            (ErrorKind::Unsupported, _) if is_catalog(ce) => {
+                "this registry does not offer its catalog (/v2/_catalog); list a repository's tags \
+                 with `regctl tags REPO` instead"
+                    .to_owned()
+            }
+            (ErrorKind::Unsupported, _) => {
+                "the server does not support this operation (or it is disabled there)".to_owned()
+            }
             (ErrorKind::Auth, _) => "log in with `regctl login REGISTRY` (credentials are read from \
                  Docker's config.json)"
                 .to_owned(),
@@ -120,6 +128,14 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
         },
     };
     Some(hint)
+}
+
+fn is_delete(e: &ClientError) -> bool {
+    matches!(e, ClientError::Registry { method, .. } if method == "DELETE")
+}
+
+fn is_catalog(e: &ClientError) -> bool {
+    matches!(e, ClientError::Registry { url, .. } if url.contains("/v2/_catalog"))
 }
 
 fn styled(s: &str, ansi: &str) -> String {

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 
-use super::error::{ClientError, Result};
+use super::error::{ClientError, ErrorKind, Result};
 use super::transport::Client;
 use crate::types::media_type::{OCI_EMPTY, OCI_MANIFEST};
 use crate::types::{Digest, ErrorCode, Reference};
@@ -84,10 +84,18 @@ impl Client {
             Err(e) if refuses_tag_delete(&e) => {}
             Err(e) => return Err(e),
         }
+        let repo = r.repo_only();
+        // Is deletion enabled at all? Deleting a digest nobody has writes
+        // nothing: 404 means yes, 405/UNSUPPORTED means disabled.
+        let nobody = Digest::sha256_of(uuid::Uuid::new_v4().as_bytes());
+        match self.manifest_delete(&repo, &nobody).await {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() && e.kind() != ErrorKind::Unsupported => {}
+            Err(e) => return Err(e),
+        }
         // Build a manifest nobody else can point to (unique annotation), and
         // prove deletion works on it *before* moving the tag, so a registry
-        // with deletion disabled never ends up with the tag moved.
-        let repo = r.repo_only();
+        // that refuses deletes never ends up with the tag moved.
         let config_digest = self
             .blob_put_bytes(&repo, Bytes::from_static(EMPTY_CONFIG))
             .await?;
