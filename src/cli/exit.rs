@@ -138,10 +138,13 @@ fn is_catalog(e: &ClientError) -> bool {
     matches!(e, ClientError::Registry { url, .. } if url.contains("/v2/_catalog"))
 }
 
+/// Colour on stderr: only on a terminal, and never with `NO_COLOR` set.
+pub fn color_enabled() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
 fn styled(s: &str, ansi: &str) -> String {
-    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::io::stderr().is_terminal();
-    if color {
+    if color_enabled() {
         format!("\x1b[{ansi}m{s}\x1b[0m")
     } else {
         s.to_owned()

@@ -136,6 +136,8 @@ pub fn main() -> ExitCode {
         let _ = tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
             .with_target(false)
+            .with_level(false)
+            .with_ansi(exit::color_enabled())
             .without_time()
             .with_env_filter(tracing_subscriber::EnvFilter::new("regctl=debug"))
             .try_init();
