@@ -201,6 +201,32 @@ mod tests {
     }
 
     #[test]
+    fn odd_headers_terminate() {
+        for h in [
+            ",,,",
+            "=",
+            "= =",
+            ", Bearer realm=x",
+            "Bearer ,,realm=\"a\",,",
+            "\"",
+            "Bearer realm=\"",
+            "Basic realm",
+            "Bearer realm=a realm=b",
+            "\t Bearer\trealm=z",
+        ] {
+            let _ = parse_www_authenticate(h);
+        }
+        assert_eq!(
+            parse_www_authenticate(", Bearer realm=x"),
+            vec![Challenge::Bearer {
+                realm: "x".into(),
+                service: None,
+                scope: None
+            }]
+        );
+    }
+
+    #[test]
     fn token_response_accepts_either_field() {
         let t: TokenResponse = serde_json::from_str(r#"{"access_token":"a"}"#).unwrap();
         assert_eq!(t.into_token().unwrap().0.expose(), "a");
