@@ -652,6 +652,16 @@ async fn rm_deletes_by_digest_and_names_every_tag_that_goes() {
         let home = tempfile::tempdir().unwrap();
         let h = home.path();
         let r = format!("{addr}/shared:a");
+        if let Peer::Dist(_) = peer {
+            // The trap: registry:2 refuses DELETE by tag.
+            let resp = support::http()
+                .delete(format!("http://{addr}/v2/shared/manifests/a"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), 400);
+            assert!(resp.text().await.unwrap().contains("DIGEST_INVALID"));
+        }
         // No terminal, no --yes: refused, nothing deleted.
         let refused = ran(regctl(h).args(["rm", &r]));
         assert_eq!(refused.code, Some(5), "{}", refused.stderr);
