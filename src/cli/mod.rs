@@ -1,27 +1,147 @@
 //! Command-line interface: argument parsing (clap), rendering and prompts.
 
+mod completions;
+mod config;
+mod digest;
+mod docs;
+mod exit;
+mod inspect;
+mod login;
+mod logout;
+mod ls;
+mod output;
+mod prompt;
+mod rm;
 mod serve;
+mod settings;
+mod tags;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use regctl::client::Client;
+use regctl::types::Reference;
+
+use settings::{GlobalInput, Settings, Source};
 
 /// Container-registry client, admin tool and embedded OCI registry.
 #[derive(Debug, Parser)]
 #[command(name = "regctl", version, about, propagate_version = true)]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Options every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Registry for references without a host (default: config file's
+    /// default_registry, else docker.io)
+    #[arg(
+        short = 'r',
+        long,
+        env = "REGCTL_REGISTRY",
+        hide_env_values = true,
+        global = true,
+        value_name = "HOST"
+    )]
+    pub registry: Option<String>,
+    /// Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Allow plain http to any registry (loopback registries use http by default)
+    #[arg(long, global = true)]
+    pub insecure: bool,
+    /// Trust this CA certificate (PEM) for TLS; repeatable
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
+    /// Log HTTP requests to stderr (never credentials or tokens)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// List the repositories of a registry (/v2/_catalog, all pages)
+    Ls(ls::LsArgs),
+    /// List the tags of a repository (all pages)
+    Tags(tags::TagsArgs),
+    /// Print the digest of a manifest as the registry stores it
+    Digest(digest::DigestArgs),
+    /// Show a manifest: media type, digest, size, platforms, config and layers
+    Inspect(inspect::InspectArgs),
+    /// Delete a manifest (and every tag pointing to it), or only one tag
+    Rm(rm::RmArgs),
+    /// Save credentials for a registry in Docker's config.json
+    Login(login::LoginArgs),
+    /// Remove saved credentials for a registry
+    Logout(logout::LogoutArgs),
+    /// Show the effective settings and where each came from
+    Config(config::ConfigArgs),
+    /// Print a shell completion script
+    Completions(completions::CompletionsArgs),
     /// Run an OCI registry on registry:2's on-disk layout
     Serve(serve::ServeArgs),
+    /// Write the completion scripts and man pages (for maintainers)
+    #[command(hide = true)]
+    GenerateDocs(docs::DocsArgs),
+}
+
+/// What a command runs with: settings and a client.
+pub struct Ctx {
+    pub settings: Settings,
+    pub client: Client,
+}
+
+impl Ctx {
+    fn new(settings: Settings) -> anyhow::Result<Self> {
+        let client =
+            Client::new(settings.client_options()).context("cannot set up the registry client")?;
+        Ok(Ctx { settings, client })
+    }
+
+    /// Parses a reference; short names go to the default registry.
+    pub fn reference(&self, input: &str) -> anyhow::Result<Reference> {
+        Ok(Reference::parse(
+            input,
+            &self.settings.default_registry.value,
+        )?)
+    }
+}
+
+fn registry_source(matches: &clap::ArgMatches) -> Source {
+    let sub = matches.subcommand().map(|(_, m)| m);
+    let src = sub
+        .and_then(|m| m.value_source("registry"))
+        .or_else(|| matches.value_source("registry"));
+    match src {
+        Some(ValueSource::EnvVariable) => Source::Env("REGCTL_REGISTRY".into()),
+        _ => Source::Flag("--registry".into()),
+    }
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    if cli.global.verbose {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .with_level(false)
+            .with_ansi(exit::color_enabled())
+            .without_time()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("regctl=debug"))
+            .try_init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -32,16 +152,67 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Serve(args) => serve::run(args).await,
-        }
-    });
+    let input = GlobalInput {
+        registry: cli
+            .global
+            .registry
+            .clone()
+            .filter(|r| !r.is_empty())
+            .map(|r| (r, registry_source(&matches))),
+        config: cli.global.config.clone(),
+        insecure: cli.global.insecure,
+        ca_certs: cli.global.ca_cert.clone(),
+    };
+    let result = runtime.block_on(run(cli.command, input));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("regctl: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => exit::report(&e),
     }
+}
+
+async fn run(command: Command, input: GlobalInput) -> anyhow::Result<()> {
+    // Commands that need neither settings nor a client.
+    let command = match command {
+        Command::Serve(args) => return serve::run(args).await,
+        Command::Completions(args) => return completions::run(args),
+        Command::GenerateDocs(args) => return docs::run(args),
+        other => other,
+    };
+    let settings = Settings::resolve(input)?;
+    if let Command::Config(args) = command {
+        return config::run(args, &settings);
+    }
+    let ctx = Ctx::new(settings)?;
+    match command {
+        Command::Ls(a) => ls::run(a, &ctx).await,
+        Command::Tags(a) => tags::run(a, &ctx).await,
+        Command::Digest(a) => digest::run(a, &ctx).await,
+        Command::Inspect(a) => inspect::run(a, &ctx).await,
+        Command::Rm(a) => rm::run(a, &ctx).await,
+        Command::Login(a) => login::run(a, &ctx).await,
+        Command::Logout(a) => logout::run(a, &ctx).await,
+        Command::Serve(_)
+        | Command::Completions(_)
+        | Command::GenerateDocs(_)
+        | Command::Config(_) => Ok(()),
+    }
+}
+
+/// Normalises a registry argument: accepts `https://host/` forms as docker does.
+pub fn registry_arg(input: &str) -> anyhow::Result<String> {
+    let s = input
+        .strip_prefix("https://")
+        .or_else(|| input.strip_prefix("http://"))
+        .unwrap_or(input);
+    let s = s.split('/').next().unwrap_or(s);
+    let s = match s {
+        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => "docker.io",
+        other => other,
+    };
+    regctl::types::reference::validate_registry(s).map_err(|_| {
+        exit::Usage(format!(
+            "invalid registry {input:?}: expected a host name with an optional port, e.g. localhost:5000"
+        ))
+    })?;
+    Ok(s.to_owned())
 }

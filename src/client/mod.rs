@@ -1,1 +1,18 @@
-//! placeholder, being written
+//! The typed async registry client (reqwest). No terminal code: errors are
+//! returned typed, verbose request logs go through `tracing`.
+
+pub mod api;
+pub mod auth;
+pub mod creds;
+pub mod delete;
+pub mod error;
+pub mod pagination;
+pub mod retry;
+pub mod transport;
+
+pub use api::{BlobStream, ManifestHead};
+pub use creds::{Credential, CredentialError, DockerConfig, Secret};
+pub use delete::UntagMethod;
+pub use error::{ClientError, ErrorKind};
+pub use retry::RetryPolicy;
+pub use transport::{Client, ClientOptions};

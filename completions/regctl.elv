@@ -1,0 +1,245 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[regctl] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'regctl'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'regctl'= {
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
+            cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
+            cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
+            cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand ls 'List the repositories of a registry (/v2/_catalog, all pages)'
+            cand tags 'List the tags of a repository (all pages)'
+            cand digest 'Print the digest of a manifest as the registry stores it'
+            cand inspect 'Show a manifest: media type, digest, size, platforms, config and layers'
+            cand rm 'Delete a manifest (and every tag pointing to it), or only one tag'
+            cand login 'Save credentials for a registry in Docker''s config.json'
+            cand logout 'Remove saved credentials for a registry'
+            cand config 'Show the effective settings and where each came from'
+            cand completions 'Print a shell completion script'
+            cand serve 'Run an OCI registry on registry:2''s on-disk layout'
+            cand generate-docs 'Write the completion scripts and man pages (for maintainers)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'regctl;ls'= {
+            cand --limit 'Stop after N repositories'
+            cand --page-size 'Ask the registry for N names per page'
+            cand --format 'Output format [default: table on a terminal, else plain]'
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
+            cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
+            cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
+            cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'regctl;tags'= {
+            cand --page-size 'Ask the registry for N tags per page'
+            cand --format 'Output format [default: table on a terminal, else plain]'
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
+            cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
+            cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
+            cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'regctl;digest'= {
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
+            cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
+            cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
+            cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'regctl;inspect'= {
+            cand --platform 'Pick this platform from an index: os/arch[/variant]'
+            cand --format 'Output format [default: table on a terminal, else plain]'
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
+            cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
+            cand --raw 'Print the manifest bytes exactly as served'
+            cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
+            cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'regctl;rm'= {
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
+            cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --dry-run 'Only show what would be deleted'
+            cand --tag-only 'Remove only this tag; keep the manifest and its other tags'
+            cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
+            cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'regctl;login'= {
+            cand -u 'User name'
+            cand --username 'User name'
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
+            cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
+            cand --password-stdin 'Read the password from stdin'
+            cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
+            cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'regctl;logout'= {
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
+            cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
+            cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
+            cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'regctl;config'= {
+            cand --format 'Output format [default: table on a terminal, else plain]'
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
+            cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
+            cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
+            cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'regctl;completions'= {
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
+            cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
+            cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
+            cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'regctl;serve'= {
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
+            cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
+            cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
+            cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'regctl;generate-docs'= {
+            cand --out 'Directory that receives completions/ and man/'
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
+            cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
+            cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
+            cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'regctl;help'= {
+            cand ls 'List the repositories of a registry (/v2/_catalog, all pages)'
+            cand tags 'List the tags of a repository (all pages)'
+            cand digest 'Print the digest of a manifest as the registry stores it'
+            cand inspect 'Show a manifest: media type, digest, size, platforms, config and layers'
+            cand rm 'Delete a manifest (and every tag pointing to it), or only one tag'
+            cand login 'Save credentials for a registry in Docker''s config.json'
+            cand logout 'Remove saved credentials for a registry'
+            cand config 'Show the effective settings and where each came from'
+            cand completions 'Print a shell completion script'
+            cand serve 'Run an OCI registry on registry:2''s on-disk layout'
+            cand generate-docs 'Write the completion scripts and man pages (for maintainers)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'regctl;help;ls'= {
+        }
+        &'regctl;help;tags'= {
+        }
+        &'regctl;help;digest'= {
+        }
+        &'regctl;help;inspect'= {
+        }
+        &'regctl;help;rm'= {
+        }
+        &'regctl;help;login'= {
+        }
+        &'regctl;help;logout'= {
+        }
+        &'regctl;help;config'= {
+        }
+        &'regctl;help;completions'= {
+        }
+        &'regctl;help;serve'= {
+        }
+        &'regctl;help;generate-docs'= {
+        }
+        &'regctl;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

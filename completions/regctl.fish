@@ -1,0 +1,157 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_regctl_global_optspecs
+    string join \n r/registry= config= insecure ca-cert= v/verbose h/help V/version
+end
+
+function __fish_regctl_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_regctl_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_regctl_using_subcommand
+    set -l cmd (__fish_regctl_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c regctl -n "__fish_regctl_needs_command" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
+complete -c regctl -n "__fish_regctl_needs_command" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
+complete -c regctl -n "__fish_regctl_needs_command" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_needs_command" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
+complete -c regctl -n "__fish_regctl_needs_command" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
+complete -c regctl -n "__fish_regctl_needs_command" -s h -l help -d 'Print help'
+complete -c regctl -n "__fish_regctl_needs_command" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_needs_command" -f -a "ls" -d 'List the repositories of a registry (/v2/_catalog, all pages)'
+complete -c regctl -n "__fish_regctl_needs_command" -f -a "tags" -d 'List the tags of a repository (all pages)'
+complete -c regctl -n "__fish_regctl_needs_command" -f -a "digest" -d 'Print the digest of a manifest as the registry stores it'
+complete -c regctl -n "__fish_regctl_needs_command" -f -a "inspect" -d 'Show a manifest: media type, digest, size, platforms, config and layers'
+complete -c regctl -n "__fish_regctl_needs_command" -f -a "rm" -d 'Delete a manifest (and every tag pointing to it), or only one tag'
+complete -c regctl -n "__fish_regctl_needs_command" -f -a "login" -d 'Save credentials for a registry in Docker\'s config.json'
+complete -c regctl -n "__fish_regctl_needs_command" -f -a "logout" -d 'Remove saved credentials for a registry'
+complete -c regctl -n "__fish_regctl_needs_command" -f -a "config" -d 'Show the effective settings and where each came from'
+complete -c regctl -n "__fish_regctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c regctl -n "__fish_regctl_needs_command" -f -a "serve" -d 'Run an OCI registry on registry:2\'s on-disk layout'
+complete -c regctl -n "__fish_regctl_needs_command" -f -a "generate-docs" -d 'Write the completion scripts and man pages (for maintainers)'
+complete -c regctl -n "__fish_regctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c regctl -n "__fish_regctl_using_subcommand ls" -l limit -d 'Stop after N repositories' -r
+complete -c regctl -n "__fish_regctl_using_subcommand ls" -l page-size -d 'Ask the registry for N names per page' -r
+complete -c regctl -n "__fish_regctl_using_subcommand ls" -l format -d 'Output format [default: table on a terminal, else plain]' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON document'
+plain\t'One item a line, for scripts'"
+complete -c regctl -n "__fish_regctl_using_subcommand ls" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand ls" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand ls" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand ls" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
+complete -c regctl -n "__fish_regctl_using_subcommand ls" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
+complete -c regctl -n "__fish_regctl_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c regctl -n "__fish_regctl_using_subcommand ls" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand tags" -l page-size -d 'Ask the registry for N tags per page' -r
+complete -c regctl -n "__fish_regctl_using_subcommand tags" -l format -d 'Output format [default: table on a terminal, else plain]' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON document'
+plain\t'One item a line, for scripts'"
+complete -c regctl -n "__fish_regctl_using_subcommand tags" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand tags" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand tags" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand tags" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
+complete -c regctl -n "__fish_regctl_using_subcommand tags" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
+complete -c regctl -n "__fish_regctl_using_subcommand tags" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c regctl -n "__fish_regctl_using_subcommand tags" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand digest" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand digest" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand digest" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand digest" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
+complete -c regctl -n "__fish_regctl_using_subcommand digest" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
+complete -c regctl -n "__fish_regctl_using_subcommand digest" -s h -l help -d 'Print help'
+complete -c regctl -n "__fish_regctl_using_subcommand digest" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l platform -d 'Pick this platform from an index: os/arch[/variant]' -r
+complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l format -d 'Output format [default: table on a terminal, else plain]' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON document'
+plain\t'One item a line, for scripts'"
+complete -c regctl -n "__fish_regctl_using_subcommand inspect" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l raw -d 'Print the manifest bytes exactly as served'
+complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
+complete -c regctl -n "__fish_regctl_using_subcommand inspect" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
+complete -c regctl -n "__fish_regctl_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c regctl -n "__fish_regctl_using_subcommand inspect" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand rm" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand rm" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand rm" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand rm" -s y -l yes -d 'Do not ask for confirmation'
+complete -c regctl -n "__fish_regctl_using_subcommand rm" -l dry-run -d 'Only show what would be deleted'
+complete -c regctl -n "__fish_regctl_using_subcommand rm" -l tag-only -d 'Remove only this tag; keep the manifest and its other tags'
+complete -c regctl -n "__fish_regctl_using_subcommand rm" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
+complete -c regctl -n "__fish_regctl_using_subcommand rm" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
+complete -c regctl -n "__fish_regctl_using_subcommand rm" -s h -l help -d 'Print help'
+complete -c regctl -n "__fish_regctl_using_subcommand rm" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand login" -s u -l username -d 'User name' -r
+complete -c regctl -n "__fish_regctl_using_subcommand login" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand login" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand login" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand login" -l password-stdin -d 'Read the password from stdin'
+complete -c regctl -n "__fish_regctl_using_subcommand login" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
+complete -c regctl -n "__fish_regctl_using_subcommand login" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
+complete -c regctl -n "__fish_regctl_using_subcommand login" -s h -l help -d 'Print help'
+complete -c regctl -n "__fish_regctl_using_subcommand login" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand logout" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand logout" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand logout" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand logout" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
+complete -c regctl -n "__fish_regctl_using_subcommand logout" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
+complete -c regctl -n "__fish_regctl_using_subcommand logout" -s h -l help -d 'Print help'
+complete -c regctl -n "__fish_regctl_using_subcommand logout" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand config" -l format -d 'Output format [default: table on a terminal, else plain]' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON document'
+plain\t'One item a line, for scripts'"
+complete -c regctl -n "__fish_regctl_using_subcommand config" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand config" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand config" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand config" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
+complete -c regctl -n "__fish_regctl_using_subcommand config" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
+complete -c regctl -n "__fish_regctl_using_subcommand config" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c regctl -n "__fish_regctl_using_subcommand config" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand completions" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand completions" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand completions" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand completions" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
+complete -c regctl -n "__fish_regctl_using_subcommand completions" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
+complete -c regctl -n "__fish_regctl_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c regctl -n "__fish_regctl_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l out -d 'Directory that receives completions/ and man/' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
+complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
+complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s h -l help -d 'Print help'
+complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "ls" -d 'List the repositories of a registry (/v2/_catalog, all pages)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "tags" -d 'List the tags of a repository (all pages)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "digest" -d 'Print the digest of a manifest as the registry stores it'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "inspect" -d 'Show a manifest: media type, digest, size, platforms, config and layers'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "rm" -d 'Delete a manifest (and every tag pointing to it), or only one tag'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "login" -d 'Save credentials for a registry in Docker\'s config.json'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "logout" -d 'Remove saved credentials for a registry'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "config" -d 'Show the effective settings and where each came from'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "completions" -d 'Print a shell completion script'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "serve" -d 'Run an OCI registry on registry:2\'s on-disk layout'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "generate-docs" -d 'Write the completion scripts and man pages (for maintainers)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,165 @@
+//! Exit codes and the one-line error report.
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0 | success (also: stdout closed early, e.g. piped into `head`) |
+//! | 1 | error (network, registry, integrity, file) |
+//! | 2 | usage: bad arguments, invalid reference, registry or platform |
+//! | 3 | not found: repository, tag, manifest or blob unknown |
+//! | 4 | authentication required or access denied |
+//! | 5 | refused: destructive operation without `--yes` and no terminal to ask on, or declined |
+//! | 6 | unsupported by the server (e.g. deletion disabled) |
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use regctl::client::{ClientError, ErrorKind};
+use regctl::types::ErrorCode;
+
+pub const OK: u8 = 0;
+pub const ERROR: u8 = 1;
+pub const USAGE: u8 = 2;
+pub const NOT_FOUND: u8 = 3;
+pub const AUTH: u8 = 4;
+pub const REFUSED: u8 = 5;
+pub const UNSUPPORTED: u8 = 6;
+
+/// A destructive operation was not confirmed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// The registry refused the credentials given to `login`.
+#[derive(Debug, thiserror::Error)]
+#[error("logging in to {registry}: credentials rejected: {source}")]
+pub struct LoginRejected {
+    pub registry: String,
+    #[source]
+    pub source: ClientError,
+}
+
+/// Bad user input (beyond what clap checks).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
+
+/// Whether the error is a closed stdout (`regctl ls | head`).
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn client_error(err: &anyhow::Error) -> Option<&ClientError> {
+    err.chain().find_map(|e| e.downcast_ref::<ClientError>())
+}
+
+/// The exit code for an error.
+pub fn code_for(err: &anyhow::Error) -> u8 {
+    if is_broken_pipe(err) {
+        return OK;
+    }
+    if err.chain().any(|e| e.is::<Refused>()) {
+        return REFUSED;
+    }
+    if err.chain().any(|e| {
+        e.is::<Usage>()
+            || e.is::<regctl::types::ParseError>()
+            || e.is::<regctl::types::manifest::PlatformParseError>()
+    }) {
+        return USAGE;
+    }
+    match client_error(err).map(ClientError::kind) {
+        Some(ErrorKind::NotFound) => NOT_FOUND,
+        Some(ErrorKind::Auth) => AUTH,
+        Some(ErrorKind::Unsupported) => UNSUPPORTED,
+        _ => ERROR,
+    }
+}
+
+/// A hint for the error, naming what to do.
+pub fn hint_for(err: &anyhow::Error) -> Option<String> {
+    if err.chain().any(|e| e.is::<LoginRejected>()) {
+        return Some("check the user name and password; nothing was saved".to_owned());
+    }
+    let ce = client_error(err)?;
+    let hint = match ce {
+        ClientError::HttpsToHttp { registry } => format!(
+            "{registry} speaks plain http: pass --insecure, or set insecure = true under \
+             [registries.\"{registry}\"] in the regctl config file"
+        ),
+        ClientError::Tls { url, .. } => {
+            let host = url::Url::parse(url)
+                .ok()
+                .and_then(|u| {
+                    u.host_str()
+                        .map(|h| u.port().map_or(h.to_owned(), |p| format!("{h}:{p}")))
+                })
+                .unwrap_or_else(|| "HOST".to_owned());
+            format!(
+                "if the registry uses a private CA, pass --ca-cert FILE, set ca_cert under \
+                 [registries.\"{host}\"] in the config file, or put it in /etc/docker/certs.d/{host}/ca.crt"
+            )
+        }
+        ClientError::Connect { .. } => "is the registry running and reachable at that address?".to_owned(),
+        ClientError::TagMoved { .. } => "run the command again to act on the tag's new target".to_owned(),
+        _ => match (ce.kind(), ce.code()) {
+            (ErrorKind::Unsupported, _) if is_delete(ce) => "deletion is disabled on the server. \
+                 registry:2: set REGISTRY_STORAGE_DELETE_ENABLED=true (or storage.delete.enabled: true \
+                 in its config.yml) and restart it; regctl serve: start it without --no-delete/--read-only"
+                .to_owned(),
+            (ErrorKind::Unsupported, _) if is_catalog(ce) => {
+                "this registry does not offer its catalog (/v2/_catalog); list a repository's tags \
+                 with `regctl tags REPO` instead"
+                    .to_owned()
+            }
+            (ErrorKind::Unsupported, _) => {
+                "the server does not support this operation (or it is disabled there)".to_owned()
+            }
+            (ErrorKind::Auth, _) => "log in with `regctl login REGISTRY` (credentials are read from \
+                 Docker's config.json)"
+                .to_owned(),
+            (ErrorKind::NotFound, Some(ErrorCode::NameUnknown)) => {
+                "list the repositories with `regctl ls REGISTRY`".to_owned()
+            }
+            (ErrorKind::NotFound, _) => "list the tags with `regctl tags REPO`".to_owned(),
+            _ => return None,
+        },
+    };
+    Some(hint)
+}
+
+fn is_delete(e: &ClientError) -> bool {
+    matches!(e, ClientError::Registry { method, .. } if method == "DELETE")
+}
+
+fn is_catalog(e: &ClientError) -> bool {
+    matches!(e, ClientError::Registry { url, .. } if url.contains("/v2/_catalog"))
+}
+
+/// Colour on stderr: only on a terminal, and never with `NO_COLOR` set.
+pub fn color_enabled() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+fn styled(s: &str, ansi: &str) -> String {
+    if color_enabled() {
+        format!("\x1b[{ansi}m{s}\x1b[0m")
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Prints `regctl: <context>: <cause>` and a `hint:` line; returns the code.
+pub fn report(err: &anyhow::Error) -> ExitCode {
+    let code = code_for(err);
+    if is_broken_pipe(err) {
+        return ExitCode::from(OK);
+    }
+    eprintln!("{} {err:#}", styled("regctl:", "1;31"));
+    if let Some(h) = hint_for(err) {
+        eprintln!("{} {h}", styled("hint:", "1;33"));
+    }
+    ExitCode::from(code)
+}

@@ -1,0 +1,557 @@
+//! The registry API: catalog, tags, manifests and blobs, each response
+//! checked (status, size limits, digests).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
+use reqwest::Method;
+use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LINK, LOCATION};
+use serde::Deserialize;
+use url::Url;
+
+use super::auth::{CATALOG_SCOPE, repository_scope};
+use super::error::{ClientError, Result};
+use super::pagination::next_link;
+use super::transport::{Body, Client, Request, error_chain, error_from_response, read_limited};
+use crate::types::media_type::MANIFEST_ACCEPT;
+use crate::types::{Digest, DigestMismatch, Digester, Manifest, Reference};
+
+/// What a manifest `HEAD` tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestHead {
+    pub digest: Option<Digest>,
+    pub media_type: Option<String>,
+    pub size: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct CatalogPage {
+    #[serde(default)]
+    repositories: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct TagsPage {
+    // registry:2 answers `"tags": null` once every tag is deleted.
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
+
+fn pull(r: &Reference) -> Option<String> {
+    Some(repository_scope(r.repository(), "pull"))
+}
+
+fn push(r: &Reference) -> Option<String> {
+    Some(repository_scope(r.repository(), "pull,push"))
+}
+
+fn delete_scope(r: &Reference) -> Option<String> {
+    Some(repository_scope(r.repository(), "delete"))
+}
+
+fn header_digest(resp: &reqwest::Response) -> Result<Option<Digest>> {
+    match resp.headers().get(DOCKER_CONTENT_DIGEST) {
+        None => Ok(None),
+        Some(v) => {
+            let s = v.to_str().unwrap_or("");
+            s.trim()
+                .parse::<Digest>()
+                .map(Some)
+                .map_err(|e| ClientError::InvalidResponse {
+                    url: resp.url().to_string(),
+                    reason: format!("Docker-Content-Digest header: {e}"),
+                })
+        }
+    }
+}
+
+impl Client {
+    /// `GET /v2/`: whether the registry answers and accepts our credentials.
+    pub async fn ping(&self, registry: &str) -> Result<()> {
+        let url = self.url(registry, "")?;
+        self.send_ok(Request::new(Method::GET, registry, url, None))
+            .await
+            .map(drop)
+    }
+
+    /// Repositories from `/v2/_catalog`, following `Link` pages to the end,
+    /// or until `limit` names were read. `page_size` sets `n`.
+    pub async fn catalog(
+        &self,
+        registry: &str,
+        page_size: Option<usize>,
+        limit: Option<usize>,
+    ) -> Result<Vec<String>> {
+        let mut url = self.url(registry, "_catalog")?;
+        // Without a page size, a small limit needs only one small page.
+        let page_size = page_size.or(limit.filter(|l| *l <= 1000));
+        if let Some(n) = page_size {
+            url.query_pairs_mut().append_pair("n", &n.to_string());
+        }
+        self.paginate(registry, url, CATALOG_SCOPE, limit, |body, url| {
+            serde_json::from_slice::<CatalogPage>(body)
+                .map(|p| p.repositories.unwrap_or_default())
+                .map_err(|e| ClientError::InvalidResponse {
+                    url: url.to_owned(),
+                    reason: format!("not a catalog: {e}"),
+                })
+        })
+        .await
+    }
+
+    /// Every tag of a repository (all pages). A repository whose tags were
+    /// all deleted has none (registry:2 says `null`).
+    pub async fn tags(&self, repo: &Reference, page_size: Option<usize>) -> Result<Vec<String>> {
+        let mut url = self.url(repo.registry(), &format!("{}/tags/list", repo.repository()))?;
+        if let Some(n) = page_size {
+            url.query_pairs_mut().append_pair("n", &n.to_string());
+        }
+        let scope = repository_scope(repo.repository(), "pull");
+        self.paginate(repo.registry(), url, &scope, None, |body, url| {
+            serde_json::from_slice::<TagsPage>(body)
+                .map(|p| p.tags.unwrap_or_default())
+                .map_err(|e| ClientError::InvalidResponse {
+                    url: url.to_owned(),
+                    reason: format!("not a tag list: {e}"),
+                })
+        })
+        .await
+    }
+
+    async fn paginate(
+        &self,
+        registry: &str,
+        first: Url,
+        scope: &str,
+        limit: Option<usize>,
+        parse: impl Fn(&[u8], &str) -> Result<Vec<String>>,
+    ) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut next = Some(first);
+        let mut seen = std::collections::HashSet::new();
+        while let Some(url) = next.take() {
+            // A server that links a page to itself must not loop us forever.
+            if !seen.insert(url.to_string()) {
+                break;
+            }
+            let req = Request::new(Method::GET, registry, url.clone(), Some(scope.to_owned()));
+            let resp = self.send_ok(req).await?;
+            next = resp
+                .headers()
+                .get(LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|h| next_link(h, &url));
+            let body = read_limited(resp, 64 * 1024 * 1024, url.as_str()).await?;
+            let page = parse(&body, url.as_str())?;
+            let empty = page.is_empty();
+            out.extend(page);
+            if let Some(l) = limit
+                && out.len() >= l
+            {
+                out.truncate(l);
+                break;
+            }
+            if empty {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// `HEAD` a manifest with the full Accept list (so the registry reports
+    /// the digest of what it stores, not of a schema1 conversion).
+    pub async fn manifest_head(&self, r: &Reference) -> Result<ManifestHead> {
+        let url = self.manifest_url(r, &r.manifest_reference())?;
+        let req =
+            Request::new(Method::HEAD, r.registry(), url, pull(r)).header(ACCEPT, MANIFEST_ACCEPT);
+        let resp = self.send_ok(req).await?;
+        let digest = header_digest(&resp)?;
+        let media_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let size = resp
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        Ok(ManifestHead {
+            digest,
+            media_type,
+            size,
+        })
+    }
+
+    /// Fetches a manifest's exact bytes, at most `MAX_MANIFEST_SIZE`, and
+    /// verifies them against the requested digest and `Docker-Content-Digest`.
+    pub async fn manifest_get(&self, r: &Reference) -> Result<Manifest> {
+        let url = self.manifest_url(r, &r.manifest_reference())?;
+        let url_s = url.to_string();
+        let req =
+            Request::new(Method::GET, r.registry(), url, pull(r)).header(ACCEPT, MANIFEST_ACCEPT);
+        let resp = self.send_ok(req).await?;
+        let announced = header_digest(&resp)?;
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let limit = crate::types::manifest::MAX_MANIFEST_SIZE;
+        let raw = read_limited(resp, limit, &url_s)
+            .await
+            .map_err(|e| match e {
+                ClientError::InvalidResponse { url, .. } => {
+                    ClientError::ManifestTooLarge { url, limit }
+                }
+                other => other,
+            })?;
+        let check = |d: &Digest| {
+            d.verify(&raw)
+                .map_err(|mismatch| ClientError::DigestMismatch {
+                    url: url_s.clone(),
+                    mismatch,
+                })
+        };
+        if let Some(want) = r.digest() {
+            check(want)?;
+        }
+        if let Some(h) = &announced {
+            check(h)?;
+        }
+        let digest = r
+            .digest()
+            .cloned()
+            .or(announced)
+            .unwrap_or_else(|| Digest::sha256_of(&raw));
+        // Only sha256 ids are what people compare; keep the requested one if
+        // it used another algorithm.
+        Manifest::parse_with_digest(raw, content_type.as_deref(), digest).map_err(|source| {
+            ClientError::Manifest {
+                url: url_s.clone(),
+                source,
+            }
+        })
+    }
+
+    /// Where to pull `r` from: its configured mirrors, then `r` itself.
+    pub fn pull_sources(&self, r: &Reference) -> Vec<Reference> {
+        let mut out = Vec::new();
+        if let Some(mirrors) = self.options().mirrors.get(r.registry()) {
+            for m in mirrors {
+                if let Ok(mr) = Reference::new(m, r.repository(), r.tag(), r.digest().cloned()) {
+                    out.push(mr);
+                }
+            }
+        }
+        out.push(r.clone());
+        out
+    }
+
+    /// [`Client::manifest_get`] trying mirrors first; returns the manifest
+    /// and the reference it came from. The origin's error is returned when
+    /// every source fails.
+    pub async fn manifest_get_pull(&self, r: &Reference) -> Result<(Manifest, Reference)> {
+        let sources = self.pull_sources(r);
+        let last = sources.len().saturating_sub(1);
+        for (i, src) in sources.into_iter().enumerate() {
+            match self.manifest_get(&src).await {
+                Ok(m) => return Ok((m, src)),
+                Err(e) if i == last => return Err(e),
+                Err(e) => {
+                    tracing::debug!(target: "regctl::http", "mirror {} failed, next source: {e}", src.registry())
+                }
+            }
+        }
+        Err(ClientError::InvalidResponse {
+            url: r.to_string(),
+            reason: "no source to pull from".into(),
+        })
+    }
+
+    /// The digest of the manifest as stored. A reference with a digest is
+    /// verified by fetching and hashing, never trusted.
+    pub async fn resolve_digest(&self, r: &Reference) -> Result<Digest> {
+        if r.digest().is_some() {
+            return Ok(self.manifest_get(r).await?.digest().clone());
+        }
+        match self.manifest_head(r).await?.digest {
+            Some(d) => Ok(d),
+            None => Ok(self.manifest_get(r).await?.digest().clone()),
+        }
+    }
+
+    /// Stores a manifest under `reference` (a tag or its digest); returns
+    /// its digest, checked against the registry's answer.
+    pub async fn manifest_put(
+        &self,
+        repo: &Reference,
+        reference: &str,
+        media_type: &str,
+        raw: Bytes,
+    ) -> Result<Digest> {
+        if raw.len() > crate::types::manifest::MAX_MANIFEST_SIZE {
+            return Err(ClientError::ManifestTooLarge {
+                url: reference.to_owned(),
+                limit: crate::types::manifest::MAX_MANIFEST_SIZE,
+            });
+        }
+        let digest = Digest::sha256_of(&raw);
+        let url = self.manifest_url(repo, reference)?;
+        let url_s = url.to_string();
+        let req = Request::new(Method::PUT, repo.registry(), url, push(repo))
+            .header(CONTENT_TYPE, media_type)
+            .body(Body::Bytes(raw));
+        let resp = self.send_ok(req).await?;
+        if let Some(h) = header_digest(&resp)?
+            && h.algorithm() == digest.algorithm()
+            && h != digest
+        {
+            return Err(ClientError::DigestMismatch {
+                url: url_s,
+                mismatch: DigestMismatch {
+                    expected: digest,
+                    actual: h,
+                },
+            });
+        }
+        Ok(digest)
+    }
+
+    /// `DELETE /v2/NAME/manifests/DIGEST`: removes the manifest and, on
+    /// registry:2, every tag pointing to it.
+    pub async fn manifest_delete(&self, repo: &Reference, digest: &Digest) -> Result<()> {
+        let url = self.manifest_url(repo, &digest.to_string())?;
+        let req = Request::new(Method::DELETE, repo.registry(), url, delete_scope(repo));
+        self.send_ok(req).await.map(drop)
+    }
+
+    /// `DELETE /v2/NAME/manifests/TAG` (spec 1.1; registry:2 refuses it).
+    pub async fn manifest_delete_tag(&self, repo: &Reference, tag: &str) -> Result<()> {
+        let url = self.manifest_url(repo, tag)?;
+        let req = Request::new(Method::DELETE, repo.registry(), url, delete_scope(repo));
+        self.send_ok(req).await.map(drop)
+    }
+
+    fn manifest_url(&self, r: &Reference, reference: &str) -> Result<Url> {
+        self.url(
+            r.registry(),
+            &format!("{}/manifests/{reference}", r.repository()),
+        )
+    }
+
+    fn blob_url(&self, r: &Reference, digest: &Digest) -> Result<Url> {
+        self.url(r.registry(), &format!("{}/blobs/{digest}", r.repository()))
+    }
+
+    /// A blob's size, or `None` when the repository doesn't have it.
+    pub async fn blob_head(&self, repo: &Reference, digest: &Digest) -> Result<Option<u64>> {
+        let url = self.blob_url(repo, digest)?;
+        let resp = self
+            .send(Request::new(Method::HEAD, repo.registry(), url, pull(repo)))
+            .await?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(error_from_response("HEAD", resp).await);
+        }
+        Ok(resp
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok()))
+    }
+
+    /// Streams a blob. The stream ends with an error if the content does not
+    /// hash to `digest` (so a consumer must not commit before the end).
+    pub async fn blob_get(&self, repo: &Reference, digest: &Digest) -> Result<BlobStream> {
+        let url = self.blob_url(repo, digest)?;
+        let url_s = url.to_string();
+        let resp = self
+            .send_ok(Request::new(Method::GET, repo.registry(), url, pull(repo)))
+            .await?;
+        let size = resp.content_length();
+        let inner = resp
+            .bytes_stream()
+            .map_err(move |e| ClientError::Transport {
+                url: url_s.clone(),
+                reason: error_chain(&e),
+            });
+        Ok(BlobStream {
+            inner: Box::pin(inner),
+            digester: Some(Digester::new(digest.algorithm())),
+            expected: digest.clone(),
+            size,
+            url: self.blob_url(repo, digest)?.to_string(),
+        })
+    }
+
+    /// Reads a whole (small) blob into memory, verified, at most `limit` bytes.
+    pub async fn blob_get_bytes(
+        &self,
+        repo: &Reference,
+        digest: &Digest,
+        limit: usize,
+    ) -> Result<Bytes> {
+        let mut s = self.blob_get(repo, digest).await?;
+        let mut buf = bytes::BytesMut::new();
+        while let Some(chunk) = s.next().await {
+            let chunk = chunk?;
+            if buf.len() + chunk.len() > limit {
+                return Err(ClientError::InvalidResponse {
+                    url: s.url.clone(),
+                    reason: format!("blob exceeds the {limit}-byte limit"),
+                });
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+
+    /// Uploads a blob monolithically (`POST` then `PUT ?digest=`), streaming
+    /// `body`. The registry verifies the digest; we check its answer.
+    pub async fn blob_put<S>(
+        &self,
+        repo: &Reference,
+        digest: &Digest,
+        size: u64,
+        body: S,
+    ) -> Result<()>
+    where
+        S: Stream<Item = std::result::Result<Bytes, std::io::Error>> + Send + 'static,
+    {
+        let location = self.start_upload(repo).await?;
+        let mut put_url = location;
+        put_url
+            .query_pairs_mut()
+            .append_pair("digest", &digest.to_string());
+        let req = Request::new(Method::PUT, repo.registry(), put_url, push(repo))
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .header(CONTENT_LENGTH, &size.to_string())
+            .body(Body::Stream(Some(reqwest::Body::wrap_stream(body))));
+        let resp = self.send_ok(req).await?;
+        if let Some(h) = header_digest(&resp)?
+            && h.algorithm() == digest.algorithm()
+            && &h != digest
+        {
+            return Err(ClientError::DigestMismatch {
+                url: resp.url().to_string(),
+                mismatch: DigestMismatch {
+                    expected: digest.clone(),
+                    actual: h,
+                },
+            });
+        }
+        Ok(())
+    }
+
+    /// Uploads a small blob held in memory; returns its digest.
+    pub async fn blob_put_bytes(&self, repo: &Reference, data: Bytes) -> Result<Digest> {
+        let digest = Digest::sha256_of(&data);
+        let size = data.len() as u64;
+        self.blob_put(
+            repo,
+            &digest,
+            size,
+            stream::once(async move { Ok::<_, std::io::Error>(data) }),
+        )
+        .await?;
+        Ok(digest)
+    }
+
+    /// Cross-repository mount. `Ok(true)` when mounted; `Ok(false)` when the
+    /// registry opened an ordinary upload instead (nothing is left open: the
+    /// caller then uploads with [`Client::blob_put`]).
+    pub async fn blob_mount(&self, repo: &Reference, digest: &Digest, from: &str) -> Result<bool> {
+        let mut url = self.url(
+            repo.registry(),
+            &format!("{}/blobs/uploads/", repo.repository()),
+        )?;
+        url.query_pairs_mut()
+            .append_pair("mount", &digest.to_string())
+            .append_pair("from", from);
+        let scope = format!(
+            "{} {}",
+            repository_scope(repo.repository(), "pull,push"),
+            repository_scope(from, "pull")
+        );
+        let resp = self
+            .send_ok(Request::new(
+                Method::POST,
+                repo.registry(),
+                url,
+                Some(scope),
+            ))
+            .await?;
+        Ok(resp.status() == reqwest::StatusCode::CREATED)
+    }
+
+    async fn start_upload(&self, repo: &Reference) -> Result<Url> {
+        let url = self.url(
+            repo.registry(),
+            &format!("{}/blobs/uploads/", repo.repository()),
+        )?;
+        let req = Request::new(Method::POST, repo.registry(), url.clone(), push(repo))
+            .header(CONTENT_LENGTH, "0");
+        let resp = self.send_ok(req).await?;
+        let loc = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ClientError::InvalidResponse {
+                url: url.to_string(),
+                reason: "upload started without a Location header".into(),
+            })?;
+        url.join(loc).map_err(|e| ClientError::InvalidResponse {
+            url: url.to_string(),
+            reason: format!("upload Location {loc:?} is not a URL: {e}"),
+        })
+    }
+}
+
+/// A blob's bytes as they arrive, verified against the digest at the end.
+pub struct BlobStream {
+    inner: Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>,
+    digester: Option<Digester>,
+    expected: Digest,
+    size: Option<u64>,
+    url: String,
+}
+
+impl BlobStream {
+    /// `Content-Length`, when the registry sent one.
+    pub fn size(&self) -> Option<u64> {
+        self.size
+    }
+}
+
+impl Stream for BlobStream {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                if let Some(d) = self.digester.as_mut() {
+                    d.update(&chunk);
+                }
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(None) => match self.digester.take() {
+                Some(d) => match d.verify(&self.expected) {
+                    Ok(()) => Poll::Ready(None),
+                    Err(mismatch) => Poll::Ready(Some(Err(ClientError::DigestMismatch {
+                        url: self.url.clone(),
+                        mismatch,
+                    }))),
+                },
+                None => Poll::Ready(None),
+            },
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! TLS: a registry with a certificate from a private CA (made with the
+//! `openssl` CLI) is refused until the CA is trusted with `--ca-cert` or the
+//! config file's `ca_cert`.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn have(bin: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {bin}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{bin} is required when CI is set"
+        );
+        eprintln!("skipped: {bin} not installed");
+    }
+    found
+}
+
+fn sh(dir: &Path, script: &str) {
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it.
+fn make_certs(dir: &Path) {
+    sh(
+        dir,
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=regctl-test-ca 2>/dev/null && \
+         openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null && \
+         printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext.cnf && \
+         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null",
+    );
+}
+
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn regctl(home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_regctl"));
+    c.env("HOME", home)
+        .env("DOCKER_CONFIG", home.join(".docker"))
+        .env("XDG_CONFIG_HOME", home.join("xdg"))
+        .env("NO_COLOR", "1")
+        .env_remove("REGCTL_REGISTRY");
+    c
+}
+
+#[test]
+fn private_ca_is_trusted_only_when_configured() {
+    if !have("openssl") || !have("docker-registry") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_certs(d);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    std::fs::write(
+        d.join("config.yml"),
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n  tls:\n    certificate: {}\n    key: {}\n",
+            d.join("data").display(),
+            d.join("server.pem").display(),
+            d.join("server.key").display()
+        ),
+    )
+    .unwrap();
+    let _reg = Killed(
+        Command::new("docker-registry")
+            .arg("serve")
+            .arg(d.join("config.yml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut up = false;
+    for _ in 0..400 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(up, "docker-registry with TLS did not start");
+    // Loopback defaults to http; this registry speaks https only.
+    let cfg = d.join("regctl.toml");
+    std::fs::write(&cfg, format!("[registries.\"{addr}\"]\ninsecure = false\n")).unwrap();
+    let run = |extra: &[&str], cfg: &Path| {
+        let out = regctl(d)
+            .arg("--config")
+            .arg(cfg)
+            .args(extra)
+            .args(["ls", &addr, "--format", "json"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, err) = run(&[], &cfg);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("TLS error") && err.contains("certificate"),
+        "{err}"
+    );
+    assert!(err.contains("hint:") && err.contains("--ca-cert"), "{err}");
+
+    let ca = d.join("ca.pem");
+    let ca = ca.to_str().unwrap();
+    let (code, out, err) = run(&["--ca-cert", ca], &cfg);
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["repositories"], serde_json::json!([]));
+
+    let cfg2 = d.join("regctl2.toml");
+    std::fs::write(
+        &cfg2,
+        format!("[registries.\"{addr}\"]\ninsecure = false\nca_cert = \"{ca}\"\n"),
+    )
+    .unwrap();
+    let (code, _, err) = run(&[], &cfg2);
+    assert_eq!(code, Some(0), "{err}");
+
+    // A file that is not a certificate is named in the error.
+    let (code, _, err) = run(&["--ca-cert", d.join("config.yml").to_str().unwrap()], &cfg);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("config.yml"), "{err}");
+}
