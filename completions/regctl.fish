@@ -128,9 +128,19 @@ complete -c regctl -n "__fish_regctl_using_subcommand completions" -l insecure -
 complete -c regctl -n "__fish_regctl_using_subcommand completions" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c regctl -n "__fish_regctl_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l addr -d 'Address to listen on' -r
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -s p -l port -d 'Port to listen on (0 picks a free port; the chosen one is printed)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l root -d 'Storage root, the directory holding docker/registry/v2 [default: $REGCTL_ROOT, else ~/.local/share/regctl/registry]' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l htpasswd -d 'Require Basic authentication against this htpasswd file (bcrypt entries, `htpasswd -B`)' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l tls-cert -d 'PEM certificate chain for https (with --tls-key)' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l tls-key -d 'PEM private key for https (with --tls-cert)' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l log-format -d 'Access-log format on stderr' -r -f -a "text\t''
+json\t''"
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l no-delete -d 'Answer DELETE with 405 UNSUPPORTED, like registry:2 with delete disabled'
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l read-only -d 'Refuse every write with 405 UNSUPPORTED'
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -s h -l help -d 'Print help'
