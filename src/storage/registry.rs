@@ -58,6 +58,11 @@ struct ManifestCache {
     bytes: usize,
 }
 
+/// Uploads whose hash state is kept in memory; abandoned sessions must not
+/// grow it without bound. Beyond it, states are dropped and the upload is
+/// re-hashed from its data file when it finishes (correct, just slower).
+const MAX_UPLOAD_STATES: usize = 4096;
+
 /// Hash state of an upload in progress, kept between PATCH requests so a
 /// chunked upload is hashed once, as it streams.
 struct UploadState {
@@ -280,17 +285,22 @@ impl Registry {
         self.backend
             .put(&paths::upload_data(repo, &id), Bytes::new())
             .await?;
-        self.uploads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                id.clone(),
-                UploadState {
-                    digester: Digester::new(Algorithm::Sha256),
-                    size: 0,
-                },
-            );
+        self.keep_upload_state(
+            &id,
+            UploadState {
+                digester: Digester::new(Algorithm::Sha256),
+                size: 0,
+            },
+        );
         Ok(id)
+    }
+
+    fn keep_upload_state(&self, id: &UploadId, state: UploadState) {
+        let mut uploads = self.uploads.lock().unwrap_or_else(|e| e.into_inner());
+        if uploads.len() >= MAX_UPLOAD_STATES {
+            uploads.clear();
+        }
+        uploads.insert(id.clone(), state);
     }
 
     /// Bytes received so far by an upload.
@@ -343,23 +353,17 @@ impl Registry {
                 &mut HashSink(&mut digester),
             )
             .await;
-        let written = match written {
-            Ok(n) => n,
-            // The hash state no longer matches what reached the file.
-            Err(e) => return Err(e.into()),
-        };
+        // On error the state is dropped: it no longer matches the file.
+        let written = written?;
         let new_size = size + written;
         if let Some(digester) = digester {
-            self.uploads
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(
-                    id.clone(),
-                    UploadState {
-                        digester,
-                        size: new_size,
-                    },
-                );
+            self.keep_upload_state(
+                id,
+                UploadState {
+                    digester,
+                    size: new_size,
+                },
+            );
         }
         Ok(new_size)
     }
@@ -679,4 +683,67 @@ where
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     Box::pin(s.map(|r| r.map_err(io::Error::other)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::FsBackend;
+
+    fn body(data: &'static [u8]) -> ByteStream {
+        Box::pin(futures_util::stream::iter([Ok(Bytes::from_static(data))]))
+    }
+
+    #[tokio::test]
+    async fn an_upload_survives_a_restart_between_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = RepoName::new("r").unwrap();
+        let first = Registry::new(Arc::new(FsBackend::new(dir.path())));
+        let id = first.start_upload(&repo).await.unwrap();
+        first
+            .append_upload(&repo, &id, Some(0), body(b"hello "))
+            .await
+            .unwrap();
+        drop(first);
+        // A new process: no hash state in memory, the data file remains.
+        let second = Registry::new(Arc::new(FsBackend::new(dir.path())));
+        let size = second
+            .append_upload(&repo, &id, Some(6), body(b"world"))
+            .await
+            .unwrap();
+        assert_eq!(size, 11);
+        let digest = Digest::sha256_of(b"hello world");
+        second
+            .finish_upload(&repo, &id, &digest, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            second.repo_blob_size(&repo, &digest).await.unwrap(),
+            Some(11)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_digest_leaves_no_blob_and_no_upload() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = RepoName::new("r").unwrap();
+        let reg = Registry::new(Arc::new(FsBackend::new(dir.path())));
+        let wrong = Digest::sha256_of(b"other");
+        let err = reg
+            .put_blob(&repo, &wrong, body(b"data"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StorageError::DigestMismatch(_)), "{err}");
+        assert_eq!(reg.blob_size(&wrong).await.unwrap(), None);
+        assert_eq!(
+            reg.blob_size(&Digest::sha256_of(b"data")).await.unwrap(),
+            None
+        );
+        let uploads = reg
+            .backend()
+            .list(&paths::uploads_dir(&repo))
+            .await
+            .unwrap();
+        assert!(uploads.is_empty(), "{uploads:?}");
+    }
 }
