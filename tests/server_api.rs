@@ -63,6 +63,16 @@ impl TestServer {
         self.http.request(method, self.url(path))
     }
 
+    async fn send(&self, method: Method, path: &str) -> reqwest::Response {
+        self.req(method, path).send().await.unwrap()
+    }
+
+    async fn json(&self, path: &str) -> Value {
+        let r = self.send(Method::GET, path).await;
+        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
+        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+    }
+
     async fn push_blob(&self, repo: &str, data: &[u8]) -> Digest {
         let d = Digest::sha256_of(data);
         let r = self
@@ -138,13 +148,13 @@ fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
 #[tokio::test]
 async fn base_endpoint_announces_the_api_version() {
     let s = TestServer::start().await;
-    let r = s.req(Method::GET, "/v2/").send().await.unwrap();
+    let r = s.send(Method::GET, "/v2/").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
         header(&r, "Docker-Distribution-API-Version"),
         "registry/2.0"
     );
-    let r = s.req(Method::GET, "/nothing").send().await.unwrap();
+    let r = s.send(Method::GET, "/nothing").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
@@ -154,11 +164,11 @@ async fn monolithic_blob_upload_then_get_head_and_ranges() {
     let data = b"0123456789abcdef";
     let d = s.push_blob("a/b", data).await;
     let path = format!("/v2/a/b/blobs/{d}");
-    let r = s.req(Method::GET, &path).send().await.unwrap();
+    let r = s.send(Method::GET, &path).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(header(&r, "Docker-Content-Digest"), d.to_string());
     assert_eq!(r.bytes().await.unwrap().as_ref(), data);
-    let r = s.req(Method::HEAD, &path).send().await.unwrap();
+    let r = s.send(Method::HEAD, &path).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(header(&r, "Content-Length"), "16");
     assert!(r.bytes().await.unwrap().is_empty());
@@ -189,25 +199,13 @@ async fn monolithic_blob_upload_then_get_head_and_ranges() {
     assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
 
     // A blob is visible only in the repository it was pushed to.
-    let r = s
-        .req(Method::GET, &format!("/v2/other/blobs/{d}"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::GET, &format!("/v2/other/blobs/{d}")).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(r).await, "BLOB_UNKNOWN");
-    let r = s
-        .req(Method::GET, "/v2/a/b/blobs/sha256:1234")
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::GET, "/v2/a/b/blobs/sha256:1234").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(r).await, "DIGEST_INVALID");
-    let r = s
-        .req(Method::GET, "/v2/a/b/blobs/md5:1234")
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::GET, "/v2/a/b/blobs/md5:1234").await;
     assert_eq!(error_code(r).await, "DIGEST_INVALID");
 }
 
@@ -252,11 +250,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[tokio::test]
 async fn chunked_upload_checks_order_and_digest() {
     let s = TestServer::start().await;
-    let r = s
-        .req(Method::POST, "/v2/repo/blobs/uploads/")
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::POST, "/v2/repo/blobs/uploads/").await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     assert_eq!(header(&r, "Range"), "0-0");
     let location = header(&r, "Location").to_owned();
@@ -292,7 +286,7 @@ async fn chunked_upload_checks_order_and_digest() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let r = s.req(Method::GET, &location).send().await.unwrap();
+    let r = s.send(Method::GET, &location).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(header(&r, "Range"), "0-10");
 
@@ -306,15 +300,11 @@ async fn chunked_upload_checks_order_and_digest() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(header(&r, "Location"), format!("/v2/repo/blobs/{d}"));
-    let got = s
-        .req(Method::GET, &format!("/v2/repo/blobs/{d}"))
-        .send()
-        .await
-        .unwrap();
+    let got = s.send(Method::GET, &format!("/v2/repo/blobs/{d}")).await;
     assert_eq!(got.bytes().await.unwrap().as_ref(), b"hello world!");
 
     // The session is gone once finished.
-    let r = s.req(Method::GET, &location).send().await.unwrap();
+    let r = s.send(Method::GET, &location).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(r).await, "BLOB_UPLOAD_UNKNOWN");
 }
@@ -322,11 +312,7 @@ async fn chunked_upload_checks_order_and_digest() {
 #[tokio::test]
 async fn finishing_with_a_wrong_digest_or_unknown_session_fails() {
     let s = TestServer::start().await;
-    let r = s
-        .req(Method::POST, "/v2/repo/blobs/uploads/")
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::POST, "/v2/repo/blobs/uploads/").await;
     let location = header(&r, "Location").to_owned();
     let r = s
         .req(Method::PATCH, &location)
@@ -337,29 +323,21 @@ async fn finishing_with_a_wrong_digest_or_unknown_session_fails() {
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let wrong = Digest::sha256_of(b"abd");
     let r = s
-        .req(Method::PUT, &format!("{location}?digest={wrong}"))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::PUT, &format!("{location}?digest={wrong}"))
+        .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(r).await, "DIGEST_INVALID");
     // A failed finish discards the session.
     let right = Digest::sha256_of(b"abc");
     let r = s
-        .req(Method::PUT, &format!("{location}?digest={right}"))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::PUT, &format!("{location}?digest={right}"))
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(r).await, "BLOB_UPLOAD_UNKNOWN");
 
-    let r = s
-        .req(Method::POST, "/v2/repo/blobs/uploads/")
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::POST, "/v2/repo/blobs/uploads/").await;
     let location = header(&r, "Location").to_owned();
-    let r = s.req(Method::DELETE, &location).send().await.unwrap();
+    let r = s.send(Method::DELETE, &location).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let r = s
         .req(Method::PATCH, &location)
@@ -392,11 +370,7 @@ async fn cross_repository_mount_and_fallback() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(header(&r, "Location"), format!("/v2/dst/blobs/{d}"));
-    let r = s
-        .req(Method::HEAD, &format!("/v2/dst/blobs/{d}"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::HEAD, &format!("/v2/dst/blobs/{d}")).await;
     assert_eq!(r.status(), StatusCode::OK);
     let missing = Digest::sha256_of(b"absent");
     let r = s
@@ -417,10 +391,8 @@ async fn manifests_put_get_head_and_validation() {
     let (manifest, d) = s.push_image("lib/app", "v1", "one").await;
     for reference in ["v1".to_owned(), d.to_string()] {
         let r = s
-            .req(Method::GET, &format!("/v2/lib/app/manifests/{reference}"))
-            .send()
-            .await
-            .unwrap();
+            .send(Method::GET, &format!("/v2/lib/app/manifests/{reference}"))
+            .await;
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(
             header(&r, "Content-Type"),
@@ -429,18 +401,10 @@ async fn manifests_put_get_head_and_validation() {
         assert_eq!(header(&r, "Docker-Content-Digest"), d.to_string());
         assert_eq!(r.bytes().await.unwrap().as_ref(), manifest.as_slice());
     }
-    let r = s
-        .req(Method::HEAD, "/v2/lib/app/manifests/v1")
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::HEAD, "/v2/lib/app/manifests/v1").await;
     assert_eq!(header(&r, "Content-Length"), manifest.len().to_string());
     assert!(r.bytes().await.unwrap().is_empty());
-    let r = s
-        .req(Method::GET, "/v2/lib/app/manifests/nope")
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::GET, "/v2/lib/app/manifests/nope").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(r).await, "MANIFEST_UNKNOWN");
 
@@ -525,11 +489,7 @@ async fn manifests_put_get_head_and_validation() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let r = s
-        .req(Method::GET, "/v2/lib/app/manifests/multi")
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::GET, "/v2/lib/app/manifests/multi").await;
     assert_eq!(
         header(&r, "Content-Type"),
         "application/vnd.oci.image.index.v1+json"
@@ -587,7 +547,7 @@ async fn invalid_names_are_refused_and_nothing_escapes_the_root() {
     let root_parent = s.root.parent().unwrap();
     assert!(walk(root_parent).iter().all(|p| p.starts_with(&s.root)));
     // Still serving.
-    let r = s.req(Method::GET, "/v2/").send().await.unwrap();
+    let r = s.send(Method::GET, "/v2/").await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -600,7 +560,7 @@ async fn tags_and_catalog_paginate_with_link_headers() {
     for tag in ["t3", "t1", "t2"] {
         s.push_image("a", tag, tag).await;
     }
-    let r = s.req(Method::GET, "/v2/_catalog").send().await.unwrap();
+    let r = s.send(Method::GET, "/v2/_catalog").await;
     let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
     assert_eq!(v["repositories"], json!(["a", "b/x", "c"]));
 
@@ -608,7 +568,7 @@ async fn tags_and_catalog_paginate_with_link_headers() {
     let mut next = Some("/v2/a/tags/list?n=3".to_owned());
     let mut pages = 0;
     while let Some(path) = next.take() {
-        let r = s.req(Method::GET, &path).send().await.unwrap();
+        let r = s.send(Method::GET, &path).await;
         assert_eq!(r.status(), StatusCode::OK);
         let link = header(&r, "Link").to_owned();
         let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
@@ -629,30 +589,18 @@ async fn tags_and_catalog_paginate_with_link_headers() {
     assert_eq!(pages, 2);
     assert_eq!(tags, ["t0", "t1", "t2", "t3"]);
 
-    let r = s
-        .req(Method::GET, "/v2/_catalog?n=1&last=a")
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::GET, "/v2/_catalog?n=1&last=a").await;
     assert_eq!(
         header(&r, "Link"),
         "</v2/_catalog?last=b/x&n=1>; rel=\"next\""
     );
-    let r = s
-        .req(Method::GET, "/v2/_catalog?n=100000")
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::GET, "/v2/_catalog?n=100000").await;
     assert_eq!(
         r.status(),
         StatusCode::OK,
         "a large n is capped, not refused"
     );
-    let r = s
-        .req(Method::GET, "/v2/nope/tags/list")
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::GET, "/v2/nope/tags/list").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(r).await, "NAME_UNKNOWN");
 }
@@ -669,50 +617,22 @@ async fn delete_by_tag_keeps_the_manifest_by_digest_removes_all_tags() {
         &m,
     )
     .await;
-    let r = s
-        .req(Method::DELETE, "/v2/r/manifests/one")
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::DELETE, "/v2/r/manifests/one").await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let r = s
-        .req(Method::GET, &format!("/v2/r/manifests/{d}"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::GET, &format!("/v2/r/manifests/{d}")).await;
     assert_eq!(r.status(), StatusCode::OK);
-    let v: Value = s
-        .req(Method::GET, "/v2/r/tags/list")
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .map(|b| serde_json::from_slice(&b).unwrap())
-        .unwrap();
+    let v: Value = s.json("/v2/r/tags/list").await;
     assert_eq!(v["tags"], json!(["three", "two"]));
 
     let r = s
-        .req(Method::DELETE, &format!("/v2/r/manifests/{d}"))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::DELETE, &format!("/v2/r/manifests/{d}"))
+        .await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let v: Value = s
-        .req(Method::GET, "/v2/r/tags/list")
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .map(|b| serde_json::from_slice(&b).unwrap())
-        .unwrap();
+    let v: Value = s.json("/v2/r/tags/list").await;
     assert_eq!(v["tags"], json!([]), "an empty list, never null");
     let r = s
-        .req(Method::DELETE, &format!("/v2/r/manifests/{d}"))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::DELETE, &format!("/v2/r/manifests/{d}"))
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(r).await, "MANIFEST_UNKNOWN");
 }
@@ -722,22 +642,16 @@ async fn no_delete_and_read_only_answer_unsupported() {
     let s = TestServer::start_with(|c| c.delete_enabled = false).await;
     let (_, d) = s.push_image("r", "t", "x").await;
     let r = s
-        .req(Method::DELETE, &format!("/v2/r/manifests/{d}"))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::DELETE, &format!("/v2/r/manifests/{d}"))
+        .await;
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(error_code(r).await, "UNSUPPORTED");
 
     let s = TestServer::start_with(|c| c.read_only = true).await;
-    let r = s
-        .req(Method::POST, "/v2/r/blobs/uploads/")
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::POST, "/v2/r/blobs/uploads/").await;
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(error_code(r).await, "UNSUPPORTED");
-    let r = s.req(Method::GET, "/v2/_catalog").send().await.unwrap();
+    let r = s.send(Method::GET, "/v2/_catalog").await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -774,10 +688,8 @@ async fn referrers_list_manifests_with_a_subject() {
         digests.push(d);
     }
     let r = s
-        .req(Method::GET, &format!("/v2/r/referrers/{subject}"))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::GET, &format!("/v2/r/referrers/{subject}"))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
         header(&r, "Content-Type"),
@@ -805,10 +717,8 @@ async fn referrers_list_manifests_with_a_subject() {
     );
     // No referrers: an empty index, not 404.
     let r = s
-        .req(Method::GET, &format!("/v2/r/referrers/{empty}"))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::GET, &format!("/v2/r/referrers/{empty}"))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
     assert_eq!(v["manifests"], json!([]));
@@ -825,7 +735,7 @@ async fn htpasswd_requires_valid_basic_credentials() {
     .unwrap();
     let f = file.clone();
     let s = TestServer::start_with(move |c| c.htpasswd = Some(f)).await;
-    let r = s.req(Method::GET, "/v2/").send().await.unwrap();
+    let r = s.send(Method::GET, "/v2/").await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(header(&r, "WWW-Authenticate"), "Basic realm=\"regctl\"");
     assert_eq!(error_code(r).await, "UNAUTHORIZED");
