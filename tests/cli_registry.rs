@@ -737,7 +737,11 @@ async fn login_round_trip(addr: &str) {
 
     let anon = ran(regctl(h).args(["ls", addr]));
     assert_eq!(anon.code, Some(4), "{}", anon.stderr);
-    assert!(anon.stderr.contains("regctl login"), "{}", anon.stderr);
+    assert!(
+        anon.stderr.contains(&format!("regctl login {addr}")),
+        "{}",
+        anon.stderr
+    );
 
     let login = |pass: &str| {
         use std::io::Write;
