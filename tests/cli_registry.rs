@@ -2,15 +2,18 @@
 //! (`docker-registry`, registry:2) and, once it runs, `regctl serve`.
 //! Covers the traps of scripting `/v2/` by hand (see each test).
 
+mod common;
+
 mod support {
-    //! Minimal peers until the shared harness is merged: a docker-registry
-    //! process and raw pushes that do not use regctl's client.
-    use std::net::TcpListener;
+    //! What the shared harness does not provide: a docker-registry with
+    //! htpasswd auth, fixtures with an entrypoint, and the isolated binary.
     use std::path::{Path, PathBuf};
     use std::process::{Child, Command, Stdio};
     use std::time::Duration;
 
     use regctl::types::Digest;
+
+    use super::common::push::{push_blob, push_manifest};
 
     pub struct Registry {
         child: Child,
@@ -29,38 +32,20 @@ mod support {
         pub fn addr(&self) -> &str {
             &self.addr
         }
-
-        /// registry:2's storage root (`<root>/docker/registry/v2/...`).
-        pub fn root(&self) -> PathBuf {
-            self._dir.path().join("data")
-        }
     }
 
     fn free_port() -> u16 {
-        TcpListener::bind("127.0.0.1:0")
+        std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port()
     }
 
-    fn installed(bin: &str) -> bool {
-        Command::new("sh")
-            .args(["-c", &format!("command -v {bin}")])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-
-    /// The real distribution registry, or `None` (skip) when absent and
-    /// `CI` is unset.
-    pub fn docker_registry(delete: bool, htpasswd: Option<&str>) -> Option<Registry> {
-        if !installed("docker-registry") {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "docker-registry is not installed (required when CI is set)"
-            );
-            eprintln!("skipped: docker-registry not installed");
+    /// docker-registry with htpasswd auth (one `user:bcrypt` line), or
+    /// `None` (skip) when absent and `CI` is unset.
+    pub fn docker_registry_htpasswd(line: &str) -> Option<Registry> {
+        if !super::common::require_peer("docker-registry") {
             return None;
         }
         // Ports picked by binding :0 can race with parallel tests: retry
@@ -68,18 +53,13 @@ mod support {
         for _attempt in 0..5 {
             let dir = tempfile::tempdir().unwrap();
             let port = free_port();
-            let mut cfg = format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {delete}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
+            let f = dir.path().join("htpasswd");
+            std::fs::write(&f, format!("{line}\n")).unwrap();
+            let cfg = format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                dir.path().join("data").display(),
+                f.display()
             );
-            if let Some(line) = htpasswd {
-                let f = dir.path().join("htpasswd");
-                std::fs::write(&f, format!("{line}\n")).unwrap();
-                cfg.push_str(&format!(
-                    "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
-                    f.display()
-                ));
-            }
             let cfg_path = dir.path().join("config.yml");
             std::fs::write(&cfg_path, cfg).unwrap();
             let child = Command::new("docker-registry")
@@ -98,8 +78,7 @@ mod support {
                 if reg.child.try_wait().ok().flatten().is_some() {
                     break;
                 }
-                if answers_v2(&reg.addr) {
-                    // Still ours (not a parallel test's that took the port)?
+                if std::net::TcpStream::connect(&reg.addr).is_ok() {
                     std::thread::sleep(Duration::from_millis(50));
                     if reg.child.try_wait().ok().flatten().is_none() {
                         return Some(reg);
@@ -112,72 +91,13 @@ mod support {
         panic!("docker-registry did not start");
     }
 
-    fn answers_v2(addr: &str) -> bool {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(addr) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-        if s.write_all(format!("GET /v2/ HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
-            .is_err()
-        {
-            return false;
-        }
-        let mut buf = [0u8; 12];
-        s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.")
+    pub async fn put_manifest(addr: &str, repo: &str, tag: &str, media_type: &str, m: &[u8]) {
+        push_manifest(addr, repo, tag, media_type, m).await;
     }
 
-    /// `regctl serve` on a free port, when the server is built.
-    pub struct Serve {
-        child: Child,
-        addr: String,
-        _dir: tempfile::TempDir,
-    }
-
-    impl Drop for Serve {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
-    impl Serve {
-        pub fn addr(&self) -> &str {
-            &self.addr
-        }
-    }
-
-    pub fn regctl_serve(extra: &[&str]) -> Option<Serve> {
-        use std::io::BufRead;
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_regctl"))
-            .args(["serve", "--port", "0", "--root"])
-            .arg(dir.path())
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-        let Some(rest) = line.strip_prefix("listening on http://") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            eprintln!("skipped: regctl serve is not available yet ({line:?})");
-            return None;
-        };
-        let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
-        Some(Serve {
-            child,
-            addr,
-            _dir: dir,
-        })
-    }
-
-    pub struct Pushed {
-        pub digest: Digest,
-        pub manifest: Vec<u8>,
+    async fn blob(addr: &str, repo: &str, data: &[u8]) -> Digest {
+        push_blob(addr, repo, data).await;
+        Digest::sha256_of(data)
     }
 
     pub fn http() -> reqwest::Client {
@@ -185,43 +105,9 @@ mod support {
         reqwest::Client::new()
     }
 
-    async fn blob(addr: &str, repo: &str, data: &[u8]) -> Digest {
-        let c = http();
-        let d = Digest::sha256_of(data);
-        let r = c
-            .post(format!("http://{addr}/v2/{repo}/blobs/uploads/"))
-            .header("Content-Length", "0")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 202, "start upload");
-        let loc = r.headers()["location"].to_str().unwrap().to_owned();
-        let loc = if loc.starts_with('/') {
-            format!("http://{addr}{loc}")
-        } else {
-            loc
-        };
-        let sep = if loc.contains('?') { '&' } else { '?' };
-        let r = c
-            .put(format!("{loc}{sep}digest={d}"))
-            .header("Content-Type", "application/octet-stream")
-            .body(data.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 201, "finish upload");
-        d
-    }
-
-    pub async fn put_manifest(addr: &str, repo: &str, tag: &str, media_type: &str, m: &[u8]) {
-        let r = http()
-            .put(format!("http://{addr}/v2/{repo}/manifests/{tag}"))
-            .header("Content-Type", media_type)
-            .body(m.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 201, "put manifest {repo}:{tag}");
+    pub struct Pushed {
+        pub digest: Digest,
+        pub manifest: Vec<u8>,
     }
 
     /// Pushes an image (`oci` or Docker schema2) made from `seed`.
@@ -393,8 +279,8 @@ fn lines(s: &str) -> Vec<String> {
 
 /// Registries to run a scenario against: docker-registry and regctl serve.
 enum Peer {
-    Dist(support::Registry),
-    Serve(support::Serve),
+    Dist(common::DistRegistry),
+    Serve(common::Serve),
 }
 
 impl Peer {
@@ -416,12 +302,10 @@ impl Peer {
 /// Both peers with deletion enabled (those available).
 fn peers() -> Vec<Peer> {
     let mut v = Vec::new();
-    if let Some(r) = support::docker_registry(true, None) {
+    if let Some(r) = common::DistRegistry::start(true) {
         v.push(Peer::Dist(r));
     }
-    if let Some(s) = support::regctl_serve(&[]) {
-        v.push(Peer::Serve(s));
-    }
+    v.push(Peer::Serve(common::Serve::start(&[])));
     v
 }
 
@@ -751,12 +635,10 @@ async fn rm_tag_only_keeps_the_manifest_and_other_tags() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rm_on_a_registry_with_deletion_disabled_explains_how_to_enable_it() {
     let mut targets = Vec::new();
-    if let Some(r) = support::docker_registry(false, None) {
+    if let Some(r) = common::DistRegistry::start(false) {
         targets.push(Peer::Dist(r));
     }
-    if let Some(s) = support::regctl_serve(&["--no-delete"]) {
-        targets.push(Peer::Serve(s));
-    }
+    targets.push(Peer::Serve(common::Serve::start(&["--no-delete"])));
     for peer in targets {
         let addr = peer.addr();
         let img = push_image(addr, "nodelete", "v1", "n", true).await;
@@ -799,7 +681,7 @@ async fn rm_on_a_registry_with_deletion_disabled_explains_how_to_enable_it() {
 /// Trap: https against a plain-http registry.
 #[tokio::test(flavor = "multi_thread")]
 async fn https_against_plain_http_says_so_and_how_to_fix_it() {
-    let Some(reg) = support::docker_registry(true, None) else {
+    let Some(reg) = common::DistRegistry::start(true) else {
         return;
     };
     let addr = reg.addr();
@@ -835,10 +717,18 @@ async fn https_against_plain_http_says_so_and_how_to_fix_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn login_and_logout_round_trip_with_htpasswd() {
     let hash = bcrypt::hash("open-sesame", 4).unwrap();
-    let Some(reg) = support::docker_registry(true, Some(&format!("admin:{hash}"))) else {
-        return;
-    };
-    let addr = reg.addr();
+    let line = format!("admin:{hash}");
+    if let Some(reg) = support::docker_registry_htpasswd(&line) {
+        login_round_trip(reg.addr()).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = dir.path().join("htpasswd");
+    std::fs::write(&htpasswd, format!("{line}\n")).unwrap();
+    let serve = common::Serve::start(&["--htpasswd", htpasswd.to_str().unwrap()]);
+    login_round_trip(serve.addr()).await;
+}
+
+async fn login_round_trip(addr: &str) {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let cfg = support::docker_config_path(h);
@@ -847,7 +737,11 @@ async fn login_and_logout_round_trip_with_htpasswd() {
 
     let anon = ran(regctl(h).args(["ls", addr]));
     assert_eq!(anon.code, Some(4), "{}", anon.stderr);
-    assert!(anon.stderr.contains("regctl login"), "{}", anon.stderr);
+    assert!(
+        anon.stderr.contains(&format!("regctl login {addr}")),
+        "{}",
+        anon.stderr
+    );
 
     let login = |pass: &str| {
         use std::io::Write;
@@ -949,8 +843,8 @@ async fn push_authenticated(addr: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn mirrors_serve_pulls_but_never_resolve_digests() {
     let (Some(origin), Some(mirror)) = (
-        support::docker_registry(true, None),
-        support::docker_registry(true, None),
+        common::DistRegistry::start(true),
+        common::DistRegistry::start(true),
     ) else {
         return;
     };

@@ -1,9 +1,8 @@
-//! The library client against the real docker-registry: streaming blob
+//! The library client against docker-registry and regctl serve: streaming blob
 //! upload/download with verification, cross-repository mount, manifest put,
 //! tags sharing a digest, and the tag-moved guard.
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
+mod common;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -11,76 +10,15 @@ use futures_util::StreamExt;
 use regctl::client::{Client, ClientError, ClientOptions};
 use regctl::types::{Digest, Reference};
 
-struct Registry {
-    child: std::process::Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// docker-registry (when installed) and regctl serve.
+fn peers() -> Vec<(String, Box<dyn std::any::Any>)> {
+    let mut v: Vec<(String, Box<dyn std::any::Any>)> = Vec::new();
+    if let Some(r) = common::DistRegistry::start(true) {
+        v.push((r.addr().to_owned(), Box::new(r)));
     }
-}
-
-fn docker_registry() -> Option<Registry> {
-    let installed = Command::new("sh")
-        .args(["-c", "command -v docker-registry"])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !installed {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "docker-registry required when CI is set"
-        );
-        eprintln!("skipped: docker-registry not installed");
-        return None;
-    }
-    for _ in 0..5 {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let cfg = dir.path().join("config.yml");
-        std::fs::write(
-            &cfg,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut reg = Registry {
-            child,
-            addr: format!("127.0.0.1:{port}"),
-            _dir: dir,
-        };
-        for _ in 0..400 {
-            if reg.child.try_wait().ok().flatten().is_some() {
-                break;
-            }
-            if std::net::TcpStream::connect(&reg.addr).is_ok() {
-                std::thread::sleep(Duration::from_millis(50));
-                if reg.child.try_wait().ok().flatten().is_none() {
-                    return Some(reg);
-                }
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    }
-    panic!("docker-registry did not start");
+    let s = common::Serve::start(&[]);
+    v.push((s.addr().to_owned(), Box::new(s)));
+    v
 }
 
 fn client() -> Client {
@@ -121,9 +59,14 @@ async fn push(c: &Client, repo: &Reference, tag: &str, seed: &str) -> Digest {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn blobs_stream_up_and_down_verified_and_mount_across_repositories() {
-    let Some(reg) = docker_registry() else { return };
+    for (addr, _peer) in peers() {
+        blobs_round_trip(&addr).await;
+    }
+}
+
+async fn blobs_round_trip(addr: &str) {
     let c = client();
-    let repo = reference(&format!("{}/blobs/a", reg.addr));
+    let repo = reference(&format!("{addr}/blobs/a"));
     // 3 MiB in 64 KiB chunks, never one buffer on the way up.
     let chunk: Vec<u8> = (0..65536u32).map(|i| (i % 251) as u8).collect();
     let mut whole = Vec::new();
@@ -173,7 +116,7 @@ async fn blobs_stream_up_and_down_verified_and_mount_across_repositories() {
     assert!(matches!(err, ClientError::Registry { .. }), "{err}");
 
     // Mount into another repository of the same registry.
-    let other = reference(&format!("{}/blobs/b", reg.addr));
+    let other = reference(&format!("{addr}/blobs/b"));
     assert!(c.blob_mount(&other, &digest, "blobs/a").await.unwrap());
     assert_eq!(
         c.blob_head(&other, &digest).await.unwrap(),
@@ -186,9 +129,14 @@ async fn blobs_stream_up_and_down_verified_and_mount_across_repositories() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shared_tags_are_found_and_a_moved_tag_stops_deletion() {
-    let Some(reg) = docker_registry() else { return };
+    for (addr, _peer) in peers() {
+        moving_tags(&addr).await;
+    }
+}
+
+async fn moving_tags(addr: &str) {
     let c = client();
-    let repo = reference(&format!("{}/moving", reg.addr));
+    let repo = reference(&format!("{addr}/moving"));
     let a = push(&c, &repo, "one", "aaa").await;
     let raw = c
         .manifest_get(&repo.with_tag("one").unwrap())

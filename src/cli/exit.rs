@@ -90,13 +90,7 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
              [registries.\"{registry}\"] in the regctl config file"
         ),
         ClientError::Tls { url, .. } => {
-            let host = url::Url::parse(url)
-                .ok()
-                .and_then(|u| {
-                    u.host_str()
-                        .map(|h| u.port().map_or(h.to_owned(), |p| format!("{h}:{p}")))
-                })
-                .unwrap_or_else(|| "HOST".to_owned());
+            let host = host_of(url).unwrap_or_else(|| "HOST".to_owned());
             format!(
                 "if the registry uses a private CA, pass --ca-cert FILE, set ca_cert under \
                  [registries.\"{host}\"] in the config file, or put it in /etc/docker/certs.d/{host}/ca.crt"
@@ -117,9 +111,16 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
             (ErrorKind::Unsupported, _) => {
                 "the server does not support this operation (or it is disabled there)".to_owned()
             }
-            (ErrorKind::Auth, _) => "log in with `regctl login REGISTRY` (credentials are read from \
-                 Docker's config.json)"
-                .to_owned(),
+            (ErrorKind::Auth, _) => {
+                let host = match ce {
+                    ClientError::Registry { url, .. } => host_of(url),
+                    _ => None,
+                }
+                .unwrap_or_else(|| "REGISTRY".to_owned());
+                format!(
+                    "log in with `regctl login {host}` (credentials are read from Docker's config.json)"
+                )
+            }
             (ErrorKind::NotFound, Some(ErrorCode::NameUnknown)) => {
                 "list the repositories with `regctl ls REGISTRY`".to_owned()
             }
@@ -128,6 +129,13 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
         },
     };
     Some(hint)
+}
+
+/// `host[:port]` of a URL.
+fn host_of(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    let h = u.host_str()?;
+    Some(u.port().map_or(h.to_owned(), |p| format!("{h}:{p}")))
 }
 
 fn is_delete(e: &ClientError) -> bool {
