@@ -127,6 +127,16 @@ async fn a_delete_through_one_server_is_seen_by_the_other() {
     let img = TestImage::oci("shared-delete", 1, 256);
     push_image(dist.addr(), "r", "t", &img).await;
     let serve = Serve::start_with_root(dist.root(), &[]);
+    assert_eq!(
+        json(serve.addr(), "/v2/r/tags/list").await["tags"],
+        serde_json::json!(["t"])
+    );
+    // A tag registry:2 adds while regctl serve runs shows up at once.
+    common::push::push_manifest(dist.addr(), "r", "u", img.media_type, &img.manifest).await;
+    assert_eq!(
+        json(serve.addr(), "/v2/r/tags/list").await["tags"],
+        serde_json::json!(["t", "u"])
+    );
     let url = format!("http://{}/v2/r/manifests/{}", serve.addr(), img.digest);
     let r = reqwest::Client::new().delete(url).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 202);

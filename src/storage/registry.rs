@@ -85,7 +85,15 @@ pub struct Registry {
     backend: Arc<dyn Backend>,
     uploads: Mutex<HashMap<UploadId, UploadState>>,
     manifests: Mutex<ManifestCache>,
+    /// Tag lists by repository, with the `tags/` directory's mtime they match.
+    tags: Mutex<TagCache>,
 }
+
+/// Cached tag lists: repository → (mtime of its `tags/` directory, tags).
+type TagCache = HashMap<RepoName, (SystemTime, Arc<Vec<String>>)>;
+
+/// How many repositories' tag lists are cached.
+const TAG_CACHE_REPOSITORIES: usize = 4096;
 
 fn link_bytes(d: &Digest) -> Bytes {
     // registry:2 link files hold the digest with no trailing newline.
@@ -102,6 +110,7 @@ impl Registry {
             backend,
             uploads: Mutex::new(HashMap::new()),
             manifests: Mutex::new(ManifestCache::default()),
+            tags: Mutex::new(HashMap::new()),
         }
     }
 
@@ -156,12 +165,25 @@ impl Registry {
     }
 
     /// Tags of a repository that point at a manifest, sorted lexically.
-    pub async fn tags(&self, repo: &RepoName) -> Result<Vec<String>> {
+    pub async fn tags(&self, repo: &RepoName) -> Result<Arc<Vec<String>>> {
         if !self.repository_exists(repo).await? {
             return Err(StorageError::NameUnknown(repo.to_string()));
         }
+        let tags_dir = paths::tags_dir(repo);
+        // Creating or deleting a tag adds or removes a directory under
+        // `tags/`, which changes its modification time: one stat tells
+        // whether the cached list is still right, even when registry:2
+        // writes the same root.
+        let Some(version) = self.backend.stat(&tags_dir).await?.map(|m| m.modified) else {
+            return Ok(Arc::new(Vec::new()));
+        };
+        if let Some((v, tags)) = self.lock_tags().get(repo)
+            && *v == version
+        {
+            return Ok(tags.clone());
+        }
         let mut tags = Vec::new();
-        for name in self.backend.list(&paths::tags_dir(repo)).await? {
+        for name in self.backend.list(&tags_dir).await? {
             let Ok(tag) = TagName::new(&name) else {
                 continue;
             };
@@ -174,7 +196,23 @@ impl Registry {
                 tags.push(name);
             }
         }
+        let tags = Arc::new(tags);
+        let mut cache = self.lock_tags();
+        if cache.len() >= TAG_CACHE_REPOSITORIES {
+            cache.clear();
+        }
+        cache.insert(repo.clone(), (version, tags.clone()));
         Ok(tags)
+    }
+
+    fn lock_tags(&self) -> std::sync::MutexGuard<'_, TagCache> {
+        self.tags.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets a repository's cached tag list after this process changed it
+    /// (a change within the clock's resolution would not show in the mtime).
+    fn tags_changed(&self, repo: &RepoName) {
+        self.lock_tags().remove(repo);
     }
 
     /// Digests of every manifest revision stored in a repository.
@@ -586,6 +624,7 @@ impl Registry {
             self.backend
                 .put(&paths::tag_current_link(repo, tag), link_bytes(&digest))
                 .await?;
+            self.tags_changed(repo);
         }
         Ok(manifest)
     }
@@ -617,6 +656,7 @@ impl Registry {
         self.backend
             .delete(&paths::revision_dir(repo, digest))
             .await?;
+        self.tags_changed(repo);
         Ok(removed)
     }
 
@@ -631,6 +671,7 @@ impl Registry {
             return Err(StorageError::ManifestUnknown(tag.to_string()));
         }
         self.backend.delete(&paths::tag_dir(repo, tag)).await?;
+        self.tags_changed(repo);
         Ok(())
     }
 
