@@ -10,6 +10,8 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::backend::{Backend, ByteReader, ByteStream, ChunkSink, Meta};
 
+const APPEND_BUFFER: usize = 1024 * 1024;
+
 /// Stores keys as files under a root directory.
 #[derive(Debug, Clone)]
 pub struct FsBackend {
@@ -114,11 +116,14 @@ impl Backend for FsBackend {
     ) -> io::Result<u64> {
         let path = self.path(key);
         ensure_parent(&path).await?;
-        let mut f = tokio::fs::OpenOptions::new()
+        let f = tokio::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .await?;
+        // Each tokio file write is a trip to the blocking pool; request
+        // bodies arrive in small frames, so gather them into large writes.
+        let mut f = tokio::io::BufWriter::with_capacity(APPEND_BUFFER, f);
         let mut written = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk = chunk?;
