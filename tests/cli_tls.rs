@@ -2,6 +2,8 @@
 //! `openssl` CLI) is refused until the CA is trusted with `--ca-cert` or the
 //! config file's `ca_cert`.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -152,4 +154,81 @@ fn private_ca_is_trusted_only_when_configured() {
     let (code, _, err) = run(&["--ca-cert", d.join("config.yml").to_str().unwrap()], &cfg);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("config.yml"), "{err}");
+}
+
+#[test]
+fn serve_over_tls_with_htpasswd_accepts_only_trusted_logged_in_clients() {
+    if !have("openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_certs(d);
+    let htpasswd = d.join("htpasswd");
+    std::fs::write(
+        &htpasswd,
+        format!("alice:{}\n", bcrypt::hash("s3cret", 4).unwrap()),
+    )
+    .unwrap();
+    let serve = common::Serve::start(&[
+        "--tls-cert",
+        d.join("server.pem").to_str().unwrap(),
+        "--tls-key",
+        d.join("server.key").to_str().unwrap(),
+        "--htpasswd",
+        htpasswd.to_str().unwrap(),
+    ]);
+    let addr = serve.addr().to_owned();
+    let cfg = d.join("regctl.toml");
+    let ca = d.join("ca.pem");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[registries.\"{addr}\"]\ninsecure = false\nca_cert = \"{}\"\n",
+            ca.display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = regctl(d)
+            .arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["ls", &addr], "");
+    assert_eq!(code, Some(4), "no credentials yet: {err}");
+    let (code, err) = run(
+        &["login", &addr, "-u", "alice", "--password-stdin"],
+        "wrong\n",
+    );
+    assert_ne!(code, Some(0), "a wrong password is refused: {err}");
+    let (code, err) = run(
+        &["login", &addr, "-u", "alice", "--password-stdin"],
+        "s3cret\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = run(&["ls", &addr], "");
+    assert_eq!(code, Some(0), "{err}");
+    // Without the CA the server's certificate is not trusted.
+    std::fs::write(&cfg, format!("[registries.\"{addr}\"]\ninsecure = false\n")).unwrap();
+    let (code, err) = run(&["ls", &addr], "");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("certificate"), "{err}");
 }

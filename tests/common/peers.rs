@@ -67,8 +67,9 @@ impl Serve {
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
         let addr = line
-            .strip_prefix("listening on http://")
-            .and_then(|rest| rest.split_whitespace().next())
+            .strip_prefix("listening on ")
+            .and_then(|rest| rest.split_once("://"))
+            .and_then(|(_, rest)| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("unexpected start-up line {line:?}"))
             .to_owned();
         Serve {
@@ -85,6 +86,21 @@ impl Serve {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "regctl serve ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
