@@ -4,7 +4,6 @@
 //! - [`types`]: pure data (references, digests, media types, manifests, errors);
 //! - [`storage`]: registry:2's on-disk layout behind a small backend trait;
 //! - [`client`]: the typed async HTTP registry client;
-//! - [`store`]: image stores for copying (registry, OCI layout, archives);
 //! - [`server`]: the axum registry server over [`storage`].
 //!
 //! The command-line interface lives in the binary only.
@@ -12,5 +11,4 @@
 pub mod client;
 pub mod server;
 pub mod storage;
-pub mod store;
 pub mod types;
