@@ -1,20 +1,11 @@
 //! CLI behaviour that needs no registry: reference errors, settings and
 //! their sources, exit codes, refusals, closed stdout.
 
-use std::path::Path;
 use std::process::{Command, Output};
 
-/// The binary in an isolated HOME / config environment.
-fn regctl(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_regctl"));
-    c.env("HOME", home)
-        .env("DOCKER_CONFIG", home.join(".docker"))
-        .env("XDG_CONFIG_HOME", home.join("xdg"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("NO_COLOR", "1")
-        .env_remove("REGCTL_REGISTRY");
-    c
-}
+mod common;
+
+use common::regctl;
 
 fn run(cmd: &mut Command) -> (Output, String, String) {
     let out = cmd.output().unwrap();

@@ -227,19 +227,6 @@ mod support {
         )
     }
 
-    /// The binary in an isolated HOME / config environment.
-    pub fn regctl(home: &Path) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_regctl"));
-        c.env("HOME", home)
-            .env("DOCKER_CONFIG", home.join(".docker"))
-            .env("XDG_CONFIG_HOME", home.join("xdg"))
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("NO_COLOR", "1")
-            .env_remove("REGCTL_REGISTRY")
-            .stdin(Stdio::null());
-        c
-    }
-
     pub fn docker_config_path(home: &Path) -> PathBuf {
         home.join(".docker").join("config.json")
     }
@@ -248,8 +235,9 @@ mod support {
 use std::path::Path;
 use std::process::Command;
 
+use common::regctl;
 use regctl::types::Digest;
-use support::{Pushed, push_image, push_index, regctl};
+use support::{Pushed, push_image, push_index};
 
 /// Output of a finished command.
 struct Ran {

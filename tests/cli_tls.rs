@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::regctl;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -55,16 +57,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn regctl(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_regctl"));
-    c.env("HOME", home)
-        .env("DOCKER_CONFIG", home.join(".docker"))
-        .env("XDG_CONFIG_HOME", home.join("xdg"))
-        .env("NO_COLOR", "1")
-        .env_remove("REGCTL_REGISTRY");
-    c
 }
 
 #[test]

@@ -63,12 +63,7 @@ pub async fn run(args: LoginArgs, ctx: &Ctx) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e).with_context(|| format!("logging in to {registry}")),
     }
-    let path = ctx
-        .settings
-        .docker_config
-        .value
-        .clone()
-        .context("cannot find a home directory for Docker's config.json; set DOCKER_CONFIG")?;
+    let path = ctx.docker_config_path()?;
     let mut cfg = DockerConfig::load(&path)?;
     cfg.store(&registry, &cred)?;
     cfg.save()?;

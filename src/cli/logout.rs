@@ -2,7 +2,6 @@
 
 use std::io::Write;
 
-use anyhow::Context;
 use clap::Args;
 
 use regctl::client::DockerConfig;
@@ -18,12 +17,7 @@ pub struct LogoutArgs {
 
 pub async fn run(args: LogoutArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let registry = registry_arg(&args.server)?;
-    let path = ctx
-        .settings
-        .docker_config
-        .value
-        .clone()
-        .context("cannot find a home directory for Docker's config.json; set DOCKER_CONFIG")?;
+    let path = ctx.docker_config_path()?;
     let mut cfg = DockerConfig::load(&path)?;
     let found = cfg.erase(&registry)?;
     let mut out = std::io::stdout().lock();

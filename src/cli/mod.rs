@@ -106,6 +106,15 @@ impl Ctx {
         Ok(Ctx { settings, client })
     }
 
+    /// Where Docker's `config.json` is, for login and logout.
+    pub fn docker_config_path(&self) -> anyhow::Result<std::path::PathBuf> {
+        self.settings
+            .docker_config
+            .value
+            .clone()
+            .context("cannot find a home directory for Docker's config.json; set DOCKER_CONFIG")
+    }
+
     /// Parses a reference; short names go to the default registry.
     pub fn reference(&self, input: &str) -> anyhow::Result<Reference> {
         Ok(Reference::parse(

@@ -7,5 +7,24 @@ pub mod image;
 pub mod peers;
 pub mod push;
 
+use std::path::Path;
+use std::process::{Command, Stdio};
+
 pub use image::{TestImage, TestIndex, write_oci_layout};
 pub use peers::{DistRegistry, Serve, Skopeo, require_peer};
+
+/// The regctl binary in an environment isolated under `home`: its own
+/// HOME, Docker config, XDG directories, no colour, no default registry,
+/// and no terminal on stdin (callers may pipe one in).
+pub fn regctl(home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_regctl"));
+    c.env("HOME", home)
+        .env("DOCKER_CONFIG", home.join(".docker"))
+        .env("XDG_CONFIG_HOME", home.join("xdg"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("NO_COLOR", "1")
+        .env_remove("REGCTL_REGISTRY")
+        .env_remove("REGCTL_ROOT")
+        .stdin(Stdio::null());
+    c
+}
