@@ -22,6 +22,9 @@ _regctl() {
             regctl,config)
                 cmd="regctl__subcmd__config"
                 ;;
+            regctl,cp)
+                cmd="regctl__subcmd__cp"
+                ;;
             regctl,digest)
                 cmd="regctl__subcmd__digest"
                 ;;
@@ -49,6 +52,9 @@ _regctl() {
             regctl,serve)
                 cmd="regctl__subcmd__serve"
                 ;;
+            regctl,tag)
+                cmd="regctl__subcmd__tag"
+                ;;
             regctl,tags)
                 cmd="regctl__subcmd__tags"
                 ;;
@@ -57,6 +63,9 @@ _regctl() {
                 ;;
             regctl__subcmd__help,config)
                 cmd="regctl__subcmd__help__subcmd__config"
+                ;;
+            regctl__subcmd__help,cp)
+                cmd="regctl__subcmd__help__subcmd__cp"
                 ;;
             regctl__subcmd__help,digest)
                 cmd="regctl__subcmd__help__subcmd__digest"
@@ -85,6 +94,9 @@ _regctl() {
             regctl__subcmd__help,serve)
                 cmd="regctl__subcmd__help__subcmd__serve"
                 ;;
+            regctl__subcmd__help,tag)
+                cmd="regctl__subcmd__help__subcmd__tag"
+                ;;
             regctl__subcmd__help,tags)
                 cmd="regctl__subcmd__help__subcmd__tags"
                 ;;
@@ -95,7 +107,7 @@ _regctl() {
 
     case "${cmd}" in
         regctl)
-            opts="-r -v -h -V --registry --config --insecure --ca-cert --verbose --help --version ls tags digest inspect rm login logout config completions serve generate-docs help"
+            opts="-r -v -h -V --registry --config --insecure --ca-cert --verbose --help --version ls tags digest inspect rm cp tag login logout config completions serve generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -188,6 +200,52 @@ _regctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        regctl__subcmd__cp)
+            opts="-j -r -v -h -V --platform --jobs --format --registry --config --insecure --ca-cert --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         regctl__subcmd__digest)
             opts="-r -v -h -V --registry --config --insecure --ca-cert --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -253,7 +311,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__help)
-            opts="ls tags digest inspect rm login logout config completions serve generate-docs help"
+            opts="ls tags digest inspect rm cp tag login logout config completions serve generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -281,6 +339,20 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__help__subcmd__config)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        regctl__subcmd__help__subcmd__cp)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -407,6 +479,20 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        regctl__subcmd__help__subcmd__tag)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -651,6 +737,36 @@ _regctl() {
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        regctl__subcmd__tag)
+            opts="-r -v -h -V --registry --config --insecure --ca-cert --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -34,6 +34,8 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand digest 'Print the digest of a manifest as the registry stores it'
             cand inspect 'Show a manifest: media type, digest, size, platforms, config and layers'
             cand rm 'Delete a manifest (and every tag pointing to it), or only one tag'
+            cand cp 'Copy an image or a whole multi-arch index between registries'
+            cand tag 'Put an image under another tag of its repository (no layers move)'
             cand login 'Save credentials for a registry in Docker''s config.json'
             cand logout 'Remove saved credentials for a registry'
             cand config 'Show the effective settings and where each came from'
@@ -111,6 +113,36 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand --yes 'Do not ask for confirmation'
             cand --dry-run 'Only show what would be deleted'
             cand --tag-only 'Remove only this tag; keep the manifest and its other tags'
+            cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
+            cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'regctl;cp'= {
+            cand --platform 'Copy only this platform out of a multi-arch index (os/arch[/variant])'
+            cand -j 'Blobs transferred at once'
+            cand --jobs 'Blobs transferred at once'
+            cand --format 'Summary format'
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
+            cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
+            cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
+            cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'regctl;tag'= {
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
+            cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
             cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
             cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
             cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
@@ -218,6 +250,8 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand digest 'Print the digest of a manifest as the registry stores it'
             cand inspect 'Show a manifest: media type, digest, size, platforms, config and layers'
             cand rm 'Delete a manifest (and every tag pointing to it), or only one tag'
+            cand cp 'Copy an image or a whole multi-arch index between registries'
+            cand tag 'Put an image under another tag of its repository (no layers move)'
             cand login 'Save credentials for a registry in Docker''s config.json'
             cand logout 'Remove saved credentials for a registry'
             cand config 'Show the effective settings and where each came from'
@@ -235,6 +269,10 @@ set edit:completion:arg-completer[regctl] = {|@words|
         &'regctl;help;inspect'= {
         }
         &'regctl;help;rm'= {
+        }
+        &'regctl;help;cp'= {
+        }
+        &'regctl;help;tag'= {
         }
         &'regctl;help;login'= {
         }

@@ -36,6 +36,8 @@ complete -c regctl -n "__fish_regctl_needs_command" -f -a "tags" -d 'List the ta
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "digest" -d 'Print the digest of a manifest as the registry stores it'
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "inspect" -d 'Show a manifest: media type, digest, size, platforms, config and layers'
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "rm" -d 'Delete a manifest (and every tag pointing to it), or only one tag'
+complete -c regctl -n "__fish_regctl_needs_command" -f -a "cp" -d 'Copy an image or a whole multi-arch index between registries'
+complete -c regctl -n "__fish_regctl_needs_command" -f -a "tag" -d 'Put an image under another tag of its repository (no layers move)'
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "login" -d 'Save credentials for a registry in Docker\'s config.json'
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "logout" -d 'Remove saved credentials for a registry'
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "config" -d 'Show the effective settings and where each came from'
@@ -95,6 +97,24 @@ complete -c regctl -n "__fish_regctl_using_subcommand rm" -l insecure -d 'Allow 
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -s h -l help -d 'Print help'
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand cp" -l platform -d 'Copy only this platform out of a multi-arch index (os/arch[/variant])' -r
+complete -c regctl -n "__fish_regctl_using_subcommand cp" -s j -l jobs -d 'Blobs transferred at once' -r
+complete -c regctl -n "__fish_regctl_using_subcommand cp" -l format -d 'Summary format' -r -f -a "text\t'One line for people'
+json\t'The summary as JSON: `{"source","destination","digest","manifests","blobsCopied", "blobsSkipped","blobsMounted","bytesCopied","seconds"}`'"
+complete -c regctl -n "__fish_regctl_using_subcommand cp" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand cp" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand cp" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand cp" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
+complete -c regctl -n "__fish_regctl_using_subcommand cp" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
+complete -c regctl -n "__fish_regctl_using_subcommand cp" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c regctl -n "__fish_regctl_using_subcommand cp" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand tag" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand tag" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand tag" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand tag" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
+complete -c regctl -n "__fish_regctl_using_subcommand tag" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
+complete -c regctl -n "__fish_regctl_using_subcommand tag" -s h -l help -d 'Print help'
+complete -c regctl -n "__fish_regctl_using_subcommand tag" -s V -l version -d 'Print version'
 complete -c regctl -n "__fish_regctl_using_subcommand login" -s u -l username -d 'User name' -r
 complete -c regctl -n "__fish_regctl_using_subcommand login" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand login" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
@@ -153,15 +173,17 @@ complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l insecure
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s h -l help -d 'Print help'
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s V -l version -d 'Print version'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "ls" -d 'List the repositories of a registry (/v2/_catalog, all pages)'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "tags" -d 'List the tags of a repository (all pages)'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "digest" -d 'Print the digest of a manifest as the registry stores it'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "inspect" -d 'Show a manifest: media type, digest, size, platforms, config and layers'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "rm" -d 'Delete a manifest (and every tag pointing to it), or only one tag'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "login" -d 'Save credentials for a registry in Docker\'s config.json'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "logout" -d 'Remove saved credentials for a registry'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "config" -d 'Show the effective settings and where each came from'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "completions" -d 'Print a shell completion script'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "serve" -d 'Run an OCI registry on registry:2\'s on-disk layout'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "generate-docs" -d 'Write the completion scripts and man pages (for maintainers)'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm login logout config completions serve generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "ls" -d 'List the repositories of a registry (/v2/_catalog, all pages)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "tags" -d 'List the tags of a repository (all pages)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "digest" -d 'Print the digest of a manifest as the registry stores it'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "inspect" -d 'Show a manifest: media type, digest, size, platforms, config and layers'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "rm" -d 'Delete a manifest (and every tag pointing to it), or only one tag'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "cp" -d 'Copy an image or a whole multi-arch index between registries'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "tag" -d 'Put an image under another tag of its repository (no layers move)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "login" -d 'Save credentials for a registry in Docker\'s config.json'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "logout" -d 'Remove saved credentials for a registry'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "config" -d 'Show the effective settings and where each came from'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "completions" -d 'Print a shell completion script'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "serve" -d 'Run an OCI registry on registry:2\'s on-disk layout'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "generate-docs" -d 'Write the completion scripts and man pages (for maintainers)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -4,11 +4,13 @@
 //! - [`types`]: pure data (references, digests, media types, manifests, errors);
 //! - [`storage`]: registry:2's on-disk layout behind a small backend trait;
 //! - [`client`]: the typed async HTTP registry client;
+//! - [`ops`]: operations over them (copy), reporting progress to an observer;
 //! - [`server`]: the axum registry server over [`storage`].
 //!
 //! The command-line interface lives in the binary only.
 
 pub mod client;
+pub mod ops;
 pub mod server;
 pub mod storage;
 pub mod types;

@@ -2,6 +2,7 @@
 
 mod completions;
 mod config;
+mod cp;
 mod digest;
 mod docs;
 mod exit;
@@ -14,6 +15,7 @@ mod prompt;
 mod rm;
 mod serve;
 mod settings;
+mod tag;
 mod tags;
 
 use std::path::PathBuf;
@@ -78,6 +80,11 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Delete a manifest (and every tag pointing to it), or only one tag
     Rm(rm::RmArgs),
+    /// Copy an image or a whole multi-arch index between registries
+    #[command(alias = "copy")]
+    Cp(cp::CpArgs),
+    /// Put an image under another tag of its repository (no layers move)
+    Tag(tag::TagArgs),
     /// Save credentials for a registry in Docker's config.json
     Login(login::LoginArgs),
     /// Remove saved credentials for a registry
@@ -198,6 +205,8 @@ async fn run(command: Command, input: GlobalInput) -> anyhow::Result<()> {
         Command::Digest(a) => digest::run(a, &ctx).await,
         Command::Inspect(a) => inspect::run(a, &ctx).await,
         Command::Rm(a) => rm::run(a, &ctx).await,
+        Command::Cp(a) => cp::run(a, &ctx).await,
+        Command::Tag(a) => tag::run(a, &ctx).await,
         Command::Login(a) => login::run(a, &ctx).await,
         Command::Logout(a) => logout::run(a, &ctx).await,
         Command::Serve(_)

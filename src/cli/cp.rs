@@ -1,0 +1,139 @@
+//! `regctl cp SRC DST`: copy an image (or a whole multi-arch index) between
+//! registries, streaming, with progress bars on a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use regctl::ops::copy::{self, BlobOutcome, CopyObserver, CopyOptions};
+use regctl::types::{Digest, Platform};
+
+use super::Ctx;
+use super::exit::Usage;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormat {
+    /// One line for people.
+    Text,
+    /// The summary as JSON: `{"source","destination","digest","manifests","blobsCopied",
+    /// "blobsSkipped","blobsMounted","bytesCopied","seconds"}`.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Source image: NAME[:TAG] or NAME@DIGEST
+    pub source: String,
+    /// Destination: NAME[:TAG] (without a tag, the source's tag; with neither, by digest)
+    pub destination: String,
+    /// Copy only this platform out of a multi-arch index (os/arch[/variant])
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Blobs transferred at once
+    #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+    /// Summary format
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
+}
+
+/// Draws one bar for the bytes of every blob in flight.
+struct Bars {
+    total: ProgressBar,
+}
+
+impl CopyObserver for Bars {
+    fn blob_started(&self, _digest: &Digest, size: u64) {
+        self.total.inc_length(size);
+    }
+    fn blob_progress(&self, _digest: &Digest, bytes: u64) {
+        self.total.inc(bytes);
+    }
+    fn blob_done(&self, digest: &Digest, _size: u64, outcome: BlobOutcome) {
+        if outcome != BlobOutcome::Copied {
+            self.total
+                .println(format!("{} {}", digest.short(), outcome_word(outcome)));
+        }
+    }
+}
+
+fn outcome_word(o: BlobOutcome) -> &'static str {
+    match o {
+        BlobOutcome::Copied => "copied",
+        BlobOutcome::Skipped => "exists",
+        BlobOutcome::Mounted => "mounted",
+    }
+}
+
+pub async fn run(args: CpArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    let src = ctx.reference(&args.source)?;
+    let mut dst = ctx.reference(&args.destination)?;
+    if dst.digest().is_some() {
+        return Err(Usage(format!(
+            "destination {:?} names a digest: give a repository and optionally a tag (the digest stays the source's)",
+            args.destination
+        ))
+        .into());
+    }
+    if dst.tag().is_none()
+        && let Some(tag) = src.tag()
+    {
+        dst = dst.with_tag(tag)?;
+    }
+    let platform = args
+        .platform
+        .as_deref()
+        .map(Platform::parse)
+        .transpose()
+        .map_err(|e| Usage(e.to_string()))?;
+    let options = CopyOptions {
+        platform,
+        jobs: usize::from(args.jobs),
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let pb = ProgressBar::new(0);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {bytes}/{total_bytes} {bytes_per_sec} [{wide_bar}] {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    let observer: Arc<dyn CopyObserver> = match &bar {
+        Some(pb) => Arc::new(Bars { total: pb.clone() }),
+        None => Arc::new(copy::Quiet),
+    };
+    let result = copy::copy_image(&ctx.client, &src, &dst, &options, observer).await;
+    if let Some(pb) = &bar {
+        pb.finish_and_clear();
+    }
+    let summary = result.with_context(|| format!("copying {src} to {dst}"))?;
+    let seconds = summary.elapsed.as_secs_f64();
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        SummaryFormat::Json => {
+            let mut v = serde_json::to_value(&summary)?;
+            v["source"] = src.to_string().into();
+            v["destination"] = dst.to_string().into();
+            v["seconds"] = seconds.into();
+            super::output::write_json(&mut out, &v)?;
+        }
+        SummaryFormat::Text => writeln!(
+            out,
+            "copied {src} to {dst} ({}): {} manifest(s); blobs {} copied, {} skipped, {} mounted; {} in {seconds:.2} s ({:.1} MB/s)",
+            summary.digest,
+            summary.manifests,
+            summary.blobs_copied,
+            summary.blobs_skipped,
+            summary.blobs_mounted,
+            super::output::human_size(summary.bytes_copied),
+            summary.bytes_copied as f64 / 1e6 / seconds.max(1e-9),
+        )?,
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! `regctl cp` and `regctl tag` between real registries on loopback:
+//! `regctl serve` → registry:2 → `regctl serve`.
+
+mod common;
+
+use common::push::{get, push_image, push_index};
+use common::{DistRegistry, Serve, TestImage, TestIndex, regctl};
+use regctl::types::Digest;
+use regctl::types::media_type::MANIFEST_ACCEPT;
+use serde_json::Value;
+
+fn cp(home: &std::path::Path, src: &str, dst: &str, extra: &[&str]) -> Value {
+    let out = regctl(home)
+        .args(["cp", src, dst, "--format", "json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cp {src} {dst}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+async fn assert_same_image(addr: &str, repo: &str, tag: &str, img: &TestImage) {
+    let (status, _, digest, body) = get(
+        addr,
+        &format!("/v2/{repo}/manifests/{tag}"),
+        MANIFEST_ACCEPT,
+    )
+    .await;
+    assert_eq!(status, 200, "{addr}/{repo}:{tag}");
+    assert_eq!(digest, img.digest.to_string());
+    assert_eq!(body, img.manifest);
+    for blob in img.blobs() {
+        let d = Digest::sha256_of(blob);
+        let (status, _, _, got) = get(addr, &format!("/v2/{repo}/blobs/{d}"), "*/*").await;
+        assert_eq!(status, 200);
+        assert_eq!(got, blob, "blob {d} byte-identical");
+    }
+}
+
+#[tokio::test]
+async fn copies_through_registry2_and_back_with_equal_digests() {
+    let Some(dist) = DistRegistry::start(true) else {
+        return;
+    };
+    let a = Serve::start(&[]);
+    let b = Serve::start(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let oci = TestImage::oci("cp-oci", 3, 4096);
+    let docker = TestImage::docker("cp-docker", 2, 2048);
+    let index = TestIndex::new("cp-index", &["linux/amd64", "linux/arm64/v8"]);
+    push_image(a.addr(), "src/oci", "v1", &oci).await;
+    push_image(a.addr(), "src/docker", "v1", &docker).await;
+    push_index(a.addr(), "src/multi", "latest", &index).await;
+
+    for (repo, tag) in [
+        ("src/oci", "v1"),
+        ("src/docker", "v1"),
+        ("src/multi", "latest"),
+    ] {
+        let mid = format!("{}/{repo}:{tag}", dist.addr());
+        let end = format!("{}/{repo}:{tag}", b.addr());
+        let s = cp(h, &format!("{}/{repo}:{tag}", a.addr()), &mid, &[]);
+        assert_eq!(s["blobsSkipped"], 0);
+        cp(h, &mid, &end, &[]);
+    }
+    assert_same_image(b.addr(), "src/oci", "v1", &oci).await;
+    assert_same_image(b.addr(), "src/docker", "v1", &docker).await;
+    let (_, _, digest, body) =
+        get(b.addr(), "/v2/src/multi/manifests/latest", MANIFEST_ACCEPT).await;
+    assert_eq!(digest, index.digest.to_string());
+    assert_eq!(body, index.manifest);
+    for (_, child) in &index.children {
+        assert_same_image(b.addr(), "src/multi", &child.digest.to_string(), child).await;
+    }
+
+    // Again: every blob is already there.
+    let s = cp(
+        h,
+        &format!("{}/src/oci:v1", a.addr()),
+        &format!("{}/src/oci:v1", b.addr()),
+        &[],
+    );
+    assert_eq!(
+        (s["blobsCopied"].as_u64(), s["blobsSkipped"].as_u64()),
+        (Some(0), Some(4))
+    );
+    assert_eq!(s["bytesCopied"], 0);
+}
+
+#[tokio::test]
+async fn within_one_registry_blobs_are_mounted_and_tag_moves_nothing() {
+    let a = Serve::start(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let img = TestImage::oci("cp-mount", 2, 1024);
+    push_image(a.addr(), "one", "v1", &img).await;
+    let s = cp(
+        home.path(),
+        &format!("{}/one:v1", a.addr()),
+        &format!("{}/two:v1", a.addr()),
+        &[],
+    );
+    assert_eq!(s["blobsMounted"], 3);
+    assert_eq!(s["blobsCopied"], 0);
+    assert_same_image(a.addr(), "two", "v1", &img).await;
+
+    let out = regctl(home.path())
+        .args(["tag", &format!("{}/two:v1", a.addr()), "stable"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_same_image(a.addr(), "two", "stable", &img).await;
+}
+
+#[tokio::test]
+async fn platform_picks_one_manifest_out_of_an_index() {
+    let a = Serve::start(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let index = TestIndex::new(
+        "cp-platform",
+        &["linux/amd64", "linux/arm64/v8", "linux/arm/v7"],
+    );
+    push_index(a.addr(), "multi", "latest", &index).await;
+    let s = cp(
+        home.path(),
+        &format!("{}/multi:latest", a.addr()),
+        &format!("{}/arm:latest", a.addr()),
+        &["--platform", "linux/arm64"],
+    );
+    let arm = &index.children[1].1;
+    assert_eq!(s["digest"], arm.digest.to_string());
+    assert_same_image(a.addr(), "arm", "latest", arm).await;
+    let out = regctl(home.path())
+        .args([
+            "cp",
+            &format!("{}/multi:latest", a.addr()),
+            &format!("{}/x:y", a.addr()),
+        ])
+        .args(["--platform", "windows/amd64"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("linux/arm64/v8"), "lists what is there: {err}");
+}
+
+#[tokio::test]
+async fn a_corrupt_source_blob_fails_the_copy_and_leaves_nothing_behind() {
+    let a = Serve::start(&[]);
+    let b = Serve::start(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let img = TestImage::oci("cp-corrupt", 1, 8192);
+    push_image(a.addr(), "r", "v1", &img).await;
+    // Damage the layer on disk behind the source server's back.
+    let layer = Digest::sha256_of(&img.layers[0]);
+    let hex = layer.hex();
+    let path = a.root().join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{hex}/data",
+        &hex[..2]
+    ));
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+
+    let out = regctl(home.path())
+        .args([
+            "cp",
+            &format!("{}/r:v1", a.addr()),
+            &format!("{}/r:v1", b.addr()),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("digest"), "{err}");
+    let (status, ..) = get(b.addr(), &format!("/v2/r/blobs/{layer}"), "*/*").await;
+    assert_eq!(status, 404, "no wrong blob at the destination");
+    let (status, ..) = get(b.addr(), "/v2/r/manifests/v1", MANIFEST_ACCEPT).await;
+    assert_eq!(status, 404, "no manifest naming missing content");
+    let blob_dir = b.root().join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{hex}",
+        &hex[..2]
+    ));
+    assert!(!blob_dir.exists());
+}
