@@ -191,3 +191,45 @@ async fn a_corrupt_source_blob_fails_the_copy_and_leaves_nothing_behind() {
     ));
     assert!(!blob_dir.exists());
 }
+
+#[tokio::test]
+async fn all_tags_copies_every_tag_and_shared_blobs_once() {
+    let a = Serve::start(&[]);
+    let b = Serve::start(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let one = TestImage::oci("cp-all-1", 2, 512);
+    let two = TestImage::oci("cp-all-2", 1, 512);
+    push_image(a.addr(), "app", "1.0", &one).await;
+    push_image(a.addr(), "app", "latest", &one).await;
+    push_image(a.addr(), "app", "2.0", &two).await;
+    let s = cp(
+        home.path(),
+        &format!("{}/app", a.addr()),
+        &format!("{}/mirror/app", b.addr()),
+        &["--all-tags"],
+    );
+    let list = s.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    let copied: u64 = list
+        .iter()
+        .map(|t| t["blobsCopied"].as_u64().unwrap())
+        .sum();
+    assert_eq!(copied, 5, "3 blobs of one + 2 of two, each once");
+    for (tag, img) in [("1.0", &one), ("latest", &one), ("2.0", &two)] {
+        assert_same_image(b.addr(), "mirror/app", tag, img).await;
+    }
+    let out = regctl(home.path())
+        .args([
+            "cp",
+            "--all-tags",
+            &format!("{}/app:1.0", a.addr()),
+            &format!("{}/x", b.addr()),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a tag with --all-tags is a usage error"
+    );
+}

@@ -172,6 +172,37 @@ pub async fn copy_image(
     Ok(summary)
 }
 
+/// Copies every tag of the source repository to the same tag at the
+/// destination, one after the other; blobs shared between tags are
+/// transferred once and then skipped.
+pub async fn copy_all_tags(
+    client: &Client,
+    src_repo: &Reference,
+    dst_repo: &Reference,
+    options: &CopyOptions,
+    observer: Arc<dyn CopyObserver>,
+) -> Result<Vec<(String, CopySummary)>, CopyError> {
+    let tags = client.tags(src_repo, None).await?;
+    let mut done = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let src = src_repo
+            .with_tag(&tag)
+            .map_err(|e| CopyError::Unsupported {
+                reference: src_repo.to_string(),
+                reason: e.to_string(),
+            })?;
+        let dst = dst_repo
+            .with_tag(&tag)
+            .map_err(|e| CopyError::Unsupported {
+                reference: dst_repo.to_string(),
+                reason: e.to_string(),
+            })?;
+        let summary = copy_image(client, &src, &dst, options, observer.clone()).await?;
+        done.push((tag, summary));
+    }
+    Ok(done)
+}
+
 fn image_blobs(m: &Manifest) -> Vec<Descriptor> {
     match m.body() {
         crate::types::ManifestBody::Image(i) => std::iter::once(i.config.clone())
