@@ -104,6 +104,7 @@ json\t'The summary as JSON: `{"source","destination","digest","manifests","blobs
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand cp" -l referrers -d 'Also copy the artifacts that refer to the image (OCI 1.1 `subject`: signatures, SBOMs)'
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -l all-tags -d 'Copy every tag of the source repository (SRC and DST name repositories)'
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'

@@ -35,6 +35,9 @@ pub struct CpArgs {
     /// Blobs transferred at once
     #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Also copy the artifacts that refer to the image (OCI 1.1 `subject`: signatures, SBOMs)
+    #[arg(long)]
+    pub referrers: bool,
     /// Copy every tag of the source repository (SRC and DST name repositories)
     #[arg(long)]
     pub all_tags: bool,
@@ -101,6 +104,7 @@ pub async fn run(args: CpArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let options = CopyOptions {
         platform,
         jobs: usize::from(args.jobs),
+        referrers: args.referrers,
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let pb = ProgressBar::new(0);
