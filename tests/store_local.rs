@@ -201,10 +201,7 @@ async fn dropped_destinations_leave_nothing() {
         "oci-archive:out.tar:t",
         "docker-archive:out-d.tar:app:t",
     ] {
-        let r = image_ref(&format!(
-            "{}",
-            target.replacen(':', &format!(":{}/", tmp.path().display()), 1)
-        ));
+        let r = image_ref(&target.replacen(':', &format!(":{}/", tmp.path().display()), 1));
         let dest = store::open_destination(&r).await.unwrap();
         for (desc, bytes) in &blobs {
             let data: BlobStream = Box::pin(stream::iter(vec![Ok(Bytes::from(bytes.clone()))]));

@@ -28,7 +28,7 @@ use futures_util::Stream;
 use crate::types::{Descriptor, Digest, ImageRef, Manifest};
 
 pub use archive::{OciArchiveDestination, open_oci_archive};
-pub use docker_archive::{DockerArchiveDestination, DockerArchiveSource};
+pub use docker_archive::{DOCKER_LAYER_TAR, DockerArchiveDestination, DockerArchiveSource};
 pub use error::StoreError;
 pub use ocidir::{OciDirDestination, OciLayoutSource, open_oci_dir};
 pub use verify::VerifyingStream;
