@@ -4,6 +4,7 @@
 //! - [`types`]: pure data (references, digests, media types, manifests, errors);
 //! - [`storage`]: registry:2's on-disk layout behind a small backend trait;
 //! - [`client`]: the typed async HTTP registry client;
+//! - [`store`]: image stores for copies (OCI layout directory and archive, docker archive);
 //! - [`ops`]: operations over them (copy), reporting progress to an observer;
 //! - [`server`]: the axum registry server over [`storage`].
 //!
@@ -13,4 +14,5 @@ pub mod client;
 pub mod ops;
 pub mod server;
 pub mod storage;
+pub mod store;
 pub mod types;

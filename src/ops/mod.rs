@@ -2,3 +2,4 @@
 //! progress goes to an observer the caller supplies.
 
 pub mod copy;
+pub mod store_copy;

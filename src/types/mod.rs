@@ -2,12 +2,14 @@
 //! spec's error body. Pure data: no I/O, no async, no HTTP.
 
 pub mod digest;
+pub mod image_ref;
 pub mod manifest;
 pub mod media_type;
 pub mod oci_error;
 pub mod reference;
 
 pub use digest::{Algorithm, Digest, DigestError, DigestMismatch, Digester};
+pub use image_ref::{ImageRef, ImageRefError};
 pub use manifest::{
     ContainerConfig, Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, ManifestBody,
     ManifestError, Platform,
