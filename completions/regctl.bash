@@ -201,7 +201,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__cp)
-            opts="-j -r -v -h -V --platform --jobs --format --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-j -r -v -h -V --platform --jobs --referrers --all-tags --format --registry --config --insecure --ca-cert --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

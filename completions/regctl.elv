@@ -130,6 +130,8 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
             cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
             cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
+            cand --referrers 'Also copy the artifacts that refer to the image (OCI 1.1 `subject`: signatures, SBOMs)'
+            cand --all-tags 'Copy every tag of the source repository (SRC and DST name repositories)'
             cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
             cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
             cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'

@@ -100,10 +100,12 @@ complete -c regctl -n "__fish_regctl_using_subcommand rm" -s V -l version -d 'Pr
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -l platform -d 'Copy only this platform out of a multi-arch index (os/arch[/variant])' -r
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -s j -l jobs -d 'Blobs transferred at once' -r
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -l format -d 'Summary format' -r -f -a "text\t'One line for people'
-json\t'The summary as JSON: `{"source","destination","digest","manifests","blobsCopied", "blobsSkipped","blobsMounted","bytesCopied","seconds"}`'"
+json\t'The summary as JSON: `{"source","destination","digest","manifests","blobsCopied", "blobsSkipped","blobsMounted","bytesCopied","seconds"}`; with --all-tags an array of them'"
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand cp" -l referrers -d 'Also copy the artifacts that refer to the image (OCI 1.1 `subject`: signatures, SBOMs)'
+complete -c regctl -n "__fish_regctl_using_subcommand cp" -l all-tags -d 'Copy every tag of the source repository (SRC and DST name repositories)'
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -s h -l help -d 'Print help (see more with \'--help\')'

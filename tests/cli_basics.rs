@@ -193,3 +193,19 @@ fn unreachable_registry_is_a_one_line_error_with_a_hint() {
     );
     assert!(lines[1].starts_with("hint: "), "{stderr}");
 }
+
+#[test]
+fn json_output_into_a_closed_pipe_exits_quietly() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = regctl(home.path())
+        .args(["config", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+}

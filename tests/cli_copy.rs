@@ -191,3 +191,134 @@ async fn a_corrupt_source_blob_fails_the_copy_and_leaves_nothing_behind() {
     ));
     assert!(!blob_dir.exists());
 }
+
+#[tokio::test]
+async fn all_tags_copies_every_tag_and_shared_blobs_once() {
+    let a = Serve::start(&[]);
+    let b = Serve::start(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let one = TestImage::oci("cp-all-1", 2, 512);
+    let two = TestImage::oci("cp-all-2", 1, 512);
+    push_image(a.addr(), "app", "1.0", &one).await;
+    push_image(a.addr(), "app", "latest", &one).await;
+    push_image(a.addr(), "app", "2.0", &two).await;
+    let s = cp(
+        home.path(),
+        &format!("{}/app", a.addr()),
+        &format!("{}/mirror/app", b.addr()),
+        &["--all-tags"],
+    );
+    let list = s.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    let copied: u64 = list
+        .iter()
+        .map(|t| t["blobsCopied"].as_u64().unwrap())
+        .sum();
+    assert_eq!(copied, 5, "3 blobs of one + 2 of two, each once");
+    for (tag, img) in [("1.0", &one), ("latest", &one), ("2.0", &two)] {
+        assert_same_image(b.addr(), "mirror/app", tag, img).await;
+    }
+    let out = regctl(home.path())
+        .args([
+            "cp",
+            "--all-tags",
+            &format!("{}/app:1.0", a.addr()),
+            &format!("{}/x", b.addr()),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a tag with --all-tags is a usage error"
+    );
+}
+
+/// Pushes an artifact whose `subject` is `subject`; returns its digest.
+async fn push_referrer(
+    addr: &str,
+    repo: &str,
+    subject: &Digest,
+    subject_size: usize,
+    kind: &str,
+) -> (Digest, usize) {
+    use common::push::{push_blob, push_manifest};
+    let payload = format!("payload of {kind} for {subject}");
+    push_blob(addr, repo, b"{}").await;
+    push_blob(addr, repo, payload.as_bytes()).await;
+    let m = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": kind,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": Digest::sha256_of(b"{}").to_string(), "size": 2},
+        "layers": [{"mediaType": "application/octet-stream", "digest": Digest::sha256_of(payload.as_bytes()).to_string(), "size": payload.len()}],
+        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject.to_string(), "size": subject_size}
+    }))
+    .unwrap();
+    let d = Digest::sha256_of(&m);
+    push_manifest(
+        addr,
+        repo,
+        &d.to_string(),
+        "application/vnd.oci.image.manifest.v1+json",
+        &m,
+    )
+    .await;
+    (d, m.len())
+}
+
+#[tokio::test]
+async fn referrers_come_along_with_their_subject() {
+    let a = Serve::start(&[]);
+    let b = Serve::start(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let img = TestImage::oci("cp-referrers", 1, 256);
+    push_image(a.addr(), "app", "v1", &img).await;
+    let (sig, sig_len) = push_referrer(
+        a.addr(),
+        "app",
+        &img.digest,
+        img.manifest.len(),
+        "application/vnd.example.sig",
+    )
+    .await;
+    // A referrer of the referrer (e.g. an attestation about the signature).
+    let (note, _) = push_referrer(
+        a.addr(),
+        "app",
+        &sig,
+        sig_len,
+        "application/vnd.example.note",
+    )
+    .await;
+
+    let s = cp(
+        home.path(),
+        &format!("{}/app:v1", a.addr()),
+        &format!("{}/app:v1", b.addr()),
+        &["--referrers"],
+    );
+    assert_eq!(s["manifests"], 3, "image, signature, note");
+    assert_same_image(b.addr(), "app", "v1", &img).await;
+    let (_, _, _, body) = get(
+        b.addr(),
+        &format!("/v2/app/referrers/{}", img.digest),
+        "*/*",
+    )
+    .await;
+    let index: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(index["manifests"][0]["digest"], sig.to_string());
+    let (_, _, _, body) = get(b.addr(), &format!("/v2/app/referrers/{sig}"), "*/*").await;
+    let index: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(index["manifests"][0]["digest"], note.to_string());
+
+    // Without the flag, only the image.
+    let c = Serve::start(&[]);
+    let s = cp(
+        home.path(),
+        &format!("{}/app:v1", a.addr()),
+        &format!("{}/app:v1", c.addr()),
+        &[],
+    );
+    assert_eq!(s["manifests"], 1);
+}

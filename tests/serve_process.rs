@@ -30,3 +30,28 @@ fn a_port_in_use_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// A client that never finishes its headers is disconnected (after the
+/// server's 30-second header timeout) instead of holding the socket forever.
+#[test]
+fn a_slow_loris_client_is_disconnected() {
+    use std::io::{Read, Write};
+    let serve = Serve::start(&[]);
+    let mut s = std::net::TcpStream::connect(serve.addr()).unwrap();
+    s.write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n").unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(90)))
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let result = s.read(&mut buf);
+    assert!(
+        result.is_ok(),
+        "the server should close the connection, got {result:?}"
+    );
+    // Still serving everyone else.
+    let mut t = std::net::TcpStream::connect(serve.addr()).unwrap();
+    t.write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    t.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+}

@@ -19,7 +19,7 @@ pub enum SummaryFormat {
     /// One line for people.
     Text,
     /// The summary as JSON: `{"source","destination","digest","manifests","blobsCopied",
-    /// "blobsSkipped","blobsMounted","bytesCopied","seconds"}`.
+    /// "blobsSkipped","blobsMounted","bytesCopied","seconds"}`; with --all-tags an array of them.
     Json,
 }
 
@@ -35,6 +35,12 @@ pub struct CpArgs {
     /// Blobs transferred at once
     #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Also copy the artifacts that refer to the image (OCI 1.1 `subject`: signatures, SBOMs)
+    #[arg(long)]
+    pub referrers: bool,
+    /// Copy every tag of the source repository (SRC and DST name repositories)
+    #[arg(long)]
+    pub all_tags: bool,
     /// Summary format
     #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
     pub format: SummaryFormat,
@@ -71,6 +77,12 @@ fn outcome_word(o: BlobOutcome) -> &'static str {
 pub async fn run(args: CpArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let src = ctx.reference(&args.source)?;
     let mut dst = ctx.reference(&args.destination)?;
+    if args.all_tags && (src.tag().is_some() || src.digest().is_some() || dst.tag().is_some()) {
+        return Err(Usage(
+            "--all-tags copies whole repositories: give SRC and DST without a tag or digest".into(),
+        )
+        .into());
+    }
     if dst.digest().is_some() {
         return Err(Usage(format!(
             "destination {:?} names a digest: give a repository and optionally a tag (the digest stays the source's)",
@@ -92,6 +104,7 @@ pub async fn run(args: CpArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let options = CopyOptions {
         platform,
         jobs: usize::from(args.jobs),
+        referrers: args.referrers,
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let pb = ProgressBar::new(0);
@@ -107,33 +120,72 @@ pub async fn run(args: CpArgs, ctx: &Ctx) -> anyhow::Result<()> {
         Some(pb) => Arc::new(Bars { total: pb.clone() }),
         None => Arc::new(copy::Quiet),
     };
-    let result = copy::copy_image(&ctx.client, &src, &dst, &options, observer).await;
+    let results = if args.all_tags {
+        copy::copy_all_tags(&ctx.client, &src, &dst, &options, observer).await
+    } else {
+        copy::copy_image(&ctx.client, &src, &dst, &options, observer)
+            .await
+            .map(|s| vec![(dst.tag().unwrap_or_default().to_owned(), s)])
+    };
     if let Some(pb) = &bar {
         pb.finish_and_clear();
     }
-    let summary = result.with_context(|| format!("copying {src} to {dst}"))?;
-    let seconds = summary.elapsed.as_secs_f64();
+    let results = results.with_context(|| format!("copying {src} to {dst}"))?;
     let mut out = std::io::stdout().lock();
-    match args.format {
-        SummaryFormat::Json => {
-            let mut v = serde_json::to_value(&summary)?;
-            v["source"] = src.to_string().into();
-            v["destination"] = dst.to_string().into();
-            v["seconds"] = seconds.into();
-            super::output::write_json(&mut out, &v)?;
+    let mut json = Vec::new();
+    for (tag, summary) in &results {
+        let (src, dst) = if args.all_tags {
+            (src.with_tag(tag)?, dst.with_tag(tag)?)
+        } else {
+            (src.clone(), dst.clone())
+        };
+        match args.format {
+            SummaryFormat::Json => json.push(summary_json(&src, &dst, summary)?),
+            SummaryFormat::Text => write_summary(&mut out, &src, &dst, summary)?,
         }
-        SummaryFormat::Text => writeln!(
-            out,
-            "copied {src} to {dst} ({}): {} manifest(s); blobs {} copied, {} skipped, {} mounted; {} in {seconds:.2} s ({:.1} MB/s)",
-            summary.digest,
-            summary.manifests,
-            summary.blobs_copied,
-            summary.blobs_skipped,
-            summary.blobs_mounted,
-            super::output::human_size(summary.bytes_copied),
-            summary.bytes_copied as f64 / 1e6 / seconds.max(1e-9),
-        )?,
+    }
+    if args.format == SummaryFormat::Json {
+        // One document: the summary, or with --all-tags an array of them.
+        let doc = if args.all_tags {
+            serde_json::Value::Array(json)
+        } else {
+            json.pop().unwrap_or_default()
+        };
+        super::output::write_json(&mut out, &doc)?;
     }
     out.flush()?;
+    Ok(())
+}
+
+fn summary_json(
+    src: &regctl::types::Reference,
+    dst: &regctl::types::Reference,
+    summary: &copy::CopySummary,
+) -> anyhow::Result<serde_json::Value> {
+    let mut v = serde_json::to_value(summary)?;
+    v["source"] = src.to_string().into();
+    v["destination"] = dst.to_string().into();
+    v["seconds"] = summary.elapsed.as_secs_f64().into();
+    Ok(v)
+}
+
+fn write_summary(
+    out: &mut impl Write,
+    src: &regctl::types::Reference,
+    dst: &regctl::types::Reference,
+    summary: &copy::CopySummary,
+) -> anyhow::Result<()> {
+    let seconds = summary.elapsed.as_secs_f64();
+    writeln!(
+        out,
+        "copied {src} to {dst} ({}): {} manifest(s); blobs {} copied, {} skipped, {} mounted; {} in {seconds:.2} s ({:.1} MB/s)",
+        summary.digest,
+        summary.manifests,
+        summary.blobs_copied,
+        summary.blobs_skipped,
+        summary.blobs_mounted,
+        super::output::human_size(summary.bytes_copied),
+        summary.bytes_copied as f64 / 1e6 / seconds.max(1e-9),
+    )?;
     Ok(())
 }

@@ -16,7 +16,7 @@ use super::error::{ClientError, Result};
 use super::pagination::next_link;
 use super::transport::{Body, Client, Request, error_chain, error_from_response, read_limited};
 use crate::types::media_type::MANIFEST_ACCEPT;
-use crate::types::{Digest, DigestMismatch, Digester, Manifest, Reference};
+use crate::types::{Descriptor, Digest, DigestMismatch, Digester, Manifest, Reference};
 
 /// What a manifest `HEAD` tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,6 +160,37 @@ impl Client {
             }
         }
         Ok(out)
+    }
+
+    /// Manifests whose `subject` is `digest` (OCI 1.1 referrers API). A
+    /// registry without the API (404, e.g. registry:2) has none to report.
+    pub async fn referrers(&self, repo: &Reference, digest: &Digest) -> Result<Vec<Descriptor>> {
+        let url = self.url(
+            repo.registry(),
+            &format!("{}/referrers/{digest}", repo.repository()),
+        )?;
+        let url_s = url.to_string();
+        let req = Request::new(Method::GET, repo.registry(), url, pull(repo))
+            .header(ACCEPT, crate::types::media_type::OCI_INDEX);
+        let resp = self.send(req).await?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(Vec::new());
+        }
+        if !resp.status().is_success() {
+            return Err(error_from_response("GET", resp).await);
+        }
+        let body = read_limited(resp, crate::types::manifest::MAX_MANIFEST_SIZE, &url_s).await?;
+        #[derive(Deserialize)]
+        struct ReferrersIndex {
+            #[serde(default)]
+            manifests: Vec<Descriptor>,
+        }
+        let index: ReferrersIndex =
+            serde_json::from_slice(&body).map_err(|e| ClientError::InvalidResponse {
+                url: url_s,
+                reason: format!("referrers index: {e}"),
+            })?;
+        Ok(index.manifests)
     }
 
     /// `HEAD` a manifest with the full Accept list (so the registry reports

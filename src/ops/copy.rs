@@ -43,6 +43,9 @@ pub struct CopyOptions {
     pub platform: Option<Platform>,
     /// Blobs transferred at once.
     pub jobs: usize,
+    /// Also copy the artifacts whose `subject` is the image (signatures,
+    /// SBOMs), and theirs in turn.
+    pub referrers: bool,
 }
 
 impl Default for CopyOptions {
@@ -50,6 +53,7 @@ impl Default for CopyOptions {
         CopyOptions {
             platform: None,
             jobs: 4,
+            referrers: false,
         }
     }
 }
@@ -168,8 +172,74 @@ pub async fn copy_image(
     push_manifest(client, dst, &reference, &top, &*observer).await?;
     summary.manifests += 1;
     summary.digest = top.digest().to_string();
+    if options.referrers {
+        // Referrers name their subject by digest, so they can only be pushed
+        // once it exists; content addressing rules out cycles.
+        let subjects = std::iter::once(top.digest()).chain(
+            images
+                .iter()
+                .filter(|_| top.media_type().is_index())
+                .map(|m| m.digest()),
+        );
+        for subject in subjects {
+            for referrer in client.referrers(&src.repo_only(), subject).await? {
+                let from = src.repo_only().with_digest(referrer.digest);
+                let nested = Box::pin(copy_image(
+                    client,
+                    &from,
+                    &dst.repo_only(),
+                    options,
+                    observer.clone(),
+                ))
+                .await?;
+                summary.absorb(&nested);
+            }
+        }
+    }
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+impl CopySummary {
+    /// Adds the counts of a copy done as part of this one.
+    fn absorb(&mut self, other: &CopySummary) {
+        self.manifests += other.manifests;
+        self.blobs_copied += other.blobs_copied;
+        self.blobs_skipped += other.blobs_skipped;
+        self.blobs_mounted += other.blobs_mounted;
+        self.bytes_copied += other.bytes_copied;
+    }
+}
+
+/// Copies every tag of the source repository to the same tag at the
+/// destination, one after the other; blobs shared between tags are
+/// transferred once and then skipped.
+pub async fn copy_all_tags(
+    client: &Client,
+    src_repo: &Reference,
+    dst_repo: &Reference,
+    options: &CopyOptions,
+    observer: Arc<dyn CopyObserver>,
+) -> Result<Vec<(String, CopySummary)>, CopyError> {
+    let tags = client.tags(src_repo, None).await?;
+    let mut done = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let src = src_repo
+            .with_tag(&tag)
+            .map_err(|e| CopyError::Unsupported {
+                reference: src_repo.to_string(),
+                reason: e.to_string(),
+            })?;
+        let dst = dst_repo
+            .with_tag(&tag)
+            .map_err(|e| CopyError::Unsupported {
+                reference: dst_repo.to_string(),
+                reason: e.to_string(),
+            })?;
+        let summary = copy_image(client, &src, &dst, options, observer.clone()).await?;
+        done.push((tag, summary));
+    }
+    Ok(done)
 }
 
 fn image_blobs(m: &Manifest) -> Vec<Descriptor> {

@@ -116,28 +116,78 @@ pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
         .with_state(state))
 }
 
+/// A client must send its request headers within this time; otherwise the
+/// connection is closed (a slow-loris client cannot hold sockets forever).
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long a graceful shutdown waits for requests in flight.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Serves `app` on a bound listener until `shutdown` resolves; in-flight
-/// requests finish first.
+/// requests finish first (up to a grace period).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     tls: Option<tls::TlsFiles>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let service = app.into_make_service();
-    match tls {
-        None => axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(ServerError::Io),
-        Some(files) => {
-            let listener = tls::TlsListener::new(listener, &files)?;
-            axum::serve(listener, service)
-                .with_graceful_shutdown(shutdown)
-                .await
-                .map_err(ServerError::Io)
-        }
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+
+    let acceptor = tls.as_ref().map(tls::acceptor).transpose()?;
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, go on.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let result = match acceptor {
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+                Some(acceptor) => {
+                    let Some(tls) = tls::handshake(&acceptor, stream, peer).await else {
+                        return;
+                    };
+                    let conn = builder.serve_connection(TokioIo::new(tls), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
     }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in flight after the grace period; stopping anyway");
+    }
+    Ok(())
 }
 
 pub use tls::TlsFiles;
