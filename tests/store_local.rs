@@ -27,6 +27,7 @@ async fn copy(src: &str, dst: &str, platform: Option<&str>) -> Result<CopySummar
     let options = CopyOptions {
         platform: platform.map(|p| Platform::parse(p).unwrap()),
         jobs: 3,
+        ..CopyOptions::default()
     };
     copy_between_stores(
         &*source,
