@@ -516,3 +516,94 @@ async fn docker_archive_with_several_images_is_read_by_reference() {
     let err = source.resolve(Some("three:c")).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
 }
+
+fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(data), &mut plain).unwrap();
+    plain
+}
+
+fn append_file(builder: &mut tar::Builder<std::fs::File>, path: &str, data: &[u8]) {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    builder.append_data(&mut h, path, data).unwrap();
+}
+
+/// A `docker save` archive in the pre-25 layout: `<id>/layer.tar` (here a
+/// symlink to `../<diffid>.tar`, as skopeo writes for compatibility).
+fn write_legacy_docker_save(path: &Path, img: &TestImage, layer_override: Option<&[u8]>) {
+    let mut builder = tar::Builder::new(std::fs::File::create(path).unwrap());
+    let config_name = format!("{}.json", Digest::sha256_of(&img.config).hex());
+    append_file(&mut builder, &config_name, &img.config);
+    let mut layers = Vec::new();
+    for (i, gz) in img.layers.iter().enumerate() {
+        let plain = gunzip(gz);
+        let id = Digest::sha256_of(format!("layer-id-{i}").as_bytes());
+        let data = layer_override.unwrap_or(&plain);
+        let file = format!("{}.tar", Digest::sha256_of(data).hex());
+        append_file(&mut builder, &file, data);
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_mode(0o777);
+        builder
+            .append_link(
+                &mut h,
+                format!("{}/layer.tar", id.hex()),
+                format!("../{file}"),
+            )
+            .unwrap();
+        layers.push(format!("{}/layer.tar", id.hex()));
+    }
+    let manifest =
+        serde_json::json!([{"Config": config_name, "RepoTags": ["legacy:1"], "Layers": layers}]);
+    append_file(
+        &mut builder,
+        "manifest.json",
+        &serde_json::to_vec(&manifest).unwrap(),
+    );
+    builder.finish().unwrap();
+}
+
+#[tokio::test]
+async fn reads_the_legacy_docker_save_layout_through_symlinks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = TestImage::docker("legacy", 2, 5000);
+    let path = tmp.path().join("legacy.tar");
+    write_legacy_docker_save(&path, &img, None);
+    let source = store::DockerArchiveSource::open(&path).await.unwrap();
+    let m = source
+        .resolve(Some("docker.io/library/legacy:1"))
+        .await
+        .unwrap();
+    let image = image_of(&m);
+    assert_eq!(image.config.digest, Digest::sha256_of(&img.config));
+    for (desc, gz) in image.layers.iter().zip(&img.layers) {
+        let plain = gunzip(gz);
+        assert_eq!(
+            desc.digest,
+            Digest::sha256_of(&plain),
+            "uncompressed: digest is the DiffID"
+        );
+        assert_eq!(desc.media_type.as_str(), store::DOCKER_LAYER_TAR);
+        assert_eq!(read_blob(&source, desc).await.unwrap(), plain);
+    }
+    // The synthesised manifest is stable: reading again gives the same digest.
+    let again = store::DockerArchiveSource::open(&path).await.unwrap();
+    assert_eq!(again.resolve(None).await.unwrap().digest(), m.digest());
+    assert_eq!(again.manifest(m.digest()).await.unwrap().raw(), m.raw());
+}
+
+#[tokio::test]
+async fn a_docker_archive_layer_that_contradicts_its_diff_id_is_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = TestImage::docker("legacy-bad", 1, 5000);
+    let path = tmp.path().join("bad.tar");
+    write_legacy_docker_save(&path, &img, Some(b"not the layer the config describes"));
+    let source = store::DockerArchiveSource::open(&path).await.unwrap();
+    let err = source.resolve(None).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
+    assert!(err.to_string().contains("DiffID"), "{err}");
+}
