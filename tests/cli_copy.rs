@@ -322,3 +322,43 @@ async fn referrers_come_along_with_their_subject() {
     );
     assert_eq!(s["manifests"], 1);
 }
+
+#[test]
+fn cp_between_local_stores_and_a_clear_refusal_for_mixed_ones() {
+    use common::image::Artifact;
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let img = TestImage::oci("cp-local", 2, 1024);
+    let src = work.path().join("src");
+    common::write_oci_layout(&src, &[("v1", Artifact::Image(&img))]);
+    let archive = work.path().join("img.tar");
+    let out = work.path().join("out");
+    let s = cp(
+        home.path(),
+        &format!("oci:{}:v1", src.display()),
+        &format!("oci-archive:{}:v1", archive.display()),
+        &[],
+    );
+    assert_eq!(s["digest"], img.digest.to_string());
+    cp(
+        home.path(),
+        &format!("oci-archive:{}:v1", archive.display()),
+        &format!("oci:{}:v1", out.display()),
+        &[],
+    );
+    for blob in img.blobs().into_iter().chain([img.manifest.as_slice()]) {
+        let d = Digest::sha256_of(blob);
+        let got = std::fs::read(out.join("blobs/sha256").join(d.hex())).unwrap();
+        assert_eq!(got, blob);
+    }
+    let res = regctl(home.path())
+        .args([
+            "cp",
+            &format!("oci:{}:v1", src.display()),
+            "localhost:5000/x:y",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(res.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("not supported yet"));
+}

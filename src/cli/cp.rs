@@ -9,6 +9,9 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use regctl::ops::copy::{self, BlobOutcome, CopyObserver, CopyOptions};
+use regctl::ops::store_copy;
+use regctl::store;
+use regctl::types::image_ref::ImageRef;
 use regctl::types::{Digest, Platform};
 
 use super::Ctx;
@@ -25,9 +28,11 @@ pub enum SummaryFormat {
 
 #[derive(Debug, Args)]
 pub struct CpArgs {
-    /// Source image: NAME[:TAG] or NAME@DIGEST
+    /// Source: NAME[:TAG], NAME@DIGEST, oci:DIR[:TAG], oci-archive:FILE[:TAG] or
+    /// docker-archive:FILE[:NAME:TAG]
     pub source: String,
-    /// Destination: NAME[:TAG] (without a tag, the source's tag; with neither, by digest)
+    /// Destination: NAME[:TAG] (without a tag, the source's tag; with neither, by digest),
+    /// or an oci:, oci-archive: or docker-archive: store
     pub destination: String,
     /// Copy only this platform out of a multi-arch index (os/arch[/variant])
     #[arg(long, value_name = "PLATFORM")]
@@ -75,6 +80,21 @@ fn outcome_word(o: BlobOutcome) -> &'static str {
 }
 
 pub async fn run(args: CpArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    let default = &ctx.settings.default_registry.value;
+    let src_ref = ImageRef::parse(&args.source, default).map_err(|e| Usage(e.to_string()))?;
+    let dst_ref = ImageRef::parse(&args.destination, default).map_err(|e| Usage(e.to_string()))?;
+    match (src_ref.is_registry(), dst_ref.is_registry()) {
+        (true, true) => {}
+        (false, false) => return copy_local(args, &src_ref, &dst_ref).await,
+        _ => {
+            return Err(Usage(format!(
+                "copying between a registry and {} is not supported yet: both sides must be registries, \
+                 or both oci:, oci-archive: or docker-archive: stores",
+                if src_ref.is_registry() { &args.destination } else { &args.source }
+            ))
+            .into());
+        }
+    }
     let src = ctx.reference(&args.source)?;
     let mut dst = ctx.reference(&args.destination)?;
     if args.all_tags && (src.tag().is_some() || src.digest().is_some() || dst.tag().is_some()) {
@@ -157,9 +177,52 @@ pub async fn run(args: CpArgs, ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Copies between image stores on this machine (OCI layouts and archives).
+async fn copy_local(args: CpArgs, src: &ImageRef, dst: &ImageRef) -> anyhow::Result<()> {
+    if args.all_tags || args.referrers {
+        return Err(Usage("--all-tags and --referrers apply to registries only".into()).into());
+    }
+    let platform = args
+        .platform
+        .as_deref()
+        .map(Platform::parse)
+        .transpose()
+        .map_err(|e| Usage(e.to_string()))?;
+    let options = CopyOptions {
+        platform,
+        jobs: usize::from(args.jobs),
+        ..CopyOptions::default()
+    };
+    let source = store::open_source(src)
+        .await
+        .with_context(|| format!("opening {src}"))?;
+    let destination = store::open_destination(dst)
+        .await
+        .with_context(|| format!("opening {dst}"))?;
+    let summary = store_copy::copy_between_stores(
+        &*source,
+        src.name(),
+        destination,
+        dst.name(),
+        &options,
+        Arc::new(copy::Quiet),
+    )
+    .await
+    .with_context(|| format!("copying {src} to {dst}"))?;
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        SummaryFormat::Json => {
+            super::output::write_json(&mut out, &summary_json(src, dst, &summary)?)?
+        }
+        SummaryFormat::Text => write_summary(&mut out, src, dst, &summary)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
 fn summary_json(
-    src: &regctl::types::Reference,
-    dst: &regctl::types::Reference,
+    src: &dyn std::fmt::Display,
+    dst: &dyn std::fmt::Display,
     summary: &copy::CopySummary,
 ) -> anyhow::Result<serde_json::Value> {
     let mut v = serde_json::to_value(summary)?;
@@ -171,8 +234,8 @@ fn summary_json(
 
 fn write_summary(
     out: &mut impl Write,
-    src: &regctl::types::Reference,
-    dst: &regctl::types::Reference,
+    src: &dyn std::fmt::Display,
+    dst: &dyn std::fmt::Display,
     summary: &copy::CopySummary,
 ) -> anyhow::Result<()> {
     let seconds = summary.elapsed.as_secs_f64();
