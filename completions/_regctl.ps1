@@ -38,6 +38,7 @@ Register-ArgumentCompleter -Native -CommandName 'regctl' -ScriptBlock {
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show a manifest: media type, digest, size, platforms, config and layers')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a manifest (and every tag pointing to it), or only one tag')
             [CompletionResult]::new('cp', 'cp', [CompletionResultType]::ParameterValue, 'Copy an image or a whole multi-arch index between registries')
+            [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Collect garbage: offline over a storage root, online on a running regctl serve, or with registry:2''s collector in its container')
             [CompletionResult]::new('tag', 'tag', [CompletionResultType]::ParameterValue, 'Put an image under another tag of its repository (no layers move)')
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Save credentials for a registry in Docker''s config.json')
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Remove saved credentials for a registry')
@@ -150,6 +151,30 @@ Register-ArgumentCompleter -Native -CommandName 'regctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'regctl;gc' {
+            [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Collect offline over this storage root (registry:2''s rootdirectory, the directory holding docker/registry/v2)')
+            [CompletionResult]::new('--container', '--container', [CompletionResultType]::ParameterName, 'Run registry:2''s own collector in this container (`docker exec NAME registry garbage-collect CONFIG`)')
+            [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'Command prefix to reach registry:2 instead of `docker exec NAME`, split on spaces (e.g. "podman exec reg", "kubectl exec -n ci reg --")')
+            [CompletionResult]::new('--registry-config', '--registry-config', [CompletionResultType]::ParameterName, 'registry:2''s configuration file inside the container (with --container/--exec; named so as not to clash with the global --config)')
+            [CompletionResult]::new('--min-age', '--min-age', [CompletionResultType]::ParameterName, 'Keep blobs and manifests written less than DURATION ago (e.g. 1h) [default: 0 with --root, 1h online]')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format (json: the plan and the summary)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]')
+            [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'Trust this CA certificate (PEM) for TLS; repeatable')
+            [CompletionResult]::new('--delete-untagged', '--delete-untagged', [CompletionResultType]::ParameterName, 'Also remove manifests no tag reaches; children of a tagged index and referrers (signatures, SBOMs) of a kept manifest are always kept')
+            [CompletionResult]::new('--prune-empty-repos', '--prune-empty-repos', [CompletionResultType]::ParameterName, 'Remove repositories left with no tags and no manifests, so they leave the catalog')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Only show the plan')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'With --root: collect even though a server holds the root or uploads look in progress')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Allow plain http to any registry (loopback registries use http by default)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log HTTP requests to stderr (never credentials or tokens)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log HTTP requests to stderr (never credentials or tokens)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'regctl;tag' {
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Registry for references without a host (default: config file''s default_registry, else docker.io)')
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry for references without a host (default: config file''s default_registry, else docker.io)')
@@ -232,6 +257,7 @@ Register-ArgumentCompleter -Native -CommandName 'regctl' -ScriptBlock {
             [CompletionResult]::new('--htpasswd', '--htpasswd', [CompletionResultType]::ParameterName, 'Require Basic authentication against this htpasswd file (bcrypt entries, `htpasswd -B`)')
             [CompletionResult]::new('--tls-cert', '--tls-cert', [CompletionResultType]::ParameterName, 'PEM certificate chain for https (with --tls-key)')
             [CompletionResult]::new('--tls-key', '--tls-key', [CompletionResultType]::ParameterName, 'PEM private key for https (with --tls-cert)')
+            [CompletionResult]::new('--gc-interval', '--gc-interval', [CompletionResultType]::ParameterName, 'Collect garbage online every DURATION (e.g. 24h): keeps untagged manifests and anything written in the last hour')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Access-log format on stderr')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Registry for references without a host (default: config file''s default_registry, else docker.io)')
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry for references without a host (default: config file''s default_registry, else docker.io)')
@@ -270,6 +296,7 @@ Register-ArgumentCompleter -Native -CommandName 'regctl' -ScriptBlock {
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show a manifest: media type, digest, size, platforms, config and layers')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a manifest (and every tag pointing to it), or only one tag')
             [CompletionResult]::new('cp', 'cp', [CompletionResultType]::ParameterValue, 'Copy an image or a whole multi-arch index between registries')
+            [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Collect garbage: offline over a storage root, online on a running regctl serve, or with registry:2''s collector in its container')
             [CompletionResult]::new('tag', 'tag', [CompletionResultType]::ParameterValue, 'Put an image under another tag of its repository (no layers move)')
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Save credentials for a registry in Docker''s config.json')
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Remove saved credentials for a registry')
@@ -296,6 +323,9 @@ Register-ArgumentCompleter -Native -CommandName 'regctl' -ScriptBlock {
             break
         }
         'regctl;help;cp' {
+            break
+        }
+        'regctl;help;gc' {
             break
         }
         'regctl;help;tag' {

@@ -28,6 +28,9 @@ _regctl() {
             regctl,digest)
                 cmd="regctl__subcmd__digest"
                 ;;
+            regctl,gc)
+                cmd="regctl__subcmd__gc"
+                ;;
             regctl,generate-docs)
                 cmd="regctl__subcmd__generate__subcmd__docs"
                 ;;
@@ -70,6 +73,9 @@ _regctl() {
             regctl__subcmd__help,digest)
                 cmd="regctl__subcmd__help__subcmd__digest"
                 ;;
+            regctl__subcmd__help,gc)
+                cmd="regctl__subcmd__help__subcmd__gc"
+                ;;
             regctl__subcmd__help,generate-docs)
                 cmd="regctl__subcmd__help__subcmd__generate__subcmd__docs"
                 ;;
@@ -107,7 +113,7 @@ _regctl() {
 
     case "${cmd}" in
         regctl)
-            opts="-r -v -h -V --registry --config --insecure --ca-cert --verbose --help --version ls tags digest inspect rm cp tag login logout config completions serve generate-docs help"
+            opts="-r -v -h -V --registry --config --insecure --ca-cert --verbose --help --version ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -276,6 +282,52 @@ _regctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        regctl__subcmd__gc)
+            opts="-y -v -h -V --root --container --exec --registry-config --delete-untagged --prune-empty-repos --min-age --dry-run --yes --force --format --config --insecure --ca-cert --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --container)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-age)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json plain" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         regctl__subcmd__generate__subcmd__docs)
             opts="-r -v -h -V --out --registry --config --insecure --ca-cert --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -311,7 +363,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__help)
-            opts="ls tags digest inspect rm cp tag login logout config completions serve generate-docs help"
+            opts="ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -367,6 +419,20 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__help__subcmd__digest)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        regctl__subcmd__help__subcmd__gc)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -699,7 +765,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__serve)
-            opts="-p -r -v -h -V --addr --port --root --no-delete --read-only --htpasswd --tls-cert --tls-key --log-format --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-p -r -v -h -V --addr --port --root --no-delete --read-only --htpasswd --tls-cert --tls-key --gc-interval --log-format --registry --config --insecure --ca-cert --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -730,6 +796,10 @@ _regctl() {
                     return 0
                     ;;
                 --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gc-interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

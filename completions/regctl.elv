@@ -35,6 +35,7 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand inspect 'Show a manifest: media type, digest, size, platforms, config and layers'
             cand rm 'Delete a manifest (and every tag pointing to it), or only one tag'
             cand cp 'Copy an image or a whole multi-arch index between registries'
+            cand gc 'Collect garbage: offline over a storage root, online on a running regctl serve, or with registry:2''s collector in its container'
             cand tag 'Put an image under another tag of its repository (no layers move)'
             cand login 'Save credentials for a registry in Docker''s config.json'
             cand logout 'Remove saved credentials for a registry'
@@ -140,6 +141,29 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'regctl;gc'= {
+            cand --root 'Collect offline over this storage root (registry:2''s rootdirectory, the directory holding docker/registry/v2)'
+            cand --container 'Run registry:2''s own collector in this container (`docker exec NAME registry garbage-collect CONFIG`)'
+            cand --exec 'Command prefix to reach registry:2 instead of `docker exec NAME`, split on spaces (e.g. "podman exec reg", "kubectl exec -n ci reg --")'
+            cand --registry-config 'registry:2''s configuration file inside the container (with --container/--exec; named so as not to clash with the global --config)'
+            cand --min-age 'Keep blobs and manifests written less than DURATION ago (e.g. 1h) [default: 0 with --root, 1h online]'
+            cand --format 'Output format (json: the plan and the summary)'
+            cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
+            cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
+            cand --delete-untagged 'Also remove manifests no tag reaches; children of a tagged index and referrers (signatures, SBOMs) of a kept manifest are always kept'
+            cand --prune-empty-repos 'Remove repositories left with no tags and no manifests, so they leave the catalog'
+            cand --dry-run 'Only show the plan'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --force 'With --root: collect even though a server holds the root or uploads look in progress'
+            cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
+            cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'regctl;tag'= {
             cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
             cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
@@ -217,6 +241,7 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand --htpasswd 'Require Basic authentication against this htpasswd file (bcrypt entries, `htpasswd -B`)'
             cand --tls-cert 'PEM certificate chain for https (with --tls-key)'
             cand --tls-key 'PEM private key for https (with --tls-cert)'
+            cand --gc-interval 'Collect garbage online every DURATION (e.g. 24h): keeps untagged manifests and anything written in the last hour'
             cand --log-format 'Access-log format on stderr'
             cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
             cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
@@ -253,6 +278,7 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand inspect 'Show a manifest: media type, digest, size, platforms, config and layers'
             cand rm 'Delete a manifest (and every tag pointing to it), or only one tag'
             cand cp 'Copy an image or a whole multi-arch index between registries'
+            cand gc 'Collect garbage: offline over a storage root, online on a running regctl serve, or with registry:2''s collector in its container'
             cand tag 'Put an image under another tag of its repository (no layers move)'
             cand login 'Save credentials for a registry in Docker''s config.json'
             cand logout 'Remove saved credentials for a registry'
@@ -273,6 +299,8 @@ set edit:completion:arg-completer[regctl] = {|@words|
         &'regctl;help;rm'= {
         }
         &'regctl;help;cp'= {
+        }
+        &'regctl;help;gc'= {
         }
         &'regctl;help;tag'= {
         }

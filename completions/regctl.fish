@@ -37,6 +37,7 @@ complete -c regctl -n "__fish_regctl_needs_command" -f -a "digest" -d 'Print the
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "inspect" -d 'Show a manifest: media type, digest, size, platforms, config and layers'
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "rm" -d 'Delete a manifest (and every tag pointing to it), or only one tag'
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "cp" -d 'Copy an image or a whole multi-arch index between registries'
+complete -c regctl -n "__fish_regctl_needs_command" -f -a "gc" -d 'Collect garbage: offline over a storage root, online on a running regctl serve, or with registry:2\'s collector in its container'
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "tag" -d 'Put an image under another tag of its repository (no layers move)'
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "login" -d 'Save credentials for a registry in Docker\'s config.json'
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "logout" -d 'Remove saved credentials for a registry'
@@ -110,6 +111,25 @@ complete -c regctl -n "__fish_regctl_using_subcommand cp" -l insecure -d 'Allow 
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -l root -d 'Collect offline over this storage root (registry:2\'s rootdirectory, the directory holding docker/registry/v2)' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -l container -d 'Run registry:2\'s own collector in this container (`docker exec NAME registry garbage-collect CONFIG`)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -l exec -d 'Command prefix to reach registry:2 instead of `docker exec NAME`, split on spaces (e.g. "podman exec reg", "kubectl exec -n ci reg --")' -r
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -l registry-config -d 'registry:2\'s configuration file inside the container (with --container/--exec; named so as not to clash with the global --config)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -l min-age -d 'Keep blobs and manifests written less than DURATION ago (e.g. 1h) [default: 0 with --root, 1h online]' -r
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -l format -d 'Output format (json: the plan and the summary)' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON document'
+plain\t'One item a line, for scripts'"
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -l delete-untagged -d 'Also remove manifests no tag reaches; children of a tagged index and referrers (signatures, SBOMs) of a kept manifest are always kept'
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -l prune-empty-repos -d 'Remove repositories left with no tags and no manifests, so they leave the catalog'
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -l dry-run -d 'Only show the plan'
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -s y -l yes -d 'Do not ask for confirmation'
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -l force -d 'With --root: collect even though a server holds the root or uploads look in progress'
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -s V -l version -d 'Print version'
 complete -c regctl -n "__fish_regctl_using_subcommand tag" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand tag" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand tag" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
@@ -156,6 +176,7 @@ complete -c regctl -n "__fish_regctl_using_subcommand serve" -l root -d 'Storage
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -l htpasswd -d 'Require Basic authentication against this htpasswd file (bcrypt entries, `htpasswd -B`)' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -l tls-cert -d 'PEM certificate chain for https (with --tls-key)' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -l tls-key -d 'PEM private key for https (with --tls-cert)' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l gc-interval -d 'Collect garbage online every DURATION (e.g. 24h): keeps untagged manifests and anything written in the last hour' -r
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -l log-format -d 'Access-log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
@@ -175,17 +196,18 @@ complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l insecure
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s h -l help -d 'Print help'
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s V -l version -d 'Print version'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "ls" -d 'List the repositories of a registry (/v2/_catalog, all pages)'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "tags" -d 'List the tags of a repository (all pages)'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "digest" -d 'Print the digest of a manifest as the registry stores it'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "inspect" -d 'Show a manifest: media type, digest, size, platforms, config and layers'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "rm" -d 'Delete a manifest (and every tag pointing to it), or only one tag'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "cp" -d 'Copy an image or a whole multi-arch index between registries'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "tag" -d 'Put an image under another tag of its repository (no layers move)'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "login" -d 'Save credentials for a registry in Docker\'s config.json'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "logout" -d 'Remove saved credentials for a registry'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "config" -d 'Show the effective settings and where each came from'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "completions" -d 'Print a shell completion script'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "serve" -d 'Run an OCI registry on registry:2\'s on-disk layout'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "generate-docs" -d 'Write the completion scripts and man pages (for maintainers)'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp tag login logout config completions serve generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "ls" -d 'List the repositories of a registry (/v2/_catalog, all pages)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "tags" -d 'List the tags of a repository (all pages)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "digest" -d 'Print the digest of a manifest as the registry stores it'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "inspect" -d 'Show a manifest: media type, digest, size, platforms, config and layers'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "rm" -d 'Delete a manifest (and every tag pointing to it), or only one tag'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "cp" -d 'Copy an image or a whole multi-arch index between registries'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "gc" -d 'Collect garbage: offline over a storage root, online on a running regctl serve, or with registry:2\'s collector in its container'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "tag" -d 'Put an image under another tag of its repository (no layers move)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "login" -d 'Save credentials for a registry in Docker\'s config.json'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "logout" -d 'Remove saved credentials for a registry'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "config" -d 'Show the effective settings and where each came from'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "completions" -d 'Print a shell completion script'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "serve" -d 'Run an OCI registry on registry:2\'s on-disk layout'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "generate-docs" -d 'Write the completion scripts and man pages (for maintainers)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

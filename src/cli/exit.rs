@@ -7,13 +7,14 @@
 //! | 2 | usage: bad arguments, invalid reference, registry or platform |
 //! | 3 | not found: repository, tag, manifest or blob unknown |
 //! | 4 | authentication required or access denied |
-//! | 5 | refused: destructive operation without `--yes` and no terminal to ask on, or declined |
+//! | 5 | refused: destructive operation without `--yes` and no terminal to ask on, or declined; `gc --root` on a root in use |
 //! | 6 | unsupported by the server (e.g. deletion disabled) |
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use regctl::client::{ClientError, ErrorKind};
+use regctl::ops::gc::GcError;
 use regctl::types::ErrorCode;
 
 pub const OK: u8 = 0;
@@ -66,6 +67,13 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
     }
     if err.chain().any(|e| e.is::<Refused>()) {
         return REFUSED;
+    }
+    if let Some(gc) = err.chain().find_map(|e| e.downcast_ref::<GcError>()) {
+        match gc {
+            GcError::Locked { .. } | GcError::Active { .. } | GcError::Busy => return REFUSED,
+            GcError::NotARoot(_) => return USAGE,
+            _ => {}
+        }
     }
     if err.chain().any(|e| {
         e.is::<Usage>()

@@ -6,6 +6,7 @@ mod cp;
 mod digest;
 mod docs;
 mod exit;
+mod gc;
 mod inspect;
 mod login;
 mod logout;
@@ -83,6 +84,9 @@ pub enum Command {
     /// Copy an image or a whole multi-arch index between registries
     #[command(alias = "copy")]
     Cp(cp::CpArgs),
+    /// Collect garbage: offline over a storage root, online on a running
+    /// regctl serve, or with registry:2's collector in its container
+    Gc(gc::GcArgs),
     /// Put an image under another tag of its repository (no layers move)
     Tag(tag::TagArgs),
     /// Save credentials for a registry in Docker's config.json
@@ -207,6 +211,7 @@ async fn run(command: Command, input: GlobalInput) -> anyhow::Result<()> {
         Command::Rm(a) => rm::run(a, &ctx).await,
         Command::Cp(a) => cp::run(a, &ctx).await,
         Command::Tag(a) => tag::run(a, &ctx).await,
+        Command::Gc(a) => gc::run(a, &ctx).await,
         Command::Login(a) => login::run(a, &ctx).await,
         Command::Logout(a) => logout::run(a, &ctx).await,
         Command::Serve(_)

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use regctl::server::{self, ServerConfig, TlsFiles};
+use regctl::storage::RootLock;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LogFormat {
@@ -41,6 +42,10 @@ pub struct ServeArgs {
     /// PEM private key for https (with --tls-cert)
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Collect garbage online every DURATION (e.g. 24h): keeps untagged
+    /// manifests and anything written in the last hour
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub gc_interval: Option<std::time::Duration>,
     /// Access-log format on stderr
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -99,11 +104,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&root)
         .with_context(|| format!("cannot create the storage root {}", root.display()))?;
     let root = root.canonicalize().unwrap_or(root);
+    // Held for the server's lifetime: `regctl gc --root` will not sweep
+    // under a running server, and the server will not start during one.
+    let _lock = RootLock::shared(&root)
+        .map_err(|e| anyhow::anyhow!("{e}; start the server when the collection has finished"))?;
     let config = ServerConfig {
         root: root.clone(),
         delete_enabled: !args.no_delete,
         read_only: args.read_only,
         htpasswd: args.htpasswd,
+        gc_interval: args.gc_interval,
         ..ServerConfig::new(&root)
     };
     let app = server::router(config)?;

@@ -1,6 +1,7 @@
 //! The typed async registry client (reqwest). No terminal code: errors are
 //! returned typed, verbose request logs go through `tracing`.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod creds;

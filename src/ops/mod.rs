@@ -2,4 +2,5 @@
 //! progress goes to an observer the caller supplies.
 
 pub mod copy;
+pub mod gc;
 pub mod store_copy;

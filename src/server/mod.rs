@@ -6,6 +6,7 @@
 //! `Docker-Distribution-API-Version` header and the access log are applied
 //! around every request.
 
+mod admin;
 mod auth;
 mod blobs;
 mod error;
@@ -50,6 +51,9 @@ pub struct ServerConfig {
     pub htpasswd: Option<PathBuf>,
     /// The realm named in `WWW-Authenticate`.
     pub realm: String,
+    /// Collect garbage online this often (needs a Tokio runtime when the
+    /// router is built).
+    pub gc_interval: Option<std::time::Duration>,
 }
 
 impl ServerConfig {
@@ -60,6 +64,7 @@ impl ServerConfig {
             read_only: false,
             htpasswd: None,
             realm: "regctl".to_owned(),
+            gc_interval: None,
         }
     }
 }
@@ -109,11 +114,46 @@ pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
         auth,
         www_authenticate,
     });
+    if let Some(every) = state.config.gc_interval
+        && state.config.delete_enabled
+        && !state.config.read_only
+    {
+        tokio::spawn(collect_periodically(Arc::downgrade(&state), every));
+    }
     Ok(Router::new()
         .fallback(dispatch)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(middleware::from_fn(access_log))
         .with_state(state))
+}
+
+/// `--gc-interval`: an online collection with the default options every
+/// `every`, until the server's state is dropped.
+async fn collect_periodically(state: std::sync::Weak<AppState>, every: std::time::Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        let opts = crate::types::gc::GcOptions {
+            min_age: admin::DEFAULT_ONLINE_MIN_AGE,
+            ..Default::default()
+        };
+        match admin::run(&state, &opts, false).await {
+            Ok(r) => tracing::info!(
+                target: "regctl::gc",
+                manifests = r.summary.manifests_removed,
+                blobs = r.summary.blobs_removed,
+                bytes = r.summary.bytes_freed.unwrap_or(0),
+                "scheduled garbage collection done"
+            ),
+            Err(e) => {
+                tracing::warn!(target: "regctl::gc", error = ?e, "scheduled garbage collection failed")
+            }
+        }
+    }
 }
 
 /// A client must send its request headers within this time; otherwise the
@@ -157,7 +197,15 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let service = TowerToHyperService::new(app.clone());
+        // The peer address, for the admin endpoint's loopback rule.
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req
+            },
+        ));
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let acceptor = acceptor.clone();
@@ -272,6 +320,13 @@ async fn dispatch(State(state): State<SharedState>, req: Request) -> Response {
     let result = match (&parts.method, route) {
         (&Method::GET | &Method::HEAD, Route::Base) => Ok(base(head)),
         (&Method::GET, Route::Catalog) => listing::catalog(st, query).await,
+        (&Method::POST, Route::AdminGc) => {
+            let peer = parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0);
+            admin::collect(st, peer, query).await
+        }
         (&Method::GET, Route::Tags { name }) => listing::tags(st, name, query).await,
         (&Method::GET, Route::Referrers { name, digest }) => {
             listing::referrers(st, name, digest, query).await

@@ -8,12 +8,30 @@
 pub enum Route<'a> {
     Base,
     Catalog,
-    Tags { name: &'a str },
-    Manifest { name: &'a str, reference: &'a str },
-    Blob { name: &'a str, digest: &'a str },
-    UploadStart { name: &'a str },
-    Upload { name: &'a str, id: &'a str },
-    Referrers { name: &'a str, digest: &'a str },
+    Tags {
+        name: &'a str,
+    },
+    Manifest {
+        name: &'a str,
+        reference: &'a str,
+    },
+    Blob {
+        name: &'a str,
+        digest: &'a str,
+    },
+    UploadStart {
+        name: &'a str,
+    },
+    Upload {
+        name: &'a str,
+        id: &'a str,
+    },
+    Referrers {
+        name: &'a str,
+        digest: &'a str,
+    },
+    /// `/v2/_regctl/gc`: online garbage collection (see `admin`).
+    AdminGc,
 }
 
 /// Parses the path after `/v2`; `None` for anything that is no route.
@@ -25,6 +43,9 @@ pub fn parse(path: &str) -> Option<Route<'_>> {
     let rest = rest.strip_prefix('/')?;
     if rest == "_catalog" {
         return Some(Route::Catalog);
+    }
+    if rest == "_regctl/gc" {
+        return Some(Route::AdminGc);
     }
     if let Some(name) = rest.strip_suffix("/tags/list") {
         return non_empty(name).map(|name| Route::Tags { name });

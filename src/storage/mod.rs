@@ -4,11 +4,14 @@
 pub mod backend;
 pub mod error;
 pub mod fs;
+pub mod gc;
+pub mod lock;
 pub mod paths;
 pub mod registry;
 
 pub use backend::{Backend, ByteReader, ByteStream, Meta};
 pub use error::StorageError;
 pub use fs::FsBackend;
+pub use lock::{LockError, RootLock};
 pub use paths::{RepoName, TagName, UploadId};
 pub use registry::{ManifestRef, Registry, StoredManifest, byte_stream};

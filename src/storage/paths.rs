@@ -66,6 +66,16 @@ pub fn blobs_root() -> String {
     format!("{V2}/blobs")
 }
 
+/// `blobs/sha256`: every blob of one algorithm, in two-hex-digit shards.
+pub fn blobs_dir(algorithm: &str) -> String {
+    format!("{V2}/blobs/{algorithm}")
+}
+
+/// `blobs/sha256/ab`: one shard of the blob store.
+pub fn blob_shard_dir(algorithm: &str, shard: &str) -> String {
+    format!("{V2}/blobs/{algorithm}/{shard}")
+}
+
 /// `blobs/sha256/ab/abcdef.../data`
 pub fn blob_data(d: &Digest) -> String {
     format!("{}/data", blob_dir(d))
@@ -150,6 +160,11 @@ pub fn tag_index_link(repo: &RepoName, tag: &TagName, d: &Digest) -> String {
         d.algorithm(),
         d.hex()
     )
+}
+
+/// `_manifests/tags/TAG/index/sha256/HEX`: one entry of a tag's history.
+pub fn tag_index_dir(repo: &RepoName, tag: &TagName, d: &Digest) -> String {
+    format!("{}/index/{}/{}", tag_dir(repo, tag), d.algorithm(), d.hex())
 }
 
 pub fn uploads_dir(repo: &RepoName) -> String {

@@ -16,6 +16,7 @@ use tokio::io::AsyncReadExt;
 
 use super::backend::{Backend, ByteReader, ByteStream, ChunkSink};
 use super::error::{Result, StorageError};
+use super::gc::GcCoordinator;
 use super::paths::{self, RepoName, TagName, UploadId};
 use crate::types::manifest::MAX_MANIFEST_SIZE;
 use crate::types::{Algorithm, Descriptor, Digest, Digester, Manifest, MediaType};
@@ -87,6 +88,7 @@ pub struct Registry {
     manifests: Mutex<ManifestCache>,
     /// Tag lists by repository, with the `tags/` directory's mtime they match.
     tags: Mutex<TagCache>,
+    gc: GcCoordinator,
 }
 
 /// Cached tag lists: repository → (mtime of its `tags/` directory, tags).
@@ -111,14 +113,19 @@ impl Registry {
             uploads: Mutex::new(HashMap::new()),
             manifests: Mutex::new(ManifestCache::default()),
             tags: Mutex::new(HashMap::new()),
+            gc: GcCoordinator::default(),
         }
+    }
+
+    pub(super) fn gc(&self) -> &GcCoordinator {
+        &self.gc
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
     }
 
-    async fn read_link(&self, key: &str) -> Result<Option<Digest>> {
+    pub(super) async fn read_link(&self, key: &str) -> Result<Option<Digest>> {
         Ok(self.backend.get(key).await?.and_then(|b| parse_link(&b)))
     }
 
@@ -211,7 +218,7 @@ impl Registry {
 
     /// Forgets a repository's cached tag list after this process changed it
     /// (a change within the clock's resolution would not show in the mtime).
-    fn tags_changed(&self, repo: &RepoName) {
+    pub(super) fn forget_tags(&self, repo: &RepoName) {
         self.lock_tags().remove(repo);
     }
 
@@ -252,6 +259,8 @@ impl Registry {
 
     /// Size of a blob as seen from a repository: linked there and present.
     pub async fn repo_blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>> {
+        // A client that sees a blob here may rely on it in a manifest later.
+        self.gc.touch([digest]);
         if self
             .read_link(&paths::layer_link(repo, digest))
             .await?
@@ -282,6 +291,12 @@ impl Registry {
 
     /// Makes an existing blob visible in a repository.
     pub async fn link_blob(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
+        let _gc = self.gc.writing().await;
+        self.gc.touch([digest]);
+        self.link_blob_unguarded(repo, digest).await
+    }
+
+    async fn link_blob_unguarded(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
         self.backend
             .put(&paths::layer_link(repo, digest), link_bytes(digest))
             .await?;
@@ -439,12 +454,15 @@ impl Registry {
             }
             .into());
         }
+        let gc = self.gc.writing().await;
+        self.gc.touch([digest]);
         if self.blob_size(digest).await?.is_none() {
             self.backend
                 .commit(&data_key, &paths::blob_data(digest))
                 .await?;
         }
-        self.link_blob(repo, digest).await?;
+        self.link_blob_unguarded(repo, digest).await?;
+        drop(gc);
         self.backend.delete(&paths::upload_dir(repo, id)).await?;
         Ok(size)
     }
@@ -528,6 +546,23 @@ impl Registry {
         Ok(Some((bytes, media_type)))
     }
 
+    /// `digest` if the repository holds that manifest revision (and its data).
+    pub async fn resolve_digest(&self, repo: &RepoName, digest: &Digest) -> Result<Option<Digest>> {
+        if self.blob_size(digest).await?.is_none() {
+            return Ok(None);
+        }
+        self.resolve(repo, &ManifestRef::Digest(digest.clone()))
+            .await
+    }
+
+    /// Drops a manifest from the cache after its blob was removed.
+    pub(super) fn forget_manifest(&self, digest: &Digest) {
+        let mut cache = self.manifests.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((bytes, _)) = cache.entries.remove(digest) {
+            cache.bytes -= bytes.len();
+        }
+    }
+
     /// The digest a reference names in a repository, if the manifest exists.
     pub async fn resolve(
         &self,
@@ -594,6 +629,15 @@ impl Registry {
         };
         let manifest = Manifest::parse_with_digest(bytes.clone(), content_type, digest.clone())
             .map_err(|e| StorageError::ManifestInvalid(e.to_string()))?;
+        // Checks and links under the collector's gate: a concurrent sweep
+        // either sees these digests touched or has already removed a blob,
+        // which the checks below then report.
+        let _gc = self.gc.writing().await;
+        self.gc.touch(
+            std::iter::once(&digest)
+                .chain(manifest.blobs())
+                .chain(manifest.children().iter().map(|c| &c.digest)),
+        );
         for blob in manifest.blobs() {
             if self.repo_blob_size(repo, blob).await?.is_none() {
                 return Err(StorageError::ManifestBlobUnknown(blob.clone()));
@@ -624,7 +668,7 @@ impl Registry {
             self.backend
                 .put(&paths::tag_current_link(repo, tag), link_bytes(&digest))
                 .await?;
-            self.tags_changed(repo);
+            self.forget_tags(repo);
         }
         Ok(manifest)
     }
@@ -656,7 +700,7 @@ impl Registry {
         self.backend
             .delete(&paths::revision_dir(repo, digest))
             .await?;
-        self.tags_changed(repo);
+        self.forget_tags(repo);
         Ok(removed)
     }
 
@@ -671,7 +715,7 @@ impl Registry {
             return Err(StorageError::ManifestUnknown(tag.to_string()));
         }
         self.backend.delete(&paths::tag_dir(repo, tag)).await?;
-        self.tags_changed(repo);
+        self.forget_tags(repo);
         Ok(())
     }
 

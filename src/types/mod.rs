@@ -2,6 +2,7 @@
 //! spec's error body. Pure data: no I/O, no async, no HTTP.
 
 pub mod digest;
+pub mod gc;
 pub mod image_ref;
 pub mod manifest;
 pub mod media_type;

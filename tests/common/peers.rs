@@ -204,6 +204,11 @@ impl DistRegistry {
         &self.root
     }
 
+    /// Its configuration file (for `garbage-collect`).
+    pub fn config(&self) -> &Path {
+        &self.config
+    }
+
     /// registry:2's own offline collector over this root.
     pub fn garbage_collect(&self, dry_run: bool, delete_untagged: bool) -> Output {
         let mut cmd = Command::new("docker-registry");

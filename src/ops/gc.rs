@@ -1,0 +1,291 @@
+//! Garbage collection, three ways: natively over a storage root (offline),
+//! and by driving registry:2's own collector inside its container. (The
+//! third, online collection, is the server's admin endpoint, reached
+//! through the client.)
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::storage::gc::{self, Collection, GcRun};
+use crate::storage::{FsBackend, LockError, Registry, RootLock, StorageError};
+use crate::types::gc::{GcOptions, GcPlan, GcReport, GcSummary};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GcError {
+    #[error(
+        "{0} holds no registry data (no docker/registry/v2 under it); pass the directory registry:2 calls \
+         its rootdirectory, e.g. /var/lib/registry"
+    )]
+    NotARoot(String),
+    #[error(
+        "{error}; collect through the server instead (`regctl gc HOST:PORT`), or stop it first \
+         (--force skips this check)"
+    )]
+    Locked { error: LockError },
+    #[error(
+        "{root} looks in use: {} (stop the registry writing to it, or pass --force)",
+        .uploads.join("; ")
+    )]
+    Active { root: String, uploads: Vec<String> },
+    #[error("another garbage collection is running on this registry")]
+    Busy,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("cannot run {command}: {source}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{command} failed ({status})")]
+    CommandFailed { command: String, status: String },
+    #[error(
+        "{command} finished without its summary line (\"N blobs marked, M blobs and K manifests eligible \
+         for deletion\"); is it registry:2's `registry garbage-collect`?"
+    )]
+    NoSummary { command: String },
+}
+
+/// A storage root opened for an offline collection, locked against
+/// `regctl serve` until dropped.
+pub struct OfflineRoot {
+    root: PathBuf,
+    registry: Registry,
+    _lock: Option<RootLock>,
+}
+
+impl OfflineRoot {
+    /// Opens `root`. Without `force`, fails while a `regctl serve` holds it.
+    pub fn open(root: &Path, force: bool) -> Result<Self, GcError> {
+        if !root.join("docker/registry/v2").is_dir() {
+            return Err(GcError::NotARoot(root.display().to_string()));
+        }
+        let lock = match RootLock::exclusive(root) {
+            Ok(lock) => Some(lock),
+            Err(_) if force => None,
+            Err(error) => return Err(GcError::Locked { error }),
+        };
+        Ok(OfflineRoot {
+            root: root.to_owned(),
+            registry: Registry::new(Arc::new(FsBackend::new(root))),
+            _lock: lock,
+        })
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Marks and plans a collection. Without `force`, refuses when recent
+    /// uploads show that something (registry:2 takes no lock) is writing.
+    pub async fn plan(&self, opts: &GcOptions, force: bool) -> Result<Planned<'_>, GcError> {
+        let planned = Planned::draw(&self.registry, opts).await?;
+        if !force && !planned.plan().active_uploads.is_empty() {
+            return Err(GcError::Active {
+                root: self.root.display().to_string(),
+                uploads: planned.plan().active_uploads.clone(),
+            });
+        }
+        Ok(planned)
+    }
+}
+
+/// A collection whose plan is drawn: sweep it, or keep everything.
+pub struct Planned<'a> {
+    run: GcRun<'a>,
+    collection: Collection,
+}
+
+impl<'a> Planned<'a> {
+    /// Starts a collection on `registry` and marks.
+    pub async fn draw(registry: &'a Registry, opts: &GcOptions) -> Result<Self, GcError> {
+        let run = gc::begin(registry).ok_or(GcError::Busy)?;
+        let collection = gc::plan(&run, opts).await?;
+        Ok(Planned { run, collection })
+    }
+
+    pub fn plan(&self) -> &GcPlan {
+        &self.collection.plan
+    }
+
+    /// Removes what the plan lists.
+    pub async fn sweep(self) -> Result<GcReport, GcError> {
+        let summary = if self.collection.plan.is_empty() {
+            GcSummary::default()
+        } else {
+            gc::sweep(&self.run, &self.collection).await?
+        };
+        Ok(GcReport {
+            plan: self.collection.plan,
+            summary,
+        })
+    }
+
+    /// Removes nothing: the report of a dry run.
+    pub fn keep(self) -> GcReport {
+        GcReport {
+            summary: self.collection.plan.summary(),
+            plan: self.collection.plan,
+        }
+    }
+}
+
+/// How to reach registry:2's collector inside a container.
+#[derive(Debug, Clone)]
+pub struct ContainerGc {
+    /// The command prefix, e.g. `docker exec NAME`.
+    pub prefix: Vec<String>,
+    /// The registry configuration inside the container.
+    pub config: String,
+    pub delete_untagged: bool,
+    pub dry_run: bool,
+}
+
+impl ContainerGc {
+    /// `docker exec NAME`, the usual prefix.
+    pub fn docker_exec(container: &str) -> Vec<String> {
+        vec!["docker".into(), "exec".into(), container.into()]
+    }
+
+    /// The whole command line.
+    pub fn argv(&self) -> Vec<String> {
+        let mut argv = self.prefix.clone();
+        argv.extend(["registry".into(), "garbage-collect".into()]);
+        if self.dry_run {
+            argv.push("--dry-run".into());
+        }
+        if self.delete_untagged {
+            argv.push("--delete-untagged".into());
+        }
+        argv.push(self.config.clone());
+        argv
+    }
+
+    /// Runs the collector, handing each line of its output (stdout and
+    /// stderr) to `line`, and returns the summary parsed from it.
+    pub async fn run(&self, mut line: impl FnMut(&str)) -> Result<GcSummary, GcError> {
+        let argv = self.argv();
+        let command = argv.join(" ");
+        let Some((program, args)) = argv.split_first() else {
+            return Err(GcError::NoSummary { command });
+        };
+        let mut child = tokio::process::Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| GcError::Spawn {
+                command: command.clone(),
+                source,
+            })?;
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(GcError::NoSummary { command });
+        };
+        let mut out = BufReader::new(stdout).lines();
+        let mut err = BufReader::new(stderr).lines();
+        let mut counts = None;
+        let (mut out_open, mut err_open) = (true, true);
+        while out_open || err_open {
+            let next = tokio::select! {
+                l = out.next_line(), if out_open => l.map(|l| (l, true)),
+                l = err.next_line(), if err_open => l.map(|l| (l, false)),
+            };
+            match next {
+                Ok((Some(text), _)) => {
+                    if let Some(c) = parse_registry_gc_summary(&text) {
+                        counts = Some(c);
+                    }
+                    line(&text);
+                }
+                Ok((None, true)) | Err(_) => out_open = false,
+                Ok((None, false)) => err_open = false,
+            }
+        }
+        let status = child.wait().await.map_err(|source| GcError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+        if !status.success() {
+            return Err(GcError::CommandFailed {
+                command,
+                status: status.to_string(),
+            });
+        }
+        let (_marked, blobs, manifests) = counts.ok_or(GcError::NoSummary { command })?;
+        Ok(GcSummary {
+            dry_run: self.dry_run,
+            manifests_removed: manifests,
+            blobs_removed: blobs,
+            bytes_freed: None,
+            ..GcSummary::default()
+        })
+    }
+}
+
+/// Parses registry:2's last line, "N blobs marked, M blobs and K manifests
+/// eligible for deletion", into (N, M, K).
+pub fn parse_registry_gc_summary(line: &str) -> Option<(usize, usize, usize)> {
+    let rest = line.trim();
+    let (marked, rest) = rest.split_once(" blobs marked, ")?;
+    let (blobs, rest) = rest.split_once(" blobs and ")?;
+    let (manifests, rest) = rest.split_once(" manifests eligible for deletion")?;
+    if !rest.trim().is_empty() {
+        return None;
+    }
+    let last_word = |s: &str| s.split_whitespace().last()?.parse().ok();
+    Some((
+        last_word(marked)?,
+        blobs.trim().parse().ok()?,
+        manifests.trim().parse().ok()?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_registry2_summary_line() {
+        assert_eq!(
+            parse_registry_gc_summary(
+                "5 blobs marked, 2 blobs and 0 manifests eligible for deletion"
+            ),
+            Some((5, 2, 0))
+        );
+        assert_eq!(
+            parse_registry_gc_summary(
+                "\n12 blobs marked, 3 blobs and 1 manifests eligible for deletion\n"
+            ),
+            Some((12, 3, 1))
+        );
+        assert_eq!(
+            parse_registry_gc_summary("busybox: marking blob sha256:abc"),
+            None
+        );
+        assert_eq!(
+            parse_registry_gc_summary(
+                "x blobs marked, 2 blobs and 0 manifests eligible for deletion"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn argv_puts_flags_before_the_config() {
+        let gc = ContainerGc {
+            prefix: ContainerGc::docker_exec("registry"),
+            config: "/etc/docker/registry/config.yml".into(),
+            delete_untagged: true,
+            dry_run: true,
+        };
+        assert_eq!(
+            gc.argv().join(" "),
+            "docker exec registry registry garbage-collect --dry-run --delete-untagged /etc/docker/registry/config.yml"
+        );
+    }
+}

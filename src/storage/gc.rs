@@ -1,0 +1,496 @@
+//! Mark-and-sweep garbage collection over a storage root, shared by the
+//! offline `regctl gc --root` and the server's online collection.
+//!
+//! [`plan`] marks every blob reachable from the manifests that are kept and
+//! lists what is not; [`sweep`] removes it. The two are separate so the CLI
+//! can show the plan and ask before anything is deleted.
+//!
+//! Writes that race an online collection are protected by [`GcCoordinator`]:
+//! from the moment a collection begins, every digest the server links,
+//! checks or stores is recorded as *touched*, and the sweep skips touched
+//! digests. Manifest writes hold the coordinator's gate (shared) across
+//! "check every referenced blob exists" and "write the links", and the sweep
+//! holds it exclusively while it deletes, so a manifest `PUT` either sees its
+//! blobs and keeps them, or finds one gone and fails with
+//! `MANIFEST_BLOB_UNKNOWN`; it never stores a manifest whose blob is deleted.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{RwLock, RwLockReadGuard};
+
+use super::error::{Result, StorageError};
+use super::paths::{self, RepoName, TagName, UploadId};
+use super::registry::Registry;
+use crate::types::gc::{
+    GcOptions, GcPlan, GcSummary, LinkKind, PlannedBlob, PlannedLink, PlannedManifest,
+    PlannedUpload,
+};
+use crate::types::{Algorithm, Digest, Manifest};
+
+/// Upload sessions older than this are abandoned and removed.
+pub const UPLOAD_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// An upload started more recently than this means something is writing to
+/// the root right now (the offline collector refuses to run then).
+pub const ACTIVE_UPLOAD_AGE: Duration = Duration::from_secs(10 * 60);
+
+/// Deletions done under one exclusive hold of the gate: short enough that
+/// pushes barely wait, long enough that the lock is not taken per blob.
+const SWEEP_BATCH: usize = 256;
+
+/// A plan drawn by [`plan`], with what its sweep needs to know.
+#[derive(Debug, Clone)]
+pub struct Collection {
+    pub plan: GcPlan,
+    layer_links: Vec<(RepoName, Digest)>,
+}
+
+/// Coordination between a running collection and the writes of a server in
+/// the same process. Held by [`Registry`].
+#[derive(Default)]
+pub struct GcCoordinator {
+    gate: RwLock<()>,
+    touched: Mutex<Option<HashSet<Digest>>>,
+    running: tokio::sync::Mutex<()>,
+}
+
+impl GcCoordinator {
+    /// Held (shared) by a write across its checks and its links.
+    pub(super) async fn writing(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read().await
+    }
+
+    /// Records that a write or a check used these digests.
+    pub(super) fn touch<'a>(&self, digests: impl IntoIterator<Item = &'a Digest>) {
+        let mut touched = self.touched.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(set) = touched.as_mut() {
+            set.extend(digests.into_iter().cloned());
+        }
+    }
+
+    fn is_touched(&self, d: &Digest) -> bool {
+        self.touched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|s| s.contains(d))
+    }
+
+    fn set_recording(&self, on: bool) {
+        *self.touched.lock().unwrap_or_else(|e| e.into_inner()) = on.then(HashSet::new);
+    }
+}
+
+/// A collection in progress: at most one per registry; recording of touched
+/// digests stops when it is dropped.
+pub struct GcRun<'a> {
+    registry: &'a Registry,
+    _running: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl Drop for GcRun<'_> {
+    fn drop(&mut self) {
+        self.registry.gc().set_recording(false);
+    }
+}
+
+/// Starts a collection: from here on, writes are recorded as touched.
+/// `None` when another collection is running in this process.
+pub fn begin(registry: &Registry) -> Option<GcRun<'_>> {
+    let running = registry.gc().running.try_lock().ok()?;
+    registry.gc().set_recording(true);
+    Some(GcRun {
+        registry,
+        _running: running,
+    })
+}
+
+fn older_than(modified: SystemTime, cutoff: SystemTime) -> bool {
+    modified <= cutoff
+}
+
+/// Marks, then lists everything the collection would remove.
+pub async fn plan(run: &GcRun<'_>, opts: &GcOptions) -> Result<Collection> {
+    let registry = run.registry;
+    let backend = registry.backend();
+    let started = SystemTime::now();
+    let cutoff = started.checked_sub(opts.min_age).unwrap_or(started);
+    let mut plan = GcPlan::default();
+    let mut marked: HashSet<Digest> = HashSet::new();
+    let mut layer_links: Vec<(RepoName, Digest, SystemTime)> = Vec::new();
+    let mut repos_left_empty: Vec<RepoName> = Vec::new();
+
+    for name in registry.repositories().await? {
+        let repo = RepoName::new(&name)?;
+        plan.repositories_scanned += 1;
+
+        // Every manifest revision, parsed.
+        let mut manifests: HashMap<Digest, Option<Manifest>> = HashMap::new();
+        let mut young: HashSet<Digest> = HashSet::new();
+        for digest in registry.revisions(&repo).await? {
+            let Some(bytes) = backend.get(&paths::blob_data(&digest)).await? else {
+                plan.links.push(PlannedLink {
+                    repository: name.clone(),
+                    kind: LinkKind::Revision,
+                    name: digest.to_string(),
+                });
+                continue;
+            };
+            if let Some(meta) = backend.stat(&paths::revision_link(&repo, &digest)).await?
+                && !older_than(meta.modified, cutoff)
+            {
+                young.insert(digest.clone());
+            }
+            let parsed = match Manifest::parse_with_digest(bytes, None, digest.clone()) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    plan.warnings.push(format!(
+                        "{name}@{digest}: cannot parse the manifest ({e}); every blob linked in {name} is kept"
+                    ));
+                    None
+                }
+            };
+            manifests.insert(digest, parsed);
+        }
+
+        // Tags, and the ones pointing at nothing.
+        let mut tagged: Vec<Digest> = Vec::new();
+        for tag_name in backend.list(&paths::tags_dir(&repo)).await? {
+            let Ok(tag) = TagName::new(&tag_name) else {
+                continue;
+            };
+            match registry
+                .read_link(&paths::tag_current_link(&repo, &tag))
+                .await?
+            {
+                Some(d) if manifests.contains_key(&d) => tagged.push(d),
+                _ => plan.links.push(PlannedLink {
+                    repository: name.clone(),
+                    kind: LinkKind::Tag,
+                    name: tag_name,
+                }),
+            }
+        }
+
+        // Which manifests stay.
+        let kept: HashSet<Digest> = if opts.delete_untagged {
+            let mut by_subject: HashMap<&Digest, Vec<&Digest>> = HashMap::new();
+            for (d, m) in &manifests {
+                if let Some(s) = m.as_ref().and_then(Manifest::subject) {
+                    by_subject.entry(&s.digest).or_default().push(d);
+                }
+            }
+            let mut kept = HashSet::new();
+            let mut queue: VecDeque<Digest> = tagged.iter().chain(&young).cloned().collect();
+            while let Some(d) = queue.pop_front() {
+                if !manifests.contains_key(&d) || !kept.insert(d.clone()) {
+                    continue;
+                }
+                if let Some(Some(m)) = manifests.get(&d) {
+                    queue.extend(m.children().iter().map(|c| c.digest.clone()));
+                }
+                if let Some(referrers) = by_subject.get(&d) {
+                    queue.extend(referrers.iter().map(|r| (*r).clone()));
+                }
+            }
+            kept
+        } else {
+            manifests.keys().cloned().collect()
+        };
+
+        let mut unparseable_kept = false;
+        for d in &kept {
+            marked.insert(d.clone());
+            match manifests.get(d) {
+                Some(Some(m)) => {
+                    marked.extend(m.blobs().into_iter().cloned());
+                    marked.extend(m.children().iter().map(|c| c.digest.clone()));
+                }
+                _ => unparseable_kept = true,
+            }
+        }
+        plan.manifests_kept += kept.len();
+        let mut deleted: Vec<&Digest> = manifests.keys().filter(|d| !kept.contains(*d)).collect();
+        deleted.sort();
+        plan.manifests
+            .extend(deleted.iter().map(|d| PlannedManifest {
+                repository: name.clone(),
+                digest: (*d).clone(),
+            }));
+
+        // Layer links: kept unless their blob goes (decided after the mark).
+        let mut young_layers = false;
+        for algo in [Algorithm::Sha256, Algorithm::Sha512] {
+            for hex in backend
+                .list(&paths::layers_dir(&repo, algo.as_str()))
+                .await?
+            {
+                let Ok(d) = Digest::new(algo, &hex) else {
+                    continue;
+                };
+                let Some(meta) = backend.stat(&paths::layer_link(&repo, &d)).await? else {
+                    continue;
+                };
+                if unparseable_kept {
+                    marked.insert(d.clone());
+                }
+                young_layers |= !older_than(meta.modified, cutoff);
+                layer_links.push((repo.clone(), d, meta.modified));
+            }
+        }
+
+        // Upload sessions.
+        let mut uploads_left = false;
+        for id in backend.list(&paths::uploads_dir(&repo)).await? {
+            let Some(id) = UploadId::parse(&id) else {
+                continue;
+            };
+            let began = upload_started(registry, &repo, &id).await?;
+            let age = started.duration_since(began).unwrap_or_default();
+            if age < ACTIVE_UPLOAD_AGE {
+                plan.active_uploads.push(format!(
+                    "{name} (upload {id} started {} ago)",
+                    humantime::format_duration(Duration::from_secs(age.as_secs()))
+                ));
+            }
+            if age >= UPLOAD_MAX_AGE {
+                let size = backend
+                    .stat(&paths::upload_data(&repo, &id))
+                    .await?
+                    .map_or(0, |m| m.size);
+                plan.uploads.push(PlannedUpload {
+                    repository: name.clone(),
+                    id: id.to_string(),
+                    size,
+                });
+            } else {
+                uploads_left = true;
+            }
+        }
+
+        let tags_left = !tagged.is_empty();
+        if opts.prune_empty_repos && !tags_left && kept.is_empty() && !uploads_left && !young_layers
+        {
+            repos_left_empty.push(repo);
+        }
+    }
+
+    // Sweep candidates: every blob nothing marked.
+    for algo in [Algorithm::Sha256, Algorithm::Sha512] {
+        let algo_dir = paths::blobs_dir(algo.as_str());
+        for shard in backend.list(&algo_dir).await? {
+            let shard_dir = paths::blob_shard_dir(algo.as_str(), &shard);
+            for hex in backend.list(&shard_dir).await? {
+                let Ok(d) = Digest::new(algo, &hex) else {
+                    continue;
+                };
+                if marked.contains(&d) || d.hex().get(..2) != Some(shard.as_str()) {
+                    continue;
+                }
+                match backend.stat(&paths::blob_data(&d)).await? {
+                    Some(meta) if !older_than(meta.modified, cutoff) => {}
+                    Some(meta) => plan.blobs.push(PlannedBlob {
+                        digest: d,
+                        size: meta.size,
+                    }),
+                    // A blob directory without data (an interrupted delete).
+                    None => plan.blobs.push(PlannedBlob { digest: d, size: 0 }),
+                }
+            }
+        }
+    }
+    plan.blobs_marked = marked.len();
+
+    let swept: HashSet<&Digest> = plan.blobs.iter().map(|b| &b.digest).collect();
+    let mut swept_links = Vec::new();
+    for (repo, d, _) in &layer_links {
+        let gone = swept.contains(d) || backend.stat(&paths::blob_data(d)).await?.is_none();
+        if gone {
+            plan.links.push(PlannedLink {
+                repository: repo.to_string(),
+                kind: LinkKind::Layer,
+                name: d.to_string(),
+            });
+            swept_links.push((repo.clone(), d.clone()));
+        }
+    }
+    plan.repositories = repos_left_empty.iter().map(|r| r.to_string()).collect();
+    Ok(Collection {
+        plan,
+        layer_links: swept_links,
+    })
+}
+
+async fn upload_started(registry: &Registry, repo: &RepoName, id: &UploadId) -> Result<SystemTime> {
+    let backend = registry.backend();
+    if let Some(text) = backend.get(&paths::upload_started_at(repo, id)).await?
+        && let Ok(text) = std::str::from_utf8(&text)
+        && let Ok(t) = humantime::parse_rfc3339_weak(text.trim().trim_end_matches('Z'))
+    {
+        return Ok(t);
+    }
+    Ok(backend
+        .stat(&paths::upload_dir(repo, id))
+        .await?
+        .map_or(SystemTime::UNIX_EPOCH, |m| m.modified))
+}
+
+/// Removes what `plan` lists, re-checking each item against writes made
+/// since the plan was drawn.
+pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary> {
+    let plan = &collection.plan;
+    let registry = run.registry;
+    let backend = registry.backend();
+    let coord = registry.gc();
+    let mut summary = GcSummary::default();
+
+    for m in &plan.manifests {
+        let repo = RepoName::new(&m.repository)?;
+        let _gate = coord.gate.write().await;
+        if coord.is_touched(&m.digest) {
+            summary.skipped_in_use += 1;
+            continue;
+        }
+        remove_manifest(registry, &repo, &m.digest).await?;
+        summary.manifests_removed += 1;
+    }
+
+    for link in &plan.links {
+        let repo = RepoName::new(&link.repository)?;
+        let _gate = coord.gate.write().await;
+        let removed = match link.kind {
+            LinkKind::Revision => {
+                let d: Digest = link.name.parse().map_err(invalid_plan)?;
+                if backend.stat(&paths::blob_data(&d)).await?.is_none() && !coord.is_touched(&d) {
+                    backend.delete(&paths::revision_dir(&repo, &d)).await?;
+                    true
+                } else {
+                    false
+                }
+            }
+            LinkKind::Tag => {
+                let tag = TagName::new(&link.name)?;
+                let target = registry
+                    .read_link(&paths::tag_current_link(&repo, &tag))
+                    .await?;
+                let still_dangling = match &target {
+                    Some(d) => registry.resolve_digest(&repo, d).await?.is_none(),
+                    None => true,
+                };
+                if still_dangling {
+                    backend.delete(&paths::tag_dir(&repo, &tag)).await?;
+                    registry.forget_tags(&repo);
+                }
+                still_dangling
+            }
+            // Layer links go with their blobs, below.
+            LinkKind::Layer => continue,
+        };
+        if removed {
+            summary.links_removed += 1;
+        } else {
+            summary.skipped_in_use += 1;
+        }
+    }
+
+    let mut bytes = 0;
+    for batch in plan.blobs.chunks(SWEEP_BATCH) {
+        let _gate = coord.gate.write().await;
+        for blob in batch {
+            if coord.is_touched(&blob.digest) {
+                summary.skipped_in_use += 1;
+                continue;
+            }
+            backend.delete(&paths::blob_dir(&blob.digest)).await?;
+            registry.forget_manifest(&blob.digest);
+            summary.blobs_removed += 1;
+            bytes += blob.size;
+        }
+    }
+    summary.bytes_freed = Some(bytes);
+
+    for batch in collection.layer_links.chunks(SWEEP_BATCH) {
+        let _gate = coord.gate.write().await;
+        for (repo, d) in batch {
+            if backend.stat(&paths::blob_data(d)).await?.is_some() {
+                summary.skipped_in_use += 1;
+                continue;
+            }
+            backend.delete(&paths::layer_dir(repo, d)).await?;
+            summary.links_removed += 1;
+        }
+    }
+
+    for upload in &plan.uploads {
+        let repo = RepoName::new(&upload.repository)?;
+        let id = UploadId::parse(&upload.id).ok_or_else(|| invalid_plan("upload id"))?;
+        backend.delete(&paths::upload_dir(&repo, &id)).await?;
+        summary.uploads_removed += 1;
+    }
+
+    for name in &plan.repositories {
+        let repo = RepoName::new(name)?;
+        let _gate = coord.gate.write().await;
+        if !registry.tags(&repo).await?.is_empty() || !registry.revisions(&repo).await?.is_empty() {
+            summary.skipped_in_use += 1;
+            continue;
+        }
+        remove_repository(registry, &repo).await?;
+        summary.repositories_removed += 1;
+    }
+    Ok(summary)
+}
+
+fn invalid_plan(what: impl std::fmt::Display) -> StorageError {
+    StorageError::Io(std::io::Error::other(format!(
+        "the collection plan holds an invalid entry: {what}"
+    )))
+}
+
+/// Removes a manifest revision and every trace of it in tag histories.
+async fn remove_manifest(registry: &Registry, repo: &RepoName, digest: &Digest) -> Result<()> {
+    let backend = registry.backend();
+    for tag_name in backend.list(&paths::tags_dir(repo)).await? {
+        let Ok(tag) = TagName::new(&tag_name) else {
+            continue;
+        };
+        backend
+            .delete(&paths::tag_index_dir(repo, &tag, digest))
+            .await?;
+    }
+    backend.delete(&paths::revision_dir(repo, digest)).await?;
+    Ok(())
+}
+
+/// Removes a repository's own directories, then the directories above it
+/// that hold nothing else, leaving nested repositories (`a/b` under `a`).
+async fn remove_repository(registry: &Registry, repo: &RepoName) -> Result<()> {
+    let backend = registry.backend();
+    let dir = paths::repo_dir(repo);
+    for own in ["_manifests", "_layers", "_uploads"] {
+        backend.delete(&format!("{dir}/{own}")).await?;
+    }
+    registry.forget_tags(repo);
+    let root = paths::repositories_root();
+    let mut current = dir;
+    while current != root && current.starts_with(&root) {
+        if !backend.list(&current).await?.is_empty() {
+            break;
+        }
+        backend.delete(&current).await?;
+        match current.rfind('/') {
+            Some(i) => current.truncate(i),
+            None => break,
+        }
+        if backend
+            .stat(&format!("{current}/_manifests"))
+            .await?
+            .is_some()
+        {
+            break;
+        }
+    }
+    Ok(())
+}
