@@ -38,6 +38,8 @@ Register-ArgumentCompleter -Native -CommandName 'regctl' -ScriptBlock {
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show a manifest: media type, digest, size, platforms, config and layers')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a manifest (and every tag pointing to it), or only one tag')
             [CompletionResult]::new('cp', 'cp', [CompletionResultType]::ParameterValue, 'Copy an image or a whole multi-arch index between registries')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Delete old tags of a repository: keep the newest N, drop those older than a duration')
+            [CompletionResult]::new('du', 'du', [CompletionResultType]::ParameterValue, 'Storage use per repository (or per tag): total, unique and shared bytes')
             [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Collect garbage: offline over a storage root, online on a running regctl serve, or with registry:2''s collector in its container')
             [CompletionResult]::new('tag', 'tag', [CompletionResultType]::ParameterValue, 'Put an image under another tag of its repository (no layers move)')
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Save credentials for a registry in Docker''s config.json')
@@ -142,6 +144,44 @@ Register-ArgumentCompleter -Native -CommandName 'regctl' -ScriptBlock {
             [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'Trust this CA certificate (PEM) for TLS; repeatable')
             [CompletionResult]::new('--referrers', '--referrers', [CompletionResultType]::ParameterName, 'Also copy the artifacts that refer to the image (OCI 1.1 `subject`: signatures, SBOMs)')
             [CompletionResult]::new('--all-tags', '--all-tags', [CompletionResultType]::ParameterName, 'Copy every tag of the source repository (SRC and DST name repositories)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Allow plain http to any registry (loopback registries use http by default)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log HTTP requests to stderr (never credentials or tokens)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log HTTP requests to stderr (never credentials or tokens)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'regctl;prune' {
+            [CompletionResult]::new('--keep', '--keep', [CompletionResultType]::ParameterName, 'Keep the newest N of the selected tags (by the image''s created time)')
+            [CompletionResult]::new('--older-than', '--older-than', [CompletionResultType]::ParameterName, 'Delete only selected tags created longer ago than DURATION (e.g. 30d)')
+            [CompletionResult]::new('--match', '--match', [CompletionResultType]::ParameterName, 'Select only tags matching REGEX (default: every tag)')
+            [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Never select tags matching REGEX')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format (json: the plan, and the summary after a real run)')
+            [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Registry for references without a host (default: config file''s default_registry, else docker.io)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry for references without a host (default: config file''s default_registry, else docker.io)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]')
+            [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'Trust this CA certificate (PEM) for TLS; repeatable')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Only show the plan')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Allow plain http to any registry (loopback registries use http by default)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log HTTP requests to stderr (never credentials or tokens)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log HTTP requests to stderr (never credentials or tokens)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'regctl;du' {
+            [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Read a storage root directly (registry:2''s rootdirectory); also reports the bytes nothing references. TARGET is then a repository')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format [default: table on a terminal, else plain]')
+            [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Registry for references without a host (default: config file''s default_registry, else docker.io)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry for references without a host (default: config file''s default_registry, else docker.io)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]')
+            [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'Trust this CA certificate (PEM) for TLS; repeatable')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Allow plain http to any registry (loopback registries use http by default)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log HTTP requests to stderr (never credentials or tokens)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log HTTP requests to stderr (never credentials or tokens)')
@@ -296,6 +336,8 @@ Register-ArgumentCompleter -Native -CommandName 'regctl' -ScriptBlock {
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show a manifest: media type, digest, size, platforms, config and layers')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a manifest (and every tag pointing to it), or only one tag')
             [CompletionResult]::new('cp', 'cp', [CompletionResultType]::ParameterValue, 'Copy an image or a whole multi-arch index between registries')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Delete old tags of a repository: keep the newest N, drop those older than a duration')
+            [CompletionResult]::new('du', 'du', [CompletionResultType]::ParameterValue, 'Storage use per repository (or per tag): total, unique and shared bytes')
             [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Collect garbage: offline over a storage root, online on a running regctl serve, or with registry:2''s collector in its container')
             [CompletionResult]::new('tag', 'tag', [CompletionResultType]::ParameterValue, 'Put an image under another tag of its repository (no layers move)')
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Save credentials for a registry in Docker''s config.json')
@@ -323,6 +365,12 @@ Register-ArgumentCompleter -Native -CommandName 'regctl' -ScriptBlock {
             break
         }
         'regctl;help;cp' {
+            break
+        }
+        'regctl;help;prune' {
+            break
+        }
+        'regctl;help;du' {
             break
         }
         'regctl;help;gc' {

@@ -28,6 +28,9 @@ _regctl() {
             regctl,digest)
                 cmd="regctl__subcmd__digest"
                 ;;
+            regctl,du)
+                cmd="regctl__subcmd__du"
+                ;;
             regctl,gc)
                 cmd="regctl__subcmd__gc"
                 ;;
@@ -48,6 +51,9 @@ _regctl() {
                 ;;
             regctl,ls)
                 cmd="regctl__subcmd__ls"
+                ;;
+            regctl,prune)
+                cmd="regctl__subcmd__prune"
                 ;;
             regctl,rm)
                 cmd="regctl__subcmd__rm"
@@ -73,6 +79,9 @@ _regctl() {
             regctl__subcmd__help,digest)
                 cmd="regctl__subcmd__help__subcmd__digest"
                 ;;
+            regctl__subcmd__help,du)
+                cmd="regctl__subcmd__help__subcmd__du"
+                ;;
             regctl__subcmd__help,gc)
                 cmd="regctl__subcmd__help__subcmd__gc"
                 ;;
@@ -94,6 +103,9 @@ _regctl() {
             regctl__subcmd__help,ls)
                 cmd="regctl__subcmd__help__subcmd__ls"
                 ;;
+            regctl__subcmd__help,prune)
+                cmd="regctl__subcmd__help__subcmd__prune"
+                ;;
             regctl__subcmd__help,rm)
                 cmd="regctl__subcmd__help__subcmd__rm"
                 ;;
@@ -113,7 +125,7 @@ _regctl() {
 
     case "${cmd}" in
         regctl)
-            opts="-r -v -h -V --registry --config --insecure --ca-cert --verbose --help --version ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help"
+            opts="-r -v -h -V --registry --config --insecure --ca-cert --verbose --help --version ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -282,6 +294,44 @@ _regctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        regctl__subcmd__du)
+            opts="-r -v -h -V --root --format --registry --config --insecure --ca-cert --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json plain" -- "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         regctl__subcmd__gc)
             opts="-y -v -h -V --root --container --exec --registry-config --delete-untagged --prune-empty-repos --min-age --dry-run --yes --force --format --config --insecure --ca-cert --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -363,7 +413,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__help)
-            opts="ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help"
+            opts="ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -419,6 +469,20 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__help__subcmd__digest)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        regctl__subcmd__help__subcmd__du)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -517,6 +581,20 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        regctl__subcmd__help__subcmd__prune)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -704,6 +782,56 @@ _regctl() {
                     return 0
                     ;;
                 --page-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json plain" -- "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        regctl__subcmd__prune)
+            opts="-y -r -v -h -V --keep --older-than --match --exclude --dry-run --yes --format --registry --config --insecure --ca-cert --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --keep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --match)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

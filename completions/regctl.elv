@@ -35,6 +35,8 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand inspect 'Show a manifest: media type, digest, size, platforms, config and layers'
             cand rm 'Delete a manifest (and every tag pointing to it), or only one tag'
             cand cp 'Copy an image or a whole multi-arch index between registries'
+            cand prune 'Delete old tags of a repository: keep the newest N, drop those older than a duration'
+            cand du 'Storage use per repository (or per tag): total, unique and shared bytes'
             cand gc 'Collect garbage: offline over a storage root, online on a running regctl serve, or with registry:2''s collector in its container'
             cand tag 'Put an image under another tag of its repository (no layers move)'
             cand login 'Save credentials for a registry in Docker''s config.json'
@@ -133,6 +135,42 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
             cand --referrers 'Also copy the artifacts that refer to the image (OCI 1.1 `subject`: signatures, SBOMs)'
             cand --all-tags 'Copy every tag of the source repository (SRC and DST name repositories)'
+            cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
+            cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'regctl;prune'= {
+            cand --keep 'Keep the newest N of the selected tags (by the image''s created time)'
+            cand --older-than 'Delete only selected tags created longer ago than DURATION (e.g. 30d)'
+            cand --match 'Select only tags matching REGEX (default: every tag)'
+            cand --exclude 'Never select tags matching REGEX'
+            cand --format 'Output format (json: the plan, and the summary after a real run)'
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
+            cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
+            cand --dry-run 'Only show the plan'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
+            cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'regctl;du'= {
+            cand --root 'Read a storage root directly (registry:2''s rootdirectory); also reports the bytes nothing references. TARGET is then a repository'
+            cand --format 'Output format [default: table on a terminal, else plain]'
+            cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
+            cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
+            cand --ca-cert 'Trust this CA certificate (PEM) for TLS; repeatable'
             cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
             cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
             cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
@@ -278,6 +316,8 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand inspect 'Show a manifest: media type, digest, size, platforms, config and layers'
             cand rm 'Delete a manifest (and every tag pointing to it), or only one tag'
             cand cp 'Copy an image or a whole multi-arch index between registries'
+            cand prune 'Delete old tags of a repository: keep the newest N, drop those older than a duration'
+            cand du 'Storage use per repository (or per tag): total, unique and shared bytes'
             cand gc 'Collect garbage: offline over a storage root, online on a running regctl serve, or with registry:2''s collector in its container'
             cand tag 'Put an image under another tag of its repository (no layers move)'
             cand login 'Save credentials for a registry in Docker''s config.json'
@@ -299,6 +339,10 @@ set edit:completion:arg-completer[regctl] = {|@words|
         &'regctl;help;rm'= {
         }
         &'regctl;help;cp'= {
+        }
+        &'regctl;help;prune'= {
+        }
+        &'regctl;help;du'= {
         }
         &'regctl;help;gc'= {
         }

@@ -37,6 +37,8 @@ complete -c regctl -n "__fish_regctl_needs_command" -f -a "digest" -d 'Print the
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "inspect" -d 'Show a manifest: media type, digest, size, platforms, config and layers'
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "rm" -d 'Delete a manifest (and every tag pointing to it), or only one tag'
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "cp" -d 'Copy an image or a whole multi-arch index between registries'
+complete -c regctl -n "__fish_regctl_needs_command" -f -a "prune" -d 'Delete old tags of a repository: keep the newest N, drop those older than a duration'
+complete -c regctl -n "__fish_regctl_needs_command" -f -a "du" -d 'Storage use per repository (or per tag): total, unique and shared bytes'
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "gc" -d 'Collect garbage: offline over a storage root, online on a running regctl serve, or with registry:2\'s collector in its container'
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "tag" -d 'Put an image under another tag of its repository (no layers move)'
 complete -c regctl -n "__fish_regctl_needs_command" -f -a "login" -d 'Save credentials for a registry in Docker\'s config.json'
@@ -111,6 +113,33 @@ complete -c regctl -n "__fish_regctl_using_subcommand cp" -l insecure -d 'Allow 
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand prune" -l keep -d 'Keep the newest N of the selected tags (by the image\'s created time)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand prune" -l older-than -d 'Delete only selected tags created longer ago than DURATION (e.g. 30d)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand prune" -l match -d 'Select only tags matching REGEX (default: every tag)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand prune" -l exclude -d 'Never select tags matching REGEX' -r
+complete -c regctl -n "__fish_regctl_using_subcommand prune" -l format -d 'Output format (json: the plan, and the summary after a real run)' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON document'
+plain\t'One item a line, for scripts'"
+complete -c regctl -n "__fish_regctl_using_subcommand prune" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand prune" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand prune" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand prune" -l dry-run -d 'Only show the plan'
+complete -c regctl -n "__fish_regctl_using_subcommand prune" -s y -l yes -d 'Do not ask for confirmation'
+complete -c regctl -n "__fish_regctl_using_subcommand prune" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
+complete -c regctl -n "__fish_regctl_using_subcommand prune" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
+complete -c regctl -n "__fish_regctl_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c regctl -n "__fish_regctl_using_subcommand prune" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand du" -l root -d 'Read a storage root directly (registry:2\'s rootdirectory); also reports the bytes nothing references. TARGET is then a repository' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand du" -l format -d 'Output format [default: table on a terminal, else plain]' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON document'
+plain\t'One item a line, for scripts'"
+complete -c regctl -n "__fish_regctl_using_subcommand du" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand du" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand du" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand du" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
+complete -c regctl -n "__fish_regctl_using_subcommand du" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
+complete -c regctl -n "__fish_regctl_using_subcommand du" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c regctl -n "__fish_regctl_using_subcommand du" -s V -l version -d 'Print version'
 complete -c regctl -n "__fish_regctl_using_subcommand gc" -l root -d 'Collect offline over this storage root (registry:2\'s rootdirectory, the directory holding docker/registry/v2)' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand gc" -l container -d 'Run registry:2\'s own collector in this container (`docker exec NAME registry garbage-collect CONFIG`)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand gc" -l exec -d 'Command prefix to reach registry:2 instead of `docker exec NAME`, split on spaces (e.g. "podman exec reg", "kubectl exec -n ci reg --")' -r
@@ -196,18 +225,20 @@ complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l insecure
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s h -l help -d 'Print help'
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s V -l version -d 'Print version'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "ls" -d 'List the repositories of a registry (/v2/_catalog, all pages)'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "tags" -d 'List the tags of a repository (all pages)'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "digest" -d 'Print the digest of a manifest as the registry stores it'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "inspect" -d 'Show a manifest: media type, digest, size, platforms, config and layers'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "rm" -d 'Delete a manifest (and every tag pointing to it), or only one tag'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "cp" -d 'Copy an image or a whole multi-arch index between registries'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "gc" -d 'Collect garbage: offline over a storage root, online on a running regctl serve, or with registry:2\'s collector in its container'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "tag" -d 'Put an image under another tag of its repository (no layers move)'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "login" -d 'Save credentials for a registry in Docker\'s config.json'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "logout" -d 'Remove saved credentials for a registry'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "config" -d 'Show the effective settings and where each came from'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "completions" -d 'Print a shell completion script'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "serve" -d 'Run an OCI registry on registry:2\'s on-disk layout'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "generate-docs" -d 'Write the completion scripts and man pages (for maintainers)'
-complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp gc tag login logout config completions serve generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help" -f -a "ls" -d 'List the repositories of a registry (/v2/_catalog, all pages)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help" -f -a "tags" -d 'List the tags of a repository (all pages)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help" -f -a "digest" -d 'Print the digest of a manifest as the registry stores it'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help" -f -a "inspect" -d 'Show a manifest: media type, digest, size, platforms, config and layers'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help" -f -a "rm" -d 'Delete a manifest (and every tag pointing to it), or only one tag'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help" -f -a "cp" -d 'Copy an image or a whole multi-arch index between registries'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help" -f -a "prune" -d 'Delete old tags of a repository: keep the newest N, drop those older than a duration'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help" -f -a "du" -d 'Storage use per repository (or per tag): total, unique and shared bytes'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help" -f -a "gc" -d 'Collect garbage: offline over a storage root, online on a running regctl serve, or with registry:2\'s collector in its container'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help" -f -a "tag" -d 'Put an image under another tag of its repository (no layers move)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help" -f -a "login" -d 'Save credentials for a registry in Docker\'s config.json'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help" -f -a "logout" -d 'Remove saved credentials for a registry'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help" -f -a "config" -d 'Show the effective settings and where each came from'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help" -f -a "completions" -d 'Print a shell completion script'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help" -f -a "serve" -d 'Run an OCI registry on registry:2\'s on-disk layout'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help" -f -a "generate-docs" -d 'Write the completion scripts and man pages (for maintainers)'
+complete -c regctl -n "__fish_regctl_using_subcommand help; and not __fish_seen_subcommand_from ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

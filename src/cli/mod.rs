@@ -5,6 +5,7 @@ mod config;
 mod cp;
 mod digest;
 mod docs;
+mod du;
 mod exit;
 mod gc;
 mod inspect;
@@ -13,6 +14,7 @@ mod logout;
 mod ls;
 mod output;
 mod prompt;
+mod prune;
 mod rm;
 mod serve;
 mod settings;
@@ -84,6 +86,10 @@ pub enum Command {
     /// Copy an image or a whole multi-arch index between registries
     #[command(alias = "copy")]
     Cp(cp::CpArgs),
+    /// Delete old tags of a repository: keep the newest N, drop those older than a duration
+    Prune(prune::PruneArgs),
+    /// Storage use per repository (or per tag): total, unique and shared bytes
+    Du(du::DuArgs),
     /// Collect garbage: offline over a storage root, online on a running
     /// regctl serve, or with registry:2's collector in its container
     Gc(gc::GcArgs),
@@ -212,6 +218,8 @@ async fn run(command: Command, input: GlobalInput) -> anyhow::Result<()> {
         Command::Cp(a) => cp::run(a, &ctx).await,
         Command::Tag(a) => tag::run(a, &ctx).await,
         Command::Gc(a) => gc::run(a, &ctx).await,
+        Command::Du(a) => du::run(a, &ctx).await,
+        Command::Prune(a) => prune::run(a, &ctx).await,
         Command::Login(a) => login::run(a, &ctx).await,
         Command::Logout(a) => logout::run(a, &ctx).await,
         Command::Serve(_)

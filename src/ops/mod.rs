@@ -2,5 +2,7 @@
 //! progress goes to an observer the caller supplies.
 
 pub mod copy;
+pub mod du;
 pub mod gc;
+pub mod prune;
 pub mod store_copy;

@@ -107,6 +107,26 @@ impl TestImage {
         }
     }
 
+    /// The same image with another `created` time in its config (so
+    /// another config digest and manifest).
+    pub fn with_created(mut self, created: &str) -> Self {
+        let mut config: serde_json::Value = serde_json::from_slice(&self.config).unwrap();
+        config["created"] = json!(created);
+        self.config = serde_json::to_vec(&config).unwrap();
+        let mut manifest: serde_json::Value = serde_json::from_slice(&self.manifest).unwrap();
+        manifest["config"]["digest"] = json!(Digest::sha256_of(&self.config).to_string());
+        manifest["config"]["size"] = json!(self.config.len());
+        self.manifest = serde_json::to_vec(&manifest).unwrap();
+        self.digest = Digest::sha256_of(&self.manifest);
+        self
+    }
+
+    /// Bytes of every blob and the manifest: what the image takes in a
+    /// registry.
+    pub fn stored_size(&self) -> u64 {
+        self.blobs().iter().map(|b| b.len() as u64).sum::<u64>() + self.manifest.len() as u64
+    }
+
     /// Every blob: config then layers.
     pub fn blobs(&self) -> Vec<&[u8]> {
         std::iter::once(self.config.as_slice())

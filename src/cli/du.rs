@@ -1,0 +1,233 @@
+//! `regctl du [REGISTRY | REPO]`, `regctl du --root DIR [REPO]`: storage use.
+//!
+//! JSON (`--format json`), a registry: `{"registry", "repositories": [{"name",
+//! "tags", "total", "unique", "shared"}], "total"}` plus, with `--root`,
+//! `"unreferenced"` and `"untagged_only"` (bytes `gc` and `gc
+//! --delete-untagged` would free). A repository: `{"repository", "tags":
+//! [{"name", "digest", "total", "unique", "shared"}]}`. Sizes in bytes.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use serde::Serialize;
+
+use regctl::ops::du::{self, ApiSource, StorageSource, Usage, UsageSource};
+use regctl::storage::{FsBackend, Registry, gc};
+use regctl::types::gc::GcOptions;
+
+use super::exit::Usage as UsageErr;
+use super::output::{self, Format, human_size};
+use super::{Ctx, registry_arg};
+
+#[derive(Debug, Args)]
+pub struct DuArgs {
+    /// A registry (host[:port]) for use per repository, or a repository for
+    /// use per tag [default: the default registry]
+    #[arg(value_name = "REGISTRY|REPO")]
+    pub target: Option<String>,
+    /// Read a storage root directly (registry:2's rootdirectory); also
+    /// reports the bytes nothing references. TARGET is then a repository
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Output format [default: table on a terminal, else plain]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+#[derive(Serialize)]
+struct RegistryJson<'a> {
+    registry: &'a str,
+    repositories: &'a [Usage],
+    total: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unreferenced: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    untagged_only: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct RepositoryJson<'a> {
+    repository: &'a str,
+    tags: &'a [Usage],
+}
+
+/// Whether an argument names a registry rather than a repository.
+fn is_registry(s: &str) -> bool {
+    let host = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(s)
+        .trim_end_matches('/');
+    !host.contains('/') && (host.contains(':') || host.contains('.') || host == "localhost")
+}
+
+pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    let format = output::resolve(args.format);
+    if let Some(root) = &args.root {
+        if !root.join("docker/registry/v2").is_dir() {
+            return Err(UsageErr(format!(
+                "{} holds no registry data (no docker/registry/v2 under it); pass registry:2's rootdirectory",
+                root.display()
+            ))
+            .into());
+        }
+        let registry = Registry::new(Arc::new(FsBackend::new(root)));
+        let src = StorageSource {
+            registry: &registry,
+        };
+        return match &args.target {
+            Some(repo) => per_tag(&src, repo, format).await,
+            None => {
+                let (unreferenced, untagged) = collectable(&registry).await?;
+                per_repository(
+                    &src,
+                    &root.display().to_string(),
+                    format,
+                    Some((unreferenced, untagged)),
+                )
+                .await
+            }
+        };
+    }
+    let target = args
+        .target
+        .clone()
+        .unwrap_or_else(|| ctx.settings.default_registry.value.clone());
+    if is_registry(&target) {
+        let registry = registry_arg(&target)?;
+        let src = ApiSource {
+            client: &ctx.client,
+            registry: registry.clone(),
+        };
+        per_repository(&src, &registry, format, None).await
+    } else {
+        let r = ctx.reference(&target)?;
+        if r.tag().is_some() || r.digest().is_some() {
+            return Err(UsageErr(format!(
+                "{target:?}: give a repository (no tag or digest); du reports every tag"
+            ))
+            .into());
+        }
+        let src = ApiSource {
+            client: &ctx.client,
+            registry: r.registry().to_owned(),
+        };
+        per_tag(&src, r.repository(), format).await
+    }
+}
+
+/// Bytes `gc --root` would free, and what `--delete-untagged` adds.
+async fn collectable(registry: &Registry) -> anyhow::Result<(u64, u64)> {
+    let run = gc::begin(registry).context("another collection runs in this process")?;
+    let keep_untagged = gc::plan(&run, &GcOptions::default()).await?;
+    let drop_untagged = gc::plan(
+        &run,
+        &GcOptions {
+            delete_untagged: true,
+            ..GcOptions::default()
+        },
+    )
+    .await?;
+    let unreferenced = keep_untagged.plan.bytes();
+    Ok((
+        unreferenced,
+        drop_untagged.plan.bytes().saturating_sub(unreferenced),
+    ))
+}
+
+async fn per_repository(
+    src: &dyn UsageSource,
+    registry: &str,
+    format: Format,
+    collectable: Option<(u64, u64)>,
+) -> anyhow::Result<()> {
+    let usage = du::registry_usage(src)
+        .await
+        .with_context(|| format!("measuring {registry}"))?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => output::write_json(
+            &mut out,
+            &RegistryJson {
+                registry,
+                repositories: &usage.repositories,
+                total: usage.total,
+                unreferenced: collectable.map(|c| c.0),
+                untagged_only: collectable.map(|c| c.1),
+            },
+        )?,
+        Format::Plain => {
+            for u in &usage.repositories {
+                writeln!(out, "{}\t{}\t{}\t{}", u.name, u.total, u.unique, u.shared)?;
+            }
+        }
+        Format::Table => {
+            let rows = usage.repositories.iter().map(|u| {
+                vec![
+                    u.name.clone(),
+                    u.tags.unwrap_or(0).to_string(),
+                    human_size(u.total),
+                    human_size(u.unique),
+                    human_size(u.shared),
+                ]
+            });
+            let t = output::table(&["REPOSITORY", "TAGS", "TOTAL", "UNIQUE", "SHARED"], rows);
+            output::write_table(&mut out, &t)?;
+            writeln!(
+                out,
+                "\n{} in {} repositories (each blob counted once)",
+                human_size(usage.total),
+                usage.repositories.len()
+            )?;
+            if let Some((unreferenced, untagged)) = collectable {
+                writeln!(
+                    out,
+                    "{} referenced by nothing (`regctl gc --root` frees it); {} more only by untagged manifests (`--delete-untagged`)",
+                    human_size(unreferenced),
+                    human_size(untagged)
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+async fn per_tag(src: &dyn UsageSource, repo: &str, format: Format) -> anyhow::Result<()> {
+    let tags = du::repository_usage(src, repo)
+        .await
+        .with_context(|| format!("measuring {repo}"))?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => output::write_json(
+            &mut out,
+            &RepositoryJson {
+                repository: repo,
+                tags: &tags,
+            },
+        )?,
+        Format::Plain => {
+            for u in &tags {
+                writeln!(out, "{}\t{}\t{}\t{}", u.name, u.total, u.unique, u.shared)?;
+            }
+        }
+        Format::Table => {
+            let rows = tags.iter().map(|u| {
+                vec![
+                    u.name.clone(),
+                    u.digest.as_ref().map(|d| d.short()).unwrap_or_default(),
+                    human_size(u.total),
+                    human_size(u.unique),
+                    human_size(u.shared),
+                ]
+            });
+            let t = output::table(&["TAG", "DIGEST", "TOTAL", "UNIQUE", "SHARED"], rows);
+            output::write_table(&mut out, &t)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! Storage use: per repository (or per tag) the bytes of the blobs its tags
+//! reference, the bytes unique to it and the bytes it shares.
+//!
+//! One algorithm over two sources: a registry's API ([`ApiSource`]) and a
+//! storage root read directly ([`StorageSource`]). Sizes come from the
+//! descriptors in the manifests (and the manifests' own lengths), so a blob
+//! counts once per repository however many tags or platforms use it.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use crate::client::{Client, ClientError};
+use crate::storage::{ManifestRef, Registry, RepoName, StorageError, TagName};
+use crate::types::{Digest, Manifest, ManifestBody, ParseError, Reference};
+
+/// Manifests fetched at once.
+const CONCURRENCY: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Name(#[from] ParseError),
+}
+
+/// Where repositories, tags and manifests are read from.
+#[async_trait]
+pub trait UsageSource: Send + Sync {
+    async fn repositories(&self) -> Result<Vec<String>, UsageError>;
+    async fn tags(&self, repo: &str) -> Result<Vec<String>, UsageError>;
+    /// A manifest by tag, or by digest when `reference` is one.
+    async fn manifest(&self, repo: &str, reference: &str) -> Result<Manifest, UsageError>;
+}
+
+/// A registry, through its API.
+pub struct ApiSource<'a> {
+    pub client: &'a Client,
+    pub registry: String,
+}
+
+impl ApiSource<'_> {
+    fn reference(&self, repo: &str) -> Result<Reference, UsageError> {
+        Ok(Reference::parse(
+            &format!("{}/{repo}", self.registry),
+            &self.registry,
+        )?)
+    }
+}
+
+#[async_trait]
+impl UsageSource for ApiSource<'_> {
+    async fn repositories(&self) -> Result<Vec<String>, UsageError> {
+        Ok(self.client.catalog(&self.registry, None, None).await?)
+    }
+
+    async fn tags(&self, repo: &str) -> Result<Vec<String>, UsageError> {
+        Ok(self.client.tags(&self.reference(repo)?, None).await?)
+    }
+
+    async fn manifest(&self, repo: &str, reference: &str) -> Result<Manifest, UsageError> {
+        let r = self.reference(repo)?;
+        let r = match reference.parse::<Digest>() {
+            Ok(d) => r.with_digest(d),
+            Err(_) => r.with_tag(reference)?,
+        };
+        Ok(self.client.manifest_get(&r).await?)
+    }
+}
+
+/// A storage root, read directly.
+pub struct StorageSource<'a> {
+    pub registry: &'a Registry,
+}
+
+#[async_trait]
+impl UsageSource for StorageSource<'_> {
+    async fn repositories(&self) -> Result<Vec<String>, UsageError> {
+        Ok(self.registry.repositories().await?)
+    }
+
+    async fn tags(&self, repo: &str) -> Result<Vec<String>, UsageError> {
+        Ok(self.registry.tags(&RepoName::new(repo)?).await?.to_vec())
+    }
+
+    async fn manifest(&self, repo: &str, reference: &str) -> Result<Manifest, UsageError> {
+        let repo = RepoName::new(repo)?;
+        let r = match reference.parse::<Digest>() {
+            Ok(d) => ManifestRef::Digest(d),
+            Err(_) => ManifestRef::Tag(TagName::new(reference)?),
+        };
+        let stored = self.registry.get_manifest(&repo, &r).await?;
+        Manifest::parse_with_digest(stored.bytes, None, stored.digest)
+            .map_err(|e| StorageError::ManifestInvalid(e.to_string()).into())
+    }
+}
+
+/// Bytes of one repository or one tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    /// The repository, or the tag.
+    pub name: String,
+    /// Tags counted (for a repository), or the tag's manifest digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+    /// Every distinct blob (layers, configs, manifests) it references.
+    pub total: u64,
+    /// Bytes no other repository (tag) references.
+    pub unique: u64,
+    /// `total - unique`.
+    pub shared: u64,
+}
+
+/// A whole registry's use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegistryUsage {
+    /// Largest first.
+    pub repositories: Vec<Usage>,
+    /// Every distinct blob referenced anywhere, counted once.
+    pub total: u64,
+}
+
+/// The blobs one tag reaches: its manifest(s), configs and layers.
+async fn tag_blobs(
+    src: &dyn UsageSource,
+    repo: &str,
+    tag: &str,
+) -> Result<(Digest, HashMap<Digest, u64>), UsageError> {
+    let top = src.manifest(repo, tag).await?;
+    let mut blobs = HashMap::new();
+    let mut pending = vec![top.clone()];
+    while let Some(m) = pending.pop() {
+        blobs.insert(m.digest().clone(), m.size() as u64);
+        match m.body() {
+            ManifestBody::Image(image) => {
+                for d in std::iter::once(&image.config).chain(&image.layers) {
+                    blobs.insert(d.digest.clone(), d.size.max(0) as u64);
+                }
+            }
+            // Schema1 manifests carry no sizes.
+            ManifestBody::Schema1(_) => {
+                for d in m.blobs() {
+                    blobs.entry(d.clone()).or_insert(0);
+                }
+            }
+            ManifestBody::Index(_) => {}
+        }
+        for child in m.children() {
+            if !blobs.contains_key(&child.digest) {
+                pending.push(src.manifest(repo, &child.digest.to_string()).await?);
+            }
+        }
+    }
+    Ok((top.digest().clone(), blobs))
+}
+
+/// Every tag of a repository, with the blobs it reaches. Tags deleted
+/// while we look are skipped.
+async fn repository_tags(
+    src: &dyn UsageSource,
+    repo: &str,
+) -> Result<Vec<(String, Digest, HashMap<Digest, u64>)>, UsageError> {
+    let tags = src.tags(repo).await?;
+    stream::iter(tags)
+        .map(|tag| async move {
+            match tag_blobs(src, repo, &tag).await {
+                Ok((digest, blobs)) => Ok(Some((tag, digest, blobs))),
+                Err(e) if is_not_found(&e) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .buffered(CONCURRENCY)
+        .try_filter_map(|x| async move { Ok(x) })
+        .try_collect()
+        .await
+}
+
+fn is_not_found(e: &UsageError) -> bool {
+    match e {
+        UsageError::Client(c) => c.kind() == crate::client::ErrorKind::NotFound,
+        UsageError::Storage(StorageError::ManifestUnknown(_) | StorageError::NameUnknown(_)) => {
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Splits each member's bytes into unique and shared, largest first.
+fn tally(
+    members: Vec<(String, Option<usize>, Option<Digest>, HashMap<Digest, u64>)>,
+) -> Vec<Usage> {
+    let mut holders: HashMap<&Digest, usize> = HashMap::new();
+    for (_, _, _, blobs) in &members {
+        for d in blobs.keys() {
+            *holders.entry(d).or_default() += 1;
+        }
+    }
+    let mut out: Vec<Usage> = members
+        .iter()
+        .map(|(name, tags, digest, blobs)| {
+            let total: u64 = blobs.values().sum();
+            let unique: u64 = blobs
+                .iter()
+                .filter(|(d, _)| holders.get(d) == Some(&1))
+                .map(|(_, s)| s)
+                .sum();
+            Usage {
+                name: name.clone(),
+                tags: *tags,
+                digest: digest.clone(),
+                total,
+                unique,
+                shared: total - unique,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.name.cmp(&b.name)));
+    out
+}
+
+/// Use per repository of a whole registry (or root).
+pub async fn registry_usage(src: &dyn UsageSource) -> Result<RegistryUsage, UsageError> {
+    let mut members = Vec::new();
+    let mut everything: HashMap<Digest, u64> = HashMap::new();
+    for repo in src.repositories().await? {
+        let tags = match repository_tags(src, &repo).await {
+            Ok(t) => t,
+            Err(e) if is_not_found(&e) => continue,
+            Err(e) => return Err(e),
+        };
+        let mut blobs = HashMap::new();
+        for (_, _, b) in &tags {
+            blobs.extend(b.iter().map(|(d, s)| (d.clone(), *s)));
+        }
+        everything.extend(blobs.iter().map(|(d, s)| (d.clone(), *s)));
+        members.push((repo, Some(tags.len()), None, blobs));
+    }
+    Ok(RegistryUsage {
+        repositories: tally(members),
+        total: everything.values().sum(),
+    })
+}
+
+/// Use per tag of one repository; `unique` is what deleting only that tag
+/// would free in the repository.
+pub async fn repository_usage(src: &dyn UsageSource, repo: &str) -> Result<Vec<Usage>, UsageError> {
+    // Two tags on one manifest share everything: neither frees anything alone.
+    let tags = repository_tags(src, repo).await?;
+    Ok(tally(
+        tags.into_iter()
+            .map(|(tag, digest, blobs)| (tag, None, Some(digest), blobs))
+            .collect(),
+    ))
+}

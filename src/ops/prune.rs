@@ -1,0 +1,285 @@
+//! Tag retention for one repository: keep the newest N, delete what is
+//! older than a duration, among the tags a pattern selects.
+//!
+//! A tag's age is its image config's `created` time (for an index, the
+//! newest of its platforms'). Tags whose age cannot be known are never
+//! deleted. A deleted tag's manifest goes too unless a kept tag still
+//! points at it; then only the tag is removed.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, SystemTime};
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use regex::Regex;
+use serde::Serialize;
+
+use crate::client::{Client, ClientError, UntagMethod};
+use crate::types::{Digest, ImageConfig, Manifest, ManifestBody, Reference};
+
+/// Tags examined at once.
+const CONCURRENCY: usize = 8;
+/// Image configs are small JSON documents.
+const MAX_CONFIG: usize = 4 * 1024 * 1024;
+
+/// Which tags go.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Keep the newest N of the selected tags.
+    pub keep: Option<usize>,
+    /// Delete only selected tags created longer ago than this.
+    pub older_than: Option<Duration>,
+    /// Select only tags matching this (default: every tag).
+    pub matching: Option<Regex>,
+    /// Never select tags matching this.
+    pub excluding: Option<Regex>,
+}
+
+/// Why a tag stays or goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    NotMatched,
+    Excluded,
+    AgeUnknown,
+    Newest,
+    TooRecent,
+    Selected,
+}
+
+/// One tag and the decision about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TagDecision {
+    pub tag: String,
+    pub digest: Digest,
+    /// RFC 3339, as the config says.
+    pub created: Option<String>,
+    pub reason: Reason,
+    #[serde(skip)]
+    created_at: Option<SystemTime>,
+}
+
+/// What a prune will do.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrunePlan {
+    pub repository: String,
+    pub keep: Vec<TagDecision>,
+    pub delete: Vec<TagDecision>,
+    /// Manifests deleted with their tags (no kept tag points at them).
+    pub manifests: Vec<Digest>,
+}
+
+/// The digest a tag points at and its creation time.
+async fn examine(
+    client: &Client,
+    repo: &Reference,
+    tag: String,
+) -> Result<TagDecision, ClientError> {
+    let manifest = client
+        .manifest_get(
+            &repo
+                .with_tag(&tag)
+                .map_err(|e| ClientError::InvalidResponse {
+                    url: repo.to_string(),
+                    reason: format!("tag {tag:?}: {e}"),
+                })?,
+        )
+        .await?;
+    let created = match manifest.body() {
+        ManifestBody::Index(index) => {
+            let mut newest: Option<(SystemTime, String)> = None;
+            for child in &index.manifests {
+                let m = client
+                    .manifest_get(&repo.with_digest(child.digest.clone()))
+                    .await?;
+                if let Some((t, s)) = created_of(client, repo, &m).await?
+                    && newest.as_ref().is_none_or(|(n, _)| t > *n)
+                {
+                    newest = Some((t, s));
+                }
+            }
+            newest
+        }
+        _ => created_of(client, repo, &manifest).await?,
+    };
+    Ok(TagDecision {
+        tag,
+        digest: manifest.digest().clone(),
+        created: created.as_ref().map(|(_, s)| s.clone()),
+        created_at: created.map(|(t, _)| t),
+        reason: Reason::Selected,
+    })
+}
+
+async fn created_of(
+    client: &Client,
+    repo: &Reference,
+    m: &Manifest,
+) -> Result<Option<(SystemTime, String)>, ClientError> {
+    let ManifestBody::Image(image) = m.body() else {
+        return Ok(None);
+    };
+    let bytes = client
+        .blob_get_bytes(repo, &image.config.digest, MAX_CONFIG)
+        .await?;
+    let Ok(config) = serde_json::from_slice::<ImageConfig>(&bytes) else {
+        return Ok(None);
+    };
+    Ok(config.created.and_then(|s| parse_time(&s).map(|t| (t, s))))
+}
+
+/// RFC 3339 times as image configs write them (`Z` or a numeric offset).
+pub fn parse_time(s: &str) -> Option<SystemTime> {
+    let s = s.trim();
+    if let Ok(t) = humantime::parse_rfc3339_weak(s.trim_end_matches(['Z', 'z'])) {
+        return Some(t);
+    }
+    // `2024-01-02T03:04:05.123+02:00`: apply the offset by hand.
+    let (local, sign, offset) = match s.rfind(['+', '-']) {
+        Some(i) if i > 10 => (&s[..i], &s[i..i + 1], &s[i + 1..]),
+        _ => return None,
+    };
+    let (h, m) = offset.split_once(':')?;
+    let shift = Duration::from_secs(h.parse::<u64>().ok()? * 3600 + m.parse::<u64>().ok()? * 60);
+    let t = humantime::parse_rfc3339_weak(local).ok()?;
+    if sign == "+" {
+        t.checked_sub(shift)
+    } else {
+        t.checked_add(shift)
+    }
+}
+
+/// Decides every tag of `repo` against the policy, as of `now`.
+pub async fn plan(
+    client: &Client,
+    repo: &Reference,
+    policy: &Policy,
+    now: SystemTime,
+) -> Result<PrunePlan, ClientError> {
+    let tags = client.tags(repo, None).await?;
+    let mut decisions: Vec<TagDecision> = stream::iter(tags)
+        .map(|tag| examine(client, repo, tag))
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
+
+    for d in &mut decisions {
+        d.reason = if policy
+            .matching
+            .as_ref()
+            .is_some_and(|re| !re.is_match(&d.tag))
+        {
+            Reason::NotMatched
+        } else if policy
+            .excluding
+            .as_ref()
+            .is_some_and(|re| re.is_match(&d.tag))
+        {
+            Reason::Excluded
+        } else if d.created_at.is_none() {
+            Reason::AgeUnknown
+        } else {
+            Reason::Selected
+        };
+    }
+    // Newest first among the selected; ties broken by tag for stable plans.
+    let mut selected: Vec<&mut TagDecision> = decisions
+        .iter_mut()
+        .filter(|d| d.reason == Reason::Selected)
+        .collect();
+    selected.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.tag.cmp(&b.tag)));
+    for (i, d) in selected.into_iter().enumerate() {
+        if policy.keep.is_some_and(|n| i < n) {
+            d.reason = Reason::Newest;
+        } else if let Some(age) = policy.older_than
+            && d.created_at
+                .is_some_and(|t| now.duration_since(t).unwrap_or_default() < age)
+        {
+            d.reason = Reason::TooRecent;
+        }
+    }
+
+    let (delete, keep): (Vec<_>, Vec<_>) = decisions
+        .into_iter()
+        .partition(|d| d.reason == Reason::Selected);
+    let kept_digests: HashSet<&Digest> = keep.iter().map(|d| &d.digest).collect();
+    let manifests: Vec<Digest> = delete
+        .iter()
+        .map(|d| &d.digest)
+        .filter(|d| !kept_digests.contains(d))
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    Ok(PrunePlan {
+        repository: repo.to_string(),
+        keep,
+        delete,
+        manifests,
+    })
+}
+
+/// What a prune did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PruneSummary {
+    pub tags_deleted: usize,
+    pub manifests_deleted: usize,
+}
+
+/// Carries out a plan: each tag is re-checked (it must still point where
+/// the plan saw it), then manifests no kept tag uses are deleted with their
+/// tags, and the other tags are removed alone.
+pub async fn apply(
+    client: &Client,
+    repo: &Reference,
+    plan: &PrunePlan,
+) -> Result<PruneSummary, ClientError> {
+    let mut by_digest: BTreeMap<&Digest, Vec<&TagDecision>> = BTreeMap::new();
+    for d in &plan.delete {
+        by_digest.entry(&d.digest).or_default().push(d);
+    }
+    let mut summary = PruneSummary::default();
+    for (digest, tags) in by_digest {
+        for t in &tags {
+            client
+                .ensure_unmoved(
+                    &repo.with_tag(&t.tag).map_err(|e| bad_tag(repo, e))?,
+                    digest,
+                )
+                .await?;
+        }
+        if plan.manifests.contains(digest) {
+            client.manifest_delete(repo, digest).await?;
+            summary.manifests_deleted += 1;
+            summary.tags_deleted += tags.len();
+        } else {
+            for t in tags {
+                let tag_ref = repo.with_tag(&t.tag).map_err(|e| bad_tag(repo, e))?;
+                let _: UntagMethod = client.untag(&tag_ref, digest).await?;
+                summary.tags_deleted += 1;
+            }
+        }
+    }
+    Ok(summary)
+}
+
+fn bad_tag(repo: &Reference, e: crate::types::ParseError) -> ClientError {
+    ClientError::InvalidResponse {
+        url: repo.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_config_times() {
+        let z = parse_time("2024-01-02T03:04:05Z").unwrap();
+        assert_eq!(parse_time("2024-01-02T03:04:05.5Z").unwrap() > z, true);
+        assert_eq!(parse_time("2024-01-02T05:04:05+02:00"), Some(z));
+        assert_eq!(parse_time("2024-01-02T01:04:05-02:00"), Some(z));
+        assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(parse_time(""), None);
+    }
+}
