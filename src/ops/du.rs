@@ -192,29 +192,36 @@ fn is_not_found(e: &UsageError) -> bool {
     }
 }
 
+/// A repository or tag with the blobs it reaches.
+struct Member {
+    name: String,
+    tags: Option<usize>,
+    digest: Option<Digest>,
+    blobs: HashMap<Digest, u64>,
+}
+
 /// Splits each member's bytes into unique and shared, largest first.
-fn tally(
-    members: Vec<(String, Option<usize>, Option<Digest>, HashMap<Digest, u64>)>,
-) -> Vec<Usage> {
+fn tally(members: Vec<Member>) -> Vec<Usage> {
     let mut holders: HashMap<&Digest, usize> = HashMap::new();
-    for (_, _, _, blobs) in &members {
-        for d in blobs.keys() {
+    for m in &members {
+        for d in m.blobs.keys() {
             *holders.entry(d).or_default() += 1;
         }
     }
     let mut out: Vec<Usage> = members
         .iter()
-        .map(|(name, tags, digest, blobs)| {
-            let total: u64 = blobs.values().sum();
-            let unique: u64 = blobs
+        .map(|m| {
+            let total: u64 = m.blobs.values().sum();
+            let unique: u64 = m
+                .blobs
                 .iter()
                 .filter(|(d, _)| holders.get(d) == Some(&1))
                 .map(|(_, s)| s)
                 .sum();
             Usage {
-                name: name.clone(),
-                tags: *tags,
-                digest: digest.clone(),
+                name: m.name.clone(),
+                tags: m.tags,
+                digest: m.digest.clone(),
                 total,
                 unique,
                 shared: total - unique,
@@ -240,7 +247,12 @@ pub async fn registry_usage(src: &dyn UsageSource) -> Result<RegistryUsage, Usag
             blobs.extend(b.iter().map(|(d, s)| (d.clone(), *s)));
         }
         everything.extend(blobs.iter().map(|(d, s)| (d.clone(), *s)));
-        members.push((repo, Some(tags.len()), None, blobs));
+        members.push(Member {
+            name: repo,
+            tags: Some(tags.len()),
+            digest: None,
+            blobs,
+        });
     }
     Ok(RegistryUsage {
         repositories: tally(members),
@@ -255,7 +267,12 @@ pub async fn repository_usage(src: &dyn UsageSource, repo: &str) -> Result<Vec<U
     let tags = repository_tags(src, repo).await?;
     Ok(tally(
         tags.into_iter()
-            .map(|(tag, digest, blobs)| (tag, None, Some(digest), blobs))
+            .map(|(tag, digest, blobs)| Member {
+                name: tag,
+                tags: None,
+                digest: Some(digest),
+                blobs,
+            })
             .collect(),
     ))
 }

@@ -276,7 +276,7 @@ mod tests {
     #[test]
     fn parses_config_times() {
         let z = parse_time("2024-01-02T03:04:05Z").unwrap();
-        assert_eq!(parse_time("2024-01-02T03:04:05.5Z").unwrap() > z, true);
+        assert!(parse_time("2024-01-02T03:04:05.5Z").unwrap() > z);
         assert_eq!(parse_time("2024-01-02T05:04:05+02:00"), Some(z));
         assert_eq!(parse_time("2024-01-02T01:04:05-02:00"), Some(z));
         assert_eq!(parse_time("yesterday"), None);
