@@ -63,7 +63,7 @@ fn reason(r: Reason) -> &'static str {
         Reason::AgeUnknown => "creation time unknown",
         Reason::Newest => "among the newest (--keep)",
         Reason::TooRecent => "newer than --older-than",
-        Reason::Selected => "selected",
+        Reason::Selected => "to delete",
     }
 }
 
