@@ -531,3 +531,48 @@ fn which(bin: &str) -> std::path::PathBuf {
         .find(|p| p.exists())
         .unwrap_or_else(|| panic!("{bin} not on PATH"))
 }
+
+/// The trap the issue names: registry:2's `--delete-untagged` removes the
+/// children of a tagged index; `regctl gc --root --delete-untagged` keeps them.
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_untagged_keeps_what_registry2s_collector_breaks() {
+    let home = tempfile::tempdir().unwrap();
+    let index = TestIndex::new("trap", &["linux/amd64", "linux/arm64"]);
+    let mut outcomes = Vec::new();
+    for ours in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let Some(reg) = DistRegistry::start_with_root(&root, true) else {
+            return;
+        };
+        push_index(reg.addr(), "multi", "latest", &index).await;
+        if ours {
+            drop(reg);
+            run_ok(
+                regctl(home.path())
+                    .args(["gc", "--delete-untagged", "--yes", "--root"])
+                    .arg(&root)
+                    .output()
+                    .unwrap(),
+            );
+        } else {
+            let out = reg.garbage_collect(false, true);
+            assert!(out.status.success());
+            drop(reg);
+        }
+        let reg = DistRegistry::start_with_root(&root, true).unwrap();
+        let child = &index.children[0].1.digest;
+        let (status, ..) = get(
+            reg.addr(),
+            &format!("/v2/multi/manifests/{child}"),
+            OCI_MANIFEST,
+        )
+        .await;
+        outcomes.push(status);
+    }
+    assert_eq!(
+        outcomes,
+        [404, 200],
+        "registry:2 drops the index's children; regctl keeps them"
+    );
+}
