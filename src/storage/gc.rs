@@ -161,16 +161,19 @@ pub async fn plan(run: &GcRun<'_>, opts: &GcOptions) -> Result<Collection> {
             let Ok(tag) = TagName::new(&tag_name) else {
                 continue;
             };
+            // A tag directory without `current/link` is a tag write that
+            // never finished: not a tag (registry:2 ignores it too).
             match registry
                 .read_link(&paths::tag_current_link(&repo, &tag))
                 .await?
             {
                 Some(d) if manifests.contains_key(&d) => tagged.push(d),
-                _ => plan.links.push(PlannedLink {
+                Some(_) => plan.links.push(PlannedLink {
                     repository: name.clone(),
                     kind: LinkKind::Tag,
                     name: tag_name,
                 }),
+                None => {}
             }
         }
 
@@ -306,8 +309,11 @@ pub async fn plan(run: &GcRun<'_>, opts: &GcOptions) -> Result<Collection> {
     let swept: HashSet<&Digest> = plan.blobs.iter().map(|b| &b.digest).collect();
     let mut swept_links = Vec::new();
     for (repo, d, _) in &layer_links {
-        let gone = swept.contains(d) || backend.stat(&paths::blob_data(d)).await?.is_none();
-        if gone {
+        if swept.contains(d) {
+            // Goes with its blob: garbage, not damage.
+            plan.layer_links_with_blobs += 1;
+            swept_links.push((repo.clone(), d.clone()));
+        } else if backend.stat(&paths::blob_data(d)).await?.is_none() {
             plan.links.push(PlannedLink {
                 repository: repo.to_string(),
                 kind: LinkKind::Layer,

@@ -71,7 +71,10 @@ pub struct GcPlan {
     pub blobs_marked: usize,
     pub manifests: Vec<PlannedManifest>,
     pub blobs: Vec<PlannedBlob>,
+    /// Links pointing at nothing: damage a crash or a manual `rm` left.
     pub links: Vec<PlannedLink>,
+    /// `_layers` links removed with the blobs they name.
+    pub layer_links_with_blobs: usize,
     pub uploads: Vec<PlannedUpload>,
     pub repositories: Vec<String>,
     /// Uploads started in the last few minutes: something is writing.
@@ -101,7 +104,7 @@ impl GcPlan {
             blobs_removed: self.blobs.len(),
             bytes_freed: Some(self.bytes()),
             repositories_removed: self.repositories.len(),
-            links_removed: self.links.len(),
+            links_removed: self.links.len() + self.layer_links_with_blobs,
             uploads_removed: self.uploads.len(),
             skipped_in_use: 0,
         }

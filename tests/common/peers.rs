@@ -88,6 +88,16 @@ impl Serve {
         &self.root
     }
 
+    /// The server's process id (to read its memory use).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, as a crash: no shutdown, no flushing.
+    pub fn kill(mut self) {
+        kill(&mut self.child);
+    }
+
     /// Sends SIGTERM and waits for the process to exit.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
