@@ -4,17 +4,32 @@
 # registry:2, ratio. Each figure is the median of RUNS runs, the two servers
 # measured alternately so machine noise hits both.
 #
-#   bench/compare.sh          # full: 5 runs, 10 s wrk, 256 MiB blobs
-#   bench/compare.sh --quick  # smoke: 1 run, 2 s wrk, 32 MiB blobs
+#   bench/compare.sh          # full: 5 runs, 10 s wrk, 256 MiB blobs, 10,000 repositories
+#   bench/compare.sh --quick  # smoke: 1 run, 2 s wrk, 32 MiB blobs, 1,000 repositories
+#   bench/compare.sh --tsv F  # also write the table as tab-separated values (for bench/plot.py)
 #
-# Needs: docker-registry, wrk, curl (apt-get install -y docker-registry wrk curl).
+# Sections: regctl serve vs docker-registry (wrk on manifests and tags/list,
+# monolithic and chunked blob uploads, blob download, memory); regctl cp vs
+# skopeo copy between registries (empty destination, then warm); regctl ls
+# and regctl tags over a large catalog and tag list, served by each server.
+#
+# Needs: docker-registry, skopeo, wrk, curl, python3, GNU time
+# (apt-get install -y docker-registry skopeo wrk curl time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RUNS=5 DURATION=10s BLOB_MIB=256 TAGS=500
-if [[ "${1:-}" == "--quick" ]]; then RUNS=1 DURATION=2s BLOB_MIB=32 TAGS=100; fi
+RUNS=5 DURATION=10s BLOB_MIB=256 TAGS=500 LAYERS=64 LAYER_MIB=4 REPOS=10000 MANY_TAGS=5000
+TSV=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) RUNS=1 DURATION=2s BLOB_MIB=32 TAGS=100 LAYERS=8 LAYER_MIB=1 REPOS=1000 MANY_TAGS=500 ;;
+    --tsv) TSV=$2; shift ;;
+    *) echo "usage: bench/compare.sh [--quick] [--tsv FILE]" >&2; exit 2 ;;
+  esac
+  shift
+done
 
-for tool in docker-registry wrk curl; do
+for tool in docker-registry skopeo wrk curl python3 /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (apt-get install -y $tool)" >&2; exit 1; }
 done
 cargo build --release --quiet
@@ -103,20 +118,152 @@ for run in $(seq "$RUNS"); do
 done
 LOAD_RS=$(rss_kib "$RS_PID") LOAD_DR=$(rss_kib "$DR_PID")
 
+# Chunked upload: 8 MiB PATCHes, following each Location (registry:2 moves
+# its state into the URL), then PUT ?digest=.
+split -b 8M -d -a 4 "$WORK/big.bin" "$WORK/chunk."
+chunked_secs() { # addr run
+  local start end loc sep t0 t1 off=0 size
+  t0=$(date +%s.%N)
+  loc=$(curl -fsi -X POST "http://$1/v2/bench/chunked$2/blobs/uploads/" | tr -d '\r' | awk 'tolower($1)=="location:" {print $2}')
+  for c in "$WORK"/chunk.*; do
+    [[ "$loc" == http* ]] || loc="http://$1$loc"
+    size=$(stat -c%s "$c")
+    loc=$(curl -fsi -X PATCH -H 'Content-Type: application/octet-stream' \
+      -H "Content-Range: $off-$((off + size - 1))" --data-binary @"$c" "$loc" \
+      | tr -d '\r' | awk 'tolower($1)=="location:" {print $2}')
+    off=$((off + size))
+  done
+  [[ "$loc" == http* ]] || loc="http://$1$loc"
+  sep='?'; [[ "$loc" == *'?'* ]] && sep='&'
+  curl -fs -o /dev/null -X PUT "$loc${sep}digest=$BIG"
+  t1=$(date +%s.%N)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+for run in $(seq "$RUNS"); do
+  for side in RS DR; do
+    addr=${!side}
+    root=$WORK/regctl; [[ $side == DR ]] && root=$WORK/dist
+    hex=${BIG#sha256:}; rm -rf "$root/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex"
+    R[$side,chunked]+="$(chunked_secs "$addr" "$run") "
+  done
+done
+
+# regctl cp vs skopeo copy: source regctl serve, destination a fresh, empty
+# regctl serve for every copy (so nothing can be skipped or mounted).
+make_image() { # addr repo tag layer-count layer-mib
+  local layers="" d f
+  for i in $(seq "$4"); do
+    f="$WORK/l.bin"; head -c $(($5 * 1024 * 1024)) /dev/urandom > "$f"
+    d=sha256:$(sha256sum "$f" | cut -d' ' -f1)
+    upload "$1" "$2" "$f" "$d" >/dev/null
+    layers+="${layers:+,}{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"$d\",\"size\":$(($5 * 1024 * 1024))}"
+  done
+  upload "$1" "$2" "$WORK/config.json" "$CFG" >/dev/null
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[%s]}' \
+    "$CFG" "$(stat -c%s "$WORK/config.json")" "$layers" > "$WORK/m.json"
+  curl -fs -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+    "http://$1/v2/$2/manifests/$3" --data-binary @"$WORK/m.json" -o /dev/null
+}
+make_image "$RS" bench/layers v1 "$LAYERS" "$LAYER_MIB"
+make_image "$RS" bench/big v1 1 "$BLOB_MIB"
+rm -f "$WORK/l.bin"
+start_dst() { # dir -> prints "pid port"
+  local port; port=$(free_port)
+  REGCTL_LOG=warn "$REGCTL" serve --port "$port" --root "$1" >/dev/null 2>&1 &
+  echo "$! $port"
+}
+timed() { # out-file cmd... ; "seconds max-rss-kib" into out-file
+  /usr/bin/time -f '%e %M' -o "$1" "${@:2}" >/dev/null 2>&1
+}
+copy_run() { # tool image -> "seconds rss_kib"
+  local dst pid port
+  dst=$(mktemp -d -p "$WORK")
+  read -r pid port < <(start_dst "$dst"); wait_up "127.0.0.1:$port"
+  if [[ $1 == regctl ]]; then
+    timed "$WORK/t" "$REGCTL" cp "$RS/bench/$2:v1" "127.0.0.1:$port/bench/$2:v1"
+  else
+    timed "$WORK/t" skopeo copy --insecure-policy --src-tls-verify=false --dest-tls-verify=false \
+      "docker://$RS/bench/$2:v1" "docker://127.0.0.1:$port/bench/$2:v1"
+  fi
+  cat "$WORK/t"
+  if [[ $1 == regctl && $2 == layers ]]; then
+    timed "$WORK/w" "$REGCTL" cp "$RS/bench/$2:v1" "127.0.0.1:$port/bench/$2:v1"
+    cut -d' ' -f1 "$WORK/w" >> "$WORK/warm"
+  fi
+  kill "$pid"; wait "$pid" 2>/dev/null || true; rm -rf "$dst"
+}
+: > "$WORK/warm"
+for run in $(seq "$RUNS"); do
+  for image in layers big; do
+    for tool in regctl skopeo; do
+      read -r secs kib < <(copy_run "$tool" "$image")
+      R[$tool,$image,s]+="$secs "; R[$tool,$image,rss]+="$kib "
+    done
+  done
+done
+
+# Large listings, written straight into both roots (same layout): REPOS
+# repositories and one repository with MANY_TAGS tags, each on the small
+# seeded manifest. Each side is listed with regctl itself.
+MAN=sha256:$(sha256sum "$WORK/manifest.json" | cut -d' ' -f1)
+python3 - "$WORK/regctl" "$WORK/dist" "$MAN" "$REPOS" "$MANY_TAGS" <<'PY'
+import os, sys
+roots, man, repos, tags = sys.argv[1:3], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+hexd = man.split(':')[1]
+def link(path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as f: f.write(man)
+for root in roots:
+    base = os.path.join(root, 'docker/registry/v2/repositories')
+    for i in range(repos):
+        m = os.path.join(base, 'scale/r%05d' % i, '_manifests')
+        link(os.path.join(m, 'revisions/sha256', hexd, 'link'))
+        link(os.path.join(m, 'tags/latest/current/link'))
+    m = os.path.join(base, 'scale-tags/app/_manifests')
+    link(os.path.join(m, 'revisions/sha256', hexd, 'link'))
+    for i in range(tags):
+        link(os.path.join(m, 'tags/t%05d/current/link' % i))
+PY
+for run in $(seq "$RUNS"); do
+  for side in RS DR; do
+    addr=${!side}
+    timed "$WORK/t" "$REGCTL" ls "$addr" --format plain; R[$side,ls]+="$(cut -d' ' -f1 "$WORK/t") "
+    timed "$WORK/t" "$REGCTL" tags "$addr/scale-tags/app" --format plain; R[$side,tagsmany]+="$(cut -d' ' -f1 "$WORK/t") "
+  done
+done
+"$REGCTL" ls "$RS" --format plain | grep -c '^scale/' | grep -qx "$REPOS" || { echo "bench: regctl ls missed repositories" >&2; exit 1; }
+
 med() { tr ' ' '\n' <<<"${R[$1,$2]}" | grep -v '^$' | median; }
-row() { # name, regctl, registry2, higher-is-better (1) or lower (0)
+[[ -n "$TSV" ]] && printf 'figure\tregctl\tpeer\tratio\n' > "$TSV"
+row() { # name, regctl, peer, higher-is-better (1) or lower (0)
   local ratio
   ratio=$(awk -v a="$2" -v b="$3" -v h="$4" 'BEGIN { if (a==0||b==0) print "-"; else printf "%.2fx", (h ? a/b : b/a) }')
-  printf '| %-40s | %12s | %12s | %8s |\n' "$1" "$2" "$3" "$ratio"
+  printf '| %-44s | %12s | %12s | %8s |\n' "$1" "$2" "$3" "$ratio"
+  [[ -z "$TSV" ]] || printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${ratio%x}" >> "$TSV"
+}
+header() { # peer name
+  printf '| %-44s | %12s | %12s | %8s |\n' figure regctl "$1" "ratio"
+  printf '|%s|%s|%s|%s|\n' "----------------------------------------------" "--------------" "--------------" "----------"
 }
 mbps() { awk -v s="$1" -v m="$BLOB_MIB" 'BEGIN { printf "%.0f", m / s }'; }
 echo
-echo "regctl serve vs docker-registry ($(docker-registry --version 2>/dev/null | awk '{print $3}')), $(nproc) cores, runs=$RUNS, wrk -t2 -c32 -d$DURATION"
-printf '| %-40s | %12s | %12s | %8s |\n' figure regctl registry:2 "ratio"
-printf '|%s|%s|%s|%s|\n' "------------------------------------------" "--------------" "--------------" "----------"
+echo "regctl serve vs docker-registry ($(docker-registry --version 2>/dev/null | awk '{print $3}')), $(nproc) cores, runs=$RUNS (median), wrk -t2 -c32 -d$DURATION"
+header registry:2
 row "manifest GET (req/s)" "$(med RS manifest)" "$(med DR manifest)" 1
 row "tags/list, $TAGS tags (req/s)" "$(med RS tags)" "$(med DR tags)" 1
 row "blob PUT ${BLOB_MIB} MiB monolithic (MiB/s)" "$(mbps "$(med RS put)")" "$(mbps "$(med DR put)")" 1
+row "blob PUT ${BLOB_MIB} MiB in 8 MiB PATCHes (MiB/s)" "$(mbps "$(med RS chunked)")" "$(mbps "$(med DR chunked)")" 1
 row "blob GET ${BLOB_MIB} MiB (MiB/s)" "$(mbps "$(med RS get)")" "$(mbps "$(med DR get)")" 1
 row "idle RSS (MiB)" "$((IDLE_RS / 1024))" "$((IDLE_DR / 1024))" 0
 row "RSS after the load (MiB)" "$((LOAD_RS / 1024))" "$((LOAD_DR / 1024))" 0
+row "regctl ls, $REPOS repositories (s)" "$(med RS ls)" "$(med DR ls)" 0
+row "regctl tags, $MANY_TAGS tags (s)" "$(med RS tagsmany)" "$(med DR tagsmany)" 0
+
+echo
+echo "regctl cp vs skopeo copy ($(skopeo --version | awk '{print $3}')), registry to registry, empty destination"
+header skopeo
+row "cp $LAYERS x $LAYER_MIB MiB layers (s)" "$(med regctl,layers s)" "$(med skopeo,layers s)" 0
+row "cp $LAYERS x $LAYER_MIB MiB layers, peak RSS (MiB)" "$(( $(med regctl,layers rss) / 1024 ))" "$(( $(med skopeo,layers rss) / 1024 ))" 0
+row "cp 1 x $BLOB_MIB MiB layer (s)" "$(med regctl,big s)" "$(med skopeo,big s)" 0
+row "cp 1 x $BLOB_MIB MiB layer, peak RSS (MiB)" "$(( $(med regctl,big rss) / 1024 ))" "$(( $(med skopeo,big rss) / 1024 ))" 0
+echo "warm regctl cp (every blob present), median: $(median < "$WORK/warm") s"
