@@ -781,3 +781,48 @@ async fn on_disk_layout_is_registry2s() {
         .count();
     assert_eq!(layers, 2, "config and layer are linked");
 }
+
+#[tokio::test]
+async fn malformed_digests_are_digest_invalid_everywhere() {
+    let s = TestServer::start().await;
+    s.push_image("lib/app", "v1", "d").await;
+    let sha999 = format!("sha999:{}", "a".repeat(64));
+    let upper = format!("sha256:{}", "A".repeat(64));
+    for bad in ["sha256:abc", sha999.as_str(), upper.as_str(), "sha256:"] {
+        for (method, path) in [
+            (Method::GET, format!("/v2/lib/app/manifests/{bad}")),
+            (Method::PUT, format!("/v2/lib/app/manifests/{bad}")),
+            (Method::DELETE, format!("/v2/lib/app/manifests/{bad}")),
+            (Method::GET, format!("/v2/lib/app/blobs/{bad}")),
+            (Method::DELETE, format!("/v2/lib/app/blobs/{bad}")),
+            (Method::GET, format!("/v2/lib/app/referrers/{bad}")),
+            (
+                Method::POST,
+                format!("/v2/lib/app/blobs/uploads/?digest={bad}"),
+            ),
+            (
+                Method::POST,
+                format!("/v2/lib/app/blobs/uploads/?mount={bad}&from=x"),
+            ),
+        ] {
+            let r = s
+                .req(method.clone(), &path)
+                .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{method} {path}");
+            assert_eq!(error_code(r).await, "DIGEST_INVALID", "{method} {path}");
+        }
+        let r = s
+            .send(Method::HEAD, &format!("/v2/lib/app/manifests/{bad}"))
+            .await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "HEAD {bad}");
+    }
+    // A tag is still a tag, and a bad tag is TAG_INVALID, not DIGEST_INVALID.
+    let r = s.send(Method::GET, "/v2/lib/app/manifests/v1").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = s.send(Method::GET, "/v2/lib/app/manifests/-bad").await;
+    assert_eq!(error_code(r).await, "TAG_INVALID");
+}

@@ -49,6 +49,7 @@ impl From<StorageError> for ApiError {
                 (S::BAD_REQUEST, ErrorCode::TagInvalid)
             }
             StorageError::Name(_) => (S::BAD_REQUEST, ErrorCode::NameInvalid),
+            StorageError::DigestInvalid(_) => (S::BAD_REQUEST, ErrorCode::DigestInvalid),
             StorageError::BlobUnknown(_) => (S::NOT_FOUND, ErrorCode::BlobUnknown),
             StorageError::ManifestUnknown(_) => (S::NOT_FOUND, ErrorCode::ManifestUnknown),
             StorageError::NameUnknown(_) => (S::NOT_FOUND, ErrorCode::NameUnknown),

@@ -28,12 +28,11 @@ pub enum ManifestRef {
 }
 
 impl ManifestRef {
-    /// A reference as it appears in a URL: a digest if it parses as one.
+    /// A reference as it appears in a URL: a digest if it has a `:` (a tag
+    /// never does), so a malformed digest is a digest error, not a tag one.
     pub fn parse(s: &str) -> Result<Self> {
         if s.contains(':') {
-            Ok(ManifestRef::Digest(s.parse().map_err(|e| {
-                StorageError::ManifestInvalid(format!("invalid digest reference: {e}"))
-            })?))
+            Ok(ManifestRef::Digest(s.parse()?))
         } else {
             Ok(ManifestRef::Tag(TagName::new(s)?))
         }
