@@ -197,6 +197,17 @@ async fn monolithic_blob_upload_then_get_head_and_ranges() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(header(&r, "Content-Range"), "bytes */16");
+    assert_eq!(error_code(r).await, "SIZE_INVALID");
+    // Also on HEAD (no body there), and for a start just past the end.
+    let r = s
+        .req(Method::HEAD, &path)
+        .header("Range", "bytes=16-20")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(header(&r, "Content-Range"), "bytes */16");
 
     // A blob is visible only in the repository it was pushed to.
     let r = s.send(Method::GET, &format!("/v2/other/blobs/{d}")).await;
