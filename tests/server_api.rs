@@ -901,3 +901,43 @@ async fn an_oversize_manifest_is_read_and_refused_with_413() {
     let r = s.send(Method::GET, "/v2/").await;
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn catalog_lists_repositories_in_registry2_path_order() {
+    let s = TestServer::start().await;
+    for repo in ["a_b", "a.b", "a-b", "a/b/c", "a/b", "a"] {
+        s.push_image(repo, "t", repo).await;
+    }
+    let want = ["a", "a/b", "a/b/c", "a-b", "a.b", "a_b"];
+    let v = s.json("/v2/_catalog").await;
+    assert_eq!(v["repositories"], json!(want));
+    // Paging walks the same order, page after page.
+    let mut seen = Vec::new();
+    let mut path = "/v2/_catalog?n=2".to_owned();
+    loop {
+        let r = s.send(Method::GET, &path).await;
+        let link = header(&r, "Link").to_owned();
+        let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+        for name in v["repositories"].as_array().unwrap() {
+            seen.push(name.as_str().unwrap().to_owned());
+        }
+        if link.is_empty() {
+            break;
+        }
+        path = link
+            .trim_start_matches('<')
+            .split('>')
+            .next()
+            .unwrap()
+            .to_owned();
+    }
+    assert_eq!(seen, want);
+    // `last` need not be a repository: names after it in that order follow.
+    let v = s.json("/v2/_catalog?last=a/b/c").await;
+    assert_eq!(v["repositories"], json!(["a-b", "a.b", "a_b"]));
+    let v = s.json("/v2/_catalog?last=a/a").await;
+    assert_eq!(
+        v["repositories"],
+        json!(["a/b", "a/b/c", "a-b", "a.b", "a_b"])
+    );
+}

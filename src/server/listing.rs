@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::{AppState, parse_digest, query_param};
-use crate::storage::{RepoName, StorageError};
+use crate::storage::{RepoName, StorageError, catalog_order};
 use crate::types::media_type::OCI_INDEX;
 use crate::types::{Descriptor, ErrorCode};
 
@@ -35,7 +35,7 @@ struct ReferrersIndex {
     manifests: Vec<Descriptor>,
 }
 
-/// One page of a sorted list, and whether more follow.
+/// One page of a list in catalog order, and whether more follow.
 fn page<'a>(
     all: &'a [String],
     query: Option<&str>,
@@ -51,7 +51,9 @@ fn page<'a>(
         })?),
     };
     let start = match query_param(query, "last") {
-        Some(last) => all.partition_point(|x| x.as_str() <= last.as_str()),
+        // `all` is in catalog order (for tags, which hold no `/`, that is
+        // plain byte order), so the page starts after every name <= last.
+        Some(last) => all.partition_point(|x| catalog_order(x, &last).is_le()),
         None => 0,
     };
     let rest = &all[start..];

@@ -11,4 +11,4 @@ pub use backend::{Backend, ByteReader, ByteStream, Meta};
 pub use error::StorageError;
 pub use fs::FsBackend;
 pub use paths::{RepoName, TagName, UploadId};
-pub use registry::{ManifestRef, Registry, StoredManifest, byte_stream};
+pub use registry::{ManifestRef, Registry, StoredManifest, byte_stream, catalog_order};
