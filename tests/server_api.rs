@@ -941,3 +941,94 @@ async fn catalog_lists_repositories_in_registry2_path_order() {
         json!(["a/b", "a/b/c", "a-b", "a.b", "a_b"])
     );
 }
+
+/// Like [`raw_exchange`], but closes the sending side after `body`: a client
+/// that sends less than it declared and stops.
+async fn raw_half_closed(base: &str, head: &str, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    stream.shutdown().await.unwrap();
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).await.unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn bodies_that_disagree_with_their_declared_size_are_size_invalid() {
+    let s = TestServer::start().await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+
+    // Monolithic upload whose body is shorter than its Content-Length.
+    let d = Digest::sha256_of(b"0123456789");
+    let head = format!(
+        "POST /v2/repo/blobs/uploads/?digest={d} HTTP/1.1\r\nHost: {addr}\r\n\
+         Content-Length: 10\r\nConnection: close\r\n\r\n"
+    );
+    let answer = raw_half_closed(&s.base, &head, b"01234").await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_eq!(json_code(&answer), "SIZE_INVALID", "{answer}");
+    let r = s.send(Method::HEAD, &format!("/v2/repo/blobs/{d}")).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // A chunked session: one good chunk, then chunks whose length disagrees
+    // with their Content-Range. Each is refused whole; the upload keeps 5 bytes.
+    let r = s.send(Method::POST, "/v2/repo/blobs/uploads/").await;
+    let location = header(&r, "Location").to_owned();
+    let r = s
+        .req(Method::PATCH, &location)
+        .header("Content-Range", "0-4")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    // Content-Length 6 against a 5-byte range.
+    let r = s
+        .req(Method::PATCH, &location)
+        .header("Content-Range", "5-9")
+        .body(" world")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(r).await, "SIZE_INVALID");
+    // A chunked (no Content-Length) body longer than its range, and one shorter.
+    for (range, chunk) in [("5-7", b" world" as &[u8]), ("5-20", b" world")] {
+        let head = format!(
+            "PATCH {location} HTTP/1.1\r\nHost: {addr}\r\nContent-Range: {range}\r\n\
+             Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        );
+        let mut body = format!("{:x}\r\n", chunk.len()).into_bytes();
+        body.extend_from_slice(chunk);
+        body.extend_from_slice(b"\r\n0\r\n\r\n");
+        let answer = raw_exchange(&s.base, &head, &body).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{range}: {answer}");
+        assert_eq!(json_code(&answer), "SIZE_INVALID", "{range}: {answer}");
+    }
+    // A PATCH whose client stops early.
+    let head = format!(
+        "PATCH {location} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 6\r\nConnection: close\r\n\r\n"
+    );
+    let answer = raw_half_closed(&s.base, &head, b" wo").await;
+    assert_eq!(json_code(&answer), "SIZE_INVALID", "{answer}");
+    let r = s.send(Method::GET, &location).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&r, "Range"), "0-4");
+
+    // The session is intact: finish it and get the right blob.
+    let d = Digest::sha256_of(b"hello world");
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let r = s
+        .req(Method::PUT, &format!("{location}{sep}digest={d}"))
+        .header("Content-Range", "5-10")
+        .body(" world")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let got = s.send(Method::GET, &format!("/v2/repo/blobs/{d}")).await;
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"hello world");
+}

@@ -66,6 +66,10 @@ impl From<StorageError> for ApiError {
             StorageError::ManifestTooLarge { .. } => {
                 (S::PAYLOAD_TOO_LARGE, ErrorCode::ManifestInvalid)
             }
+            StorageError::Io(io) if io.get_ref().is_some_and(|e| e.is::<super::BodyError>()) => {
+                // The client sent less or more than it declared, or went away.
+                (S::BAD_REQUEST, ErrorCode::SizeInvalid)
+            }
             StorageError::Io(io) => {
                 // The cause goes to the log, not to the client.
                 tracing::error!(error = %io, "storage I/O error");

@@ -337,6 +337,87 @@ pub(crate) fn parse_digest(s: &str) -> Result<Digest, ApiError> {
     })
 }
 
+/// Why a request body could not be taken as sent: the client's fault, not
+/// the storage's, so it answers 400 SIZE_INVALID instead of a 500.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BodyError {
+    #[error("the request body ended early or could not be read: {0}")]
+    Read(String),
+    #[error("the request body is longer than the {0} bytes declared")]
+    TooLong(u64),
+    #[error("the request body is {got} bytes, but {expected} were declared")]
+    TooShort { expected: u64, got: u64 },
+}
+
+/// A request body as a storage stream. With `expected`, the body must be
+/// exactly that long (hyper checks `Content-Length` itself; this covers a
+/// `Content-Range` over a chunked body): too many bytes fail at once, too
+/// few at the end, and the backend then drops the whole chunk.
+pub(crate) fn body_stream(body: Body, expected: Option<u64>) -> crate::storage::ByteStream {
+    use futures_util::StreamExt;
+    let data = body
+        .into_data_stream()
+        .map(|r| r.map_err(|e| body_error(BodyError::Read(e.to_string()))));
+    match expected {
+        None => Box::pin(data),
+        Some(expected) => Box::pin(ExactLength {
+            inner: Box::pin(data),
+            expected,
+            got: 0,
+            done: false,
+        }),
+    }
+}
+
+fn body_error(e: BodyError) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, e)
+}
+
+/// Fails a stream that delivers more or fewer bytes than expected.
+struct ExactLength {
+    inner: crate::storage::ByteStream,
+    expected: u64,
+    got: u64,
+    done: bool,
+}
+
+impl futures_util::Stream for ExactLength {
+    type Item = std::io::Result<bytes::Bytes>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let item = match self.inner.as_mut().poll_next(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(item) => item,
+        };
+        let item = match item {
+            Some(Ok(b)) => {
+                self.got += b.len() as u64;
+                if self.got > self.expected {
+                    Some(Err(body_error(BodyError::TooLong(self.expected))))
+                } else {
+                    Some(Ok(b))
+                }
+            }
+            None if self.got < self.expected => Some(Err(body_error(BodyError::TooShort {
+                expected: self.expected,
+                got: self.got,
+            }))),
+            other => other,
+        };
+        if !matches!(item, Some(Ok(_))) {
+            self.done = true;
+        }
+        Poll::Ready(item)
+    }
+}
+
 /// A query parameter, percent-decoded.
 pub(crate) fn query_param(query: Option<&str>, key: &str) -> Option<String> {
     url::form_urlencoded::parse(query?.as_bytes())
