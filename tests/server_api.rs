@@ -870,7 +870,8 @@ fn json_code(answer: &str) -> String {
         .to_owned()
 }
 
-#[tokio::test]
+// Multi-threaded so the server answers while the client is still writing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversize_manifest_is_read_and_refused_with_413() {
     let s = TestServer::start().await;
     let addr = s.base.trim_start_matches("http://").to_owned();
@@ -1031,4 +1032,50 @@ async fn bodies_that_disagree_with_their_declared_size_are_size_invalid() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let got = s.send(Method::GET, &format!("/v2/repo/blobs/{d}")).await;
     assert_eq!(got.bytes().await.unwrap().as_ref(), b"hello world");
+}
+
+// Multi-threaded so the server refuses while the client is still writing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_upload_gets_its_answer_not_a_broken_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("htpasswd");
+    std::fs::write(
+        &file,
+        format!("alice:{}\n", bcrypt::hash("s3cret", 4).unwrap()),
+    )
+    .unwrap();
+    let locked = TestServer::start_with(move |c| c.htpasswd = Some(file)).await;
+    let read_only = TestServer::start_with(|c| c.read_only = true).await;
+    let body = vec![b'x'; 1024 * 1024];
+    let d = Digest::sha256_of(&body);
+    for (s, status, code) in [
+        (&locked, "401", "UNAUTHORIZED"),
+        (&read_only, "405", "UNSUPPORTED"),
+    ] {
+        let addr = s.base.trim_start_matches("http://");
+        let head = format!(
+            "POST /v2/repo/blobs/uploads/?digest={d} HTTP/1.1\r\nHost: {addr}\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        for _ in 0..3 {
+            let answer = raw_exchange(&s.base, &head, &body).await.unwrap();
+            assert!(
+                answer.starts_with(&format!("HTTP/1.1 {status}")),
+                "{answer}"
+            );
+            assert_eq!(json_code(&answer), code, "{answer}");
+        }
+        // Past the drain limit the answer says the connection closes.
+        let head = head.replace("Content-Length: 1048576", "Content-Length: 2097153");
+        let answer = raw_exchange(&s.base, &head, b"").await.unwrap();
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{answer}"
+        );
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{answer}"
+        );
+    }
 }
