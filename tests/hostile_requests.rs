@@ -760,6 +760,17 @@ async fn wrong_or_missing_credentials_get_401_with_a_challenge() {
             tried += 1;
         }
     }
+    // A push of a 1 MiB blob without credentials gets its 401, not a
+    // broken pipe: the refused body is drained (up to 1 MiB).
+    let blob = vec![b'x'; 1024 * 1024];
+    let d = Digest::sha256_of(&blob);
+    for _ in 0..3 {
+        let path = format!("/v2/ok/blobs/uploads/?digest={d}");
+        let a = raw(&addr, "POST", &path, &[], &blob).await;
+        assert_eq!(a.status, 401, "{a:?}");
+        assert!(a.write_error.is_none(), "{:?}", a.write_error);
+        tried += 1;
+    }
     // The right credentials still work, and a hostile name is still refused
     // for them (authentication first, then validation).
     let a = raw(
