@@ -145,3 +145,35 @@ async fn a_delete_through_one_server_is_seen_by_the_other() {
     let tags = json(dist.addr(), "/v2/r/tags/list").await;
     assert!(tags["tags"].is_null() || tags["tags"] == serde_json::json!([]));
 }
+
+/// Every page of `/v2/_catalog` at `addr`, `n` names at a time, and what
+/// `last=` answers for each given name.
+async fn catalog_pages(addr: &str, n: usize, lasts: &[&str]) -> (Value, Vec<Value>) {
+    let all = json(addr, "/v2/_catalog").await["repositories"].clone();
+    let mut pages = Vec::new();
+    for last in lasts {
+        let v = json(addr, &format!("/v2/_catalog?n={n}&last={last}")).await;
+        pages.push(v["repositories"].clone());
+    }
+    (all, pages)
+}
+
+#[tokio::test]
+async fn both_servers_list_one_root_in_the_same_catalog_order() {
+    let Some(dist) = DistRegistry::start(true) else {
+        return;
+    };
+    let img = TestImage::oci("catalog-order", 1, 64);
+    for repo in ["a_b", "a.b", "a-b", "a/b/c", "a/b", "a", "a0", "b/a"] {
+        push_image(dist.addr(), repo, "t", &img).await;
+    }
+    let serve = Serve::start_with_root(dist.root(), &[]);
+    let lasts = ["a", "a/b", "a/b/c", "a-b", "a.b", "a/a", "a/c"];
+    let theirs = catalog_pages(dist.addr(), 2, &lasts).await;
+    let ours = catalog_pages(serve.addr(), 2, &lasts).await;
+    assert_eq!(
+        theirs.0,
+        serde_json::json!(["a", "a/b", "a/b/c", "a-b", "a.b", "a0", "a_b", "b/a"])
+    );
+    assert_eq!(ours, theirs);
+}

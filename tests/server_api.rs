@@ -197,6 +197,17 @@ async fn monolithic_blob_upload_then_get_head_and_ranges() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(header(&r, "Content-Range"), "bytes */16");
+    assert_eq!(error_code(r).await, "SIZE_INVALID");
+    // Also on HEAD (no body there), and for a start just past the end.
+    let r = s
+        .req(Method::HEAD, &path)
+        .header("Range", "bytes=16-20")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(header(&r, "Content-Range"), "bytes */16");
 
     // A blob is visible only in the repository it was pushed to.
     let r = s.send(Method::GET, &format!("/v2/other/blobs/{d}")).await;
@@ -780,4 +791,291 @@ async fn on_disk_layout_is_registry2s() {
         .unwrap()
         .count();
     assert_eq!(layers, 2, "config and layer are linked");
+}
+
+#[tokio::test]
+async fn malformed_digests_are_digest_invalid_everywhere() {
+    let s = TestServer::start().await;
+    s.push_image("lib/app", "v1", "d").await;
+    let sha999 = format!("sha999:{}", "a".repeat(64));
+    let upper = format!("sha256:{}", "A".repeat(64));
+    for bad in ["sha256:abc", sha999.as_str(), upper.as_str(), "sha256:"] {
+        for (method, path) in [
+            (Method::GET, format!("/v2/lib/app/manifests/{bad}")),
+            (Method::PUT, format!("/v2/lib/app/manifests/{bad}")),
+            (Method::DELETE, format!("/v2/lib/app/manifests/{bad}")),
+            (Method::GET, format!("/v2/lib/app/blobs/{bad}")),
+            (Method::DELETE, format!("/v2/lib/app/blobs/{bad}")),
+            (Method::GET, format!("/v2/lib/app/referrers/{bad}")),
+            (
+                Method::POST,
+                format!("/v2/lib/app/blobs/uploads/?digest={bad}"),
+            ),
+            (
+                Method::POST,
+                format!("/v2/lib/app/blobs/uploads/?mount={bad}&from=x"),
+            ),
+        ] {
+            let r = s
+                .req(method.clone(), &path)
+                .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{method} {path}");
+            assert_eq!(error_code(r).await, "DIGEST_INVALID", "{method} {path}");
+        }
+        let r = s
+            .send(Method::HEAD, &format!("/v2/lib/app/manifests/{bad}"))
+            .await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "HEAD {bad}");
+    }
+    // A tag is still a tag, and a bad tag is TAG_INVALID, not DIGEST_INVALID.
+    let r = s.send(Method::GET, "/v2/lib/app/manifests/v1").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = s.send(Method::GET, "/v2/lib/app/manifests/-bad").await;
+    assert_eq!(error_code(r).await, "TAG_INVALID");
+}
+
+/// Sends `head` then `body` on a fresh connection and reads the whole
+/// answer; a failed write is reported (it is what a client sees when the
+/// server closes on it) rather than hidden.
+async fn raw_exchange(base: &str, head: &str, body: &[u8]) -> Result<String, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(head.as_bytes())
+        .await
+        .map_err(|e| format!("writing the head: {e}"))?;
+    stream
+        .write_all(body)
+        .await
+        .map_err(|e| format!("writing the body: {e}"))?;
+    let mut out = Vec::new();
+    stream
+        .read_to_end(&mut out)
+        .await
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn json_code(answer: &str) -> String {
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let v: Value = serde_json::from_str(body).unwrap_or_default();
+    v["errors"][0]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+// Multi-threaded so the server answers while the client is still writing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversize_manifest_is_read_and_refused_with_413() {
+    let s = TestServer::start().await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let body = vec![b' '; 5 * 1024 * 1024];
+    let head = format!(
+        "PUT /v2/lib/app/manifests/big HTTP/1.1\r\nHost: {addr}\r\n\
+         Content-Type: application/vnd.oci.image.manifest.v1+json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    // Several times: a reset depends on timing, so one lucky pass proves little.
+    for _ in 0..3 {
+        let answer = raw_exchange(&s.base, &head, &body).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert_eq!(json_code(&answer), "MANIFEST_INVALID", "{answer}");
+    }
+    // A client that waits for `100 Continue` gets the 413 without sending.
+    let head = head.replace(
+        "Connection: close",
+        "Expect: 100-continue\r\nConnection: close",
+    );
+    let answer = raw_exchange(&s.base, &head, b"").await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(!answer.contains("100 Continue"), "{answer}");
+    // Nothing was stored, and the server still serves.
+    let r = s.send(Method::GET, "/v2/lib/app/manifests/big").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = s.send(Method::GET, "/v2/").await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn catalog_lists_repositories_in_registry2_path_order() {
+    let s = TestServer::start().await;
+    for repo in ["a_b", "a.b", "a-b", "a/b/c", "a/b", "a"] {
+        s.push_image(repo, "t", repo).await;
+    }
+    let want = ["a", "a/b", "a/b/c", "a-b", "a.b", "a_b"];
+    let v = s.json("/v2/_catalog").await;
+    assert_eq!(v["repositories"], json!(want));
+    // Paging walks the same order, page after page.
+    let mut seen = Vec::new();
+    let mut path = "/v2/_catalog?n=2".to_owned();
+    loop {
+        let r = s.send(Method::GET, &path).await;
+        let link = header(&r, "Link").to_owned();
+        let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+        for name in v["repositories"].as_array().unwrap() {
+            seen.push(name.as_str().unwrap().to_owned());
+        }
+        if link.is_empty() {
+            break;
+        }
+        path = link
+            .trim_start_matches('<')
+            .split('>')
+            .next()
+            .unwrap()
+            .to_owned();
+    }
+    assert_eq!(seen, want);
+    // `last` need not be a repository: names after it in that order follow.
+    let v = s.json("/v2/_catalog?last=a/b/c").await;
+    assert_eq!(v["repositories"], json!(["a-b", "a.b", "a_b"]));
+    let v = s.json("/v2/_catalog?last=a/a").await;
+    assert_eq!(
+        v["repositories"],
+        json!(["a/b", "a/b/c", "a-b", "a.b", "a_b"])
+    );
+}
+
+/// Like [`raw_exchange`], but closes the sending side after `body`: a client
+/// that sends less than it declared and stops.
+async fn raw_half_closed(base: &str, head: &str, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    stream.shutdown().await.unwrap();
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).await.unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn bodies_that_disagree_with_their_declared_size_are_size_invalid() {
+    let s = TestServer::start().await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+
+    // Monolithic upload whose body is shorter than its Content-Length.
+    let d = Digest::sha256_of(b"0123456789");
+    let head = format!(
+        "POST /v2/repo/blobs/uploads/?digest={d} HTTP/1.1\r\nHost: {addr}\r\n\
+         Content-Length: 10\r\nConnection: close\r\n\r\n"
+    );
+    let answer = raw_half_closed(&s.base, &head, b"01234").await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_eq!(json_code(&answer), "SIZE_INVALID", "{answer}");
+    let r = s.send(Method::HEAD, &format!("/v2/repo/blobs/{d}")).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // A chunked session: one good chunk, then chunks whose length disagrees
+    // with their Content-Range. Each is refused whole; the upload keeps 5 bytes.
+    let r = s.send(Method::POST, "/v2/repo/blobs/uploads/").await;
+    let location = header(&r, "Location").to_owned();
+    let r = s
+        .req(Method::PATCH, &location)
+        .header("Content-Range", "0-4")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    // Content-Length 6 against a 5-byte range.
+    let r = s
+        .req(Method::PATCH, &location)
+        .header("Content-Range", "5-9")
+        .body(" world")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(r).await, "SIZE_INVALID");
+    // A chunked (no Content-Length) body longer than its range, and one shorter.
+    for (range, chunk) in [("5-7", b" world" as &[u8]), ("5-20", b" world")] {
+        let head = format!(
+            "PATCH {location} HTTP/1.1\r\nHost: {addr}\r\nContent-Range: {range}\r\n\
+             Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        );
+        let mut body = format!("{:x}\r\n", chunk.len()).into_bytes();
+        body.extend_from_slice(chunk);
+        body.extend_from_slice(b"\r\n0\r\n\r\n");
+        let answer = raw_exchange(&s.base, &head, &body).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{range}: {answer}");
+        assert_eq!(json_code(&answer), "SIZE_INVALID", "{range}: {answer}");
+    }
+    // A PATCH whose client stops early.
+    let head = format!(
+        "PATCH {location} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 6\r\nConnection: close\r\n\r\n"
+    );
+    let answer = raw_half_closed(&s.base, &head, b" wo").await;
+    assert_eq!(json_code(&answer), "SIZE_INVALID", "{answer}");
+    let r = s.send(Method::GET, &location).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&r, "Range"), "0-4");
+
+    // The session is intact: finish it and get the right blob.
+    let d = Digest::sha256_of(b"hello world");
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let r = s
+        .req(Method::PUT, &format!("{location}{sep}digest={d}"))
+        .header("Content-Range", "5-10")
+        .body(" world")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let got = s.send(Method::GET, &format!("/v2/repo/blobs/{d}")).await;
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"hello world");
+}
+
+// Multi-threaded so the server refuses while the client is still writing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_upload_gets_its_answer_not_a_broken_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("htpasswd");
+    std::fs::write(
+        &file,
+        format!("alice:{}\n", bcrypt::hash("s3cret", 4).unwrap()),
+    )
+    .unwrap();
+    let locked = TestServer::start_with(move |c| c.htpasswd = Some(file)).await;
+    let read_only = TestServer::start_with(|c| c.read_only = true).await;
+    let body = vec![b'x'; 1024 * 1024];
+    let d = Digest::sha256_of(&body);
+    for (s, status, code) in [
+        (&locked, "401", "UNAUTHORIZED"),
+        (&read_only, "405", "UNSUPPORTED"),
+    ] {
+        let addr = s.base.trim_start_matches("http://");
+        let head = format!(
+            "POST /v2/repo/blobs/uploads/?digest={d} HTTP/1.1\r\nHost: {addr}\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        for _ in 0..3 {
+            let answer = raw_exchange(&s.base, &head, &body).await.unwrap();
+            assert!(
+                answer.starts_with(&format!("HTTP/1.1 {status}")),
+                "{answer}"
+            );
+            assert_eq!(json_code(&answer), code, "{answer}");
+        }
+        // Past the drain limit the answer says the connection closes.
+        let head = head.replace("Content-Length: 1048576", "Content-Length: 2097153");
+        let answer = raw_exchange(&s.base, &head, b"").await.unwrap();
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{answer}"
+        );
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{answer}"
+        );
+    }
 }

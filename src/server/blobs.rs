@@ -76,13 +76,10 @@ pub async fn get(
         .ok_or_else(|| ApiError::from(crate::storage::StorageError::BlobUnknown(digest.clone())))?;
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         None => None,
-        Some(v) => parse_range(v, size).map_err(|()| {
-            ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                ErrorCode::BlobUnknown,
-                format!("range {v:?} cannot be satisfied by a blob of {size} bytes"),
-            )
-        })?,
+        Some(v) => match parse_range(v, size) {
+            Ok(r) => r,
+            Err(()) => return Ok(unsatisfiable(v, size)),
+        },
     };
     let (status, offset, len) = match range {
         Some(r) => (StatusCode::PARTIAL_CONTENT, r.start, r.end - r.start + 1),
@@ -117,6 +114,23 @@ pub async fn get(
             e.to_string(),
         )
     })
+}
+
+/// 416 for a range outside the blob: RFC 9110 asks for `Content-Range:
+/// bytes */SIZE` so the client learns the size. The spec's code list has no
+/// range code; SIZE_INVALID (a length that does not fit the content) is the
+/// closest, and the blob does exist, so BLOB_UNKNOWN would mislead.
+fn unsatisfiable(range: &str, size: u64) -> Response {
+    let mut resp = ApiError::new(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        ErrorCode::SizeInvalid,
+        format!("range {range:?} cannot be satisfied by a blob of {size} bytes"),
+    )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+        resp.headers_mut().insert(header::CONTENT_RANGE, v);
+    }
+    resp
 }
 
 pub async fn delete(state: &AppState, name: &str, digest: &str) -> Result<Response, ApiError> {

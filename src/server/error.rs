@@ -49,6 +49,7 @@ impl From<StorageError> for ApiError {
                 (S::BAD_REQUEST, ErrorCode::TagInvalid)
             }
             StorageError::Name(_) => (S::BAD_REQUEST, ErrorCode::NameInvalid),
+            StorageError::DigestInvalid(_) => (S::BAD_REQUEST, ErrorCode::DigestInvalid),
             StorageError::BlobUnknown(_) => (S::NOT_FOUND, ErrorCode::BlobUnknown),
             StorageError::ManifestUnknown(_) => (S::NOT_FOUND, ErrorCode::ManifestUnknown),
             StorageError::NameUnknown(_) => (S::NOT_FOUND, ErrorCode::NameUnknown),
@@ -64,6 +65,10 @@ impl From<StorageError> for ApiError {
             }
             StorageError::ManifestTooLarge { .. } => {
                 (S::PAYLOAD_TOO_LARGE, ErrorCode::ManifestInvalid)
+            }
+            StorageError::Io(io) if io.get_ref().is_some_and(|e| e.is::<super::BodyError>()) => {
+                // The client sent less or more than it declared, or went away.
+                (S::BAD_REQUEST, ErrorCode::SizeInvalid)
             }
             StorageError::Io(io) => {
                 // The cause goes to the log, not to the client.

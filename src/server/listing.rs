@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::{AppState, parse_digest, query_param};
-use crate::storage::{RepoName, StorageError};
+use crate::storage::{RepoName, StorageError, catalog_order};
 use crate::types::media_type::OCI_INDEX;
 use crate::types::{Descriptor, ErrorCode};
 
@@ -35,23 +35,30 @@ struct ReferrersIndex {
     manifests: Vec<Descriptor>,
 }
 
-/// One page of a sorted list, and whether more follow.
+/// One page of a list in catalog order, and whether more follow.
 fn page<'a>(
     all: &'a [String],
     query: Option<&str>,
 ) -> Result<(&'a [String], Option<usize>), ApiError> {
     let n = match query_param(query, "n") {
         None => None,
-        Some(v) => Some(v.parse::<usize>().map_err(|_| {
-            ApiError::new(
+        // Any run of digits is a valid `n`; one too large for a usize is
+        // capped like every other large `n`, not refused.
+        Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(v.parse::<usize>().unwrap_or(usize::MAX))
+        }
+        Some(v) => {
+            return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::PaginationNumberInvalid,
                 format!("n must be a non-negative integer, got {v:?}"),
-            )
-        })?),
+            ));
+        }
     };
     let start = match query_param(query, "last") {
-        Some(last) => all.partition_point(|x| x.as_str() <= last.as_str()),
+        // `all` is in catalog order (for tags, which hold no `/`, that is
+        // plain byte order), so the page starts after every name <= last.
+        Some(last) => all.partition_point(|x| catalog_order(x, &last).is_le()),
         None => 0,
     };
     let rest = &all[start..];
@@ -173,5 +180,9 @@ mod tests {
         assert!(page(&all, Some("n=-1")).is_err());
         let (p, n) = page(&all, Some("n=999999")).unwrap();
         assert_eq!((p.len(), n), (4, None));
+        let (p, n) = page(&all, Some("n=99999999999999999999999999")).unwrap();
+        assert_eq!((p.len(), n), (4, None));
+        assert!(page(&all, Some("n=")).is_err());
+        assert!(page(&all, Some("n=%2B1")).is_err());
     }
 }

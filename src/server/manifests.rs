@@ -1,9 +1,10 @@
 //! `GET` / `HEAD` / `PUT` / `DELETE /v2/NAME/manifests/REFERENCE`.
 
 use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
-use http_body_util::{BodyExt, Limited};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
 
 use super::error::ApiError;
 use super::{AppState, DIGEST_HEADER};
@@ -54,27 +55,9 @@ pub async fn put(
     body: Body,
 ) -> Result<Response, ApiError> {
     let (repo, reference) = parts(name, reference)?;
-    let too_large = || StorageError::ManifestTooLarge {
-        limit: MAX_MANIFEST_SIZE,
-    };
-    if headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-        .is_some_and(|n| n > MAX_MANIFEST_SIZE)
-    {
-        return Err(too_large().into());
-    }
-    // Never buffer more than the limit, whatever the client claims.
-    let bytes = match Limited::new(body, MAX_MANIFEST_SIZE).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large().into()),
-        Err(e) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::ManifestInvalid,
-                format!("could not read the manifest body: {e}"),
-            ));
-        }
+    let bytes = match read_manifest_body(headers, body).await {
+        Ok(b) => b,
+        Err(resp) => return Ok(*resp),
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -93,6 +76,81 @@ pub async fn put(
         builder = builder.header("OCI-Subject", subject.digest.to_string());
     }
     builder.body(Body::empty()).map_err(internal)
+}
+
+/// How many bytes of an oversize manifest are read and dropped before the
+/// 413 is sent. A client that does not wait for `100 Continue` is still
+/// sending when the server decides; closing on it makes its next write fail
+/// (a broken pipe or reset) instead of showing the error. Beyond this the
+/// server stops reading and closes: draining without end would let anyone
+/// keep a connection busy for free.
+pub const MANIFEST_DRAIN_LIMIT: u64 = 2 * MAX_MANIFEST_SIZE as u64;
+
+/// The manifest body, at most [`MAX_MANIFEST_SIZE`] bytes held in memory,
+/// or the response to send: 413 for an oversize body (the spec's "SHOULD";
+/// the code is MANIFEST_INVALID as in registry:2, since the spec's list has
+/// no code for a size limit and SIZE_INVALID means a length that disagrees
+/// with the content).
+async fn read_manifest_body(headers: &HeaderMap, mut body: Body) -> Result<Bytes, Box<Response>> {
+    let too_large = |close: bool| {
+        let mut resp = ApiError::from(StorageError::ManifestTooLarge {
+            limit: MAX_MANIFEST_SIZE,
+        })
+        .into_response();
+        if close {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Box::new(resp)
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let expects_continue = headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    if let Some(n) = declared.filter(|&n| n > MAX_MANIFEST_SIZE as u64) {
+        // Not polling the body means hyper never sends `100 Continue`, so
+        // a client that asked for it sends nothing more.
+        if expects_continue {
+            return Err(too_large(false));
+        }
+        if n > MANIFEST_DRAIN_LIMIT {
+            return Err(too_large(true));
+        }
+    }
+    let mut buf = BytesMut::new();
+    let mut total: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            Box::new(
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::ManifestInvalid,
+                    format!("could not read the manifest body: {e}"),
+                )
+                .into_response(),
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total += data.len() as u64;
+        if total > MANIFEST_DRAIN_LIMIT {
+            return Err(too_large(true));
+        }
+        if total <= MAX_MANIFEST_SIZE as u64 {
+            buf.extend_from_slice(&data);
+        } else if !buf.is_empty() {
+            // Too large: keep reading to drain, but hold nothing.
+            buf = BytesMut::new();
+        }
+    }
+    if total > MAX_MANIFEST_SIZE as u64 {
+        return Err(too_large(false));
+    }
+    Ok(buf.freeze())
 }
 
 pub async fn delete(state: &AppState, name: &str, reference: &str) -> Result<Response, ApiError> {

@@ -23,7 +23,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
@@ -263,6 +263,59 @@ async fn access_log(req: Request, next: Next) -> Response {
     resp
 }
 
+/// How much of a request body is read and dropped when a request is refused
+/// before its handler runs (401, 405). Without it a client still sending a
+/// body (a blob, a manifest) sees its write fail with a broken pipe instead
+/// of the answer; past it the connection is closed instead, so a refused
+/// client cannot make the server read without end.
+pub const REFUSED_BODY_DRAIN_LIMIT: u64 = 1024 * 1024;
+
+/// Reads and drops up to `limit` bytes of a refused request's body. Returns
+/// whether the body was read to its end; when not, the caller closes the
+/// connection. A client waiting for `100 Continue` has sent nothing, so
+/// nothing is read (hyper sends no `100` unless the body is polled).
+pub(crate) async fn drain_body(headers: &HeaderMap, mut body: Body, limit: u64) -> bool {
+    use http_body_util::BodyExt;
+    let expects_continue = headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared == Some(0) && !headers.contains_key(header::TRANSFER_ENCODING) {
+        return true;
+    }
+    if expects_continue || declared.is_some_and(|n| n > limit) {
+        return false;
+    }
+    let mut total = 0u64;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return false;
+        };
+        if let Some(data) = frame.data_ref() {
+            total += data.len() as u64;
+            if total > limit {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// A refusal sent before any handler ran: drains what the client is
+/// sending (bounded), closing the connection when it could not.
+async fn refuse(req: Request, resp: Response) -> Response {
+    let (parts, body) = req.into_parts();
+    let mut resp = resp;
+    if !drain_body(&parts.headers, body, REFUSED_BODY_DRAIN_LIMIT).await {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    with_api_version(resp)
+}
+
 /// Authentication and the write switches, before any handler runs.
 async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Response {
     if let Some(auth) = &state.auth {
@@ -279,23 +332,22 @@ async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Re
             .into_response();
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, state.www_authenticate.clone());
-            return with_api_version(resp);
+            return refuse(req, resp).await;
         }
     }
     let method = req.method();
     let writes = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     if writes && state.config.read_only {
-        return with_api_version(
-            ApiError::unsupported("the registry is in read-only mode").into_response(),
-        );
+        // registry:2's read-only mode answers 405 UNSUPPORTED (not DENIED).
+        let resp = ApiError::unsupported("the registry is in read-only mode").into_response();
+        return refuse(req, resp).await;
     }
     if *method == Method::DELETE && !state.config.delete_enabled {
-        return with_api_version(
-            ApiError::unsupported(
-                "deletion is disabled on this registry (started with --no-delete)",
-            )
-            .into_response(),
-        );
+        let resp = ApiError::unsupported(
+            "deletion is disabled on this registry (started with --no-delete)",
+        )
+        .into_response();
+        return refuse(req, resp).await;
     }
     with_api_version(next.run(req).await)
 }
@@ -390,6 +442,87 @@ pub(crate) fn parse_digest(s: &str) -> Result<Digest, ApiError> {
             format!("{e}"),
         )
     })
+}
+
+/// Why a request body could not be taken as sent: the client's fault, not
+/// the storage's, so it answers 400 SIZE_INVALID instead of a 500.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BodyError {
+    #[error("the request body ended early or could not be read: {0}")]
+    Read(String),
+    #[error("the request body is longer than the {0} bytes declared")]
+    TooLong(u64),
+    #[error("the request body is {got} bytes, but {expected} were declared")]
+    TooShort { expected: u64, got: u64 },
+}
+
+/// A request body as a storage stream. With `expected`, the body must be
+/// exactly that long (hyper checks `Content-Length` itself; this covers a
+/// `Content-Range` over a chunked body): too many bytes fail at once, too
+/// few at the end, and the backend then drops the whole chunk.
+pub(crate) fn body_stream(body: Body, expected: Option<u64>) -> crate::storage::ByteStream {
+    use futures_util::StreamExt;
+    let data = body
+        .into_data_stream()
+        .map(|r| r.map_err(|e| body_error(BodyError::Read(e.to_string()))));
+    match expected {
+        None => Box::pin(data),
+        Some(expected) => Box::pin(ExactLength {
+            inner: Box::pin(data),
+            expected,
+            got: 0,
+            done: false,
+        }),
+    }
+}
+
+fn body_error(e: BodyError) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, e)
+}
+
+/// Fails a stream that delivers more or fewer bytes than expected.
+struct ExactLength {
+    inner: crate::storage::ByteStream,
+    expected: u64,
+    got: u64,
+    done: bool,
+}
+
+impl futures_util::Stream for ExactLength {
+    type Item = std::io::Result<bytes::Bytes>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let item = match self.inner.as_mut().poll_next(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(item) => item,
+        };
+        let item = match item {
+            Some(Ok(b)) => {
+                self.got += b.len() as u64;
+                if self.got > self.expected {
+                    Some(Err(body_error(BodyError::TooLong(self.expected))))
+                } else {
+                    Some(Ok(b))
+                }
+            }
+            None if self.got < self.expected => Some(Err(body_error(BodyError::TooShort {
+                expected: self.expected,
+                got: self.got,
+            }))),
+            other => other,
+        };
+        if !matches!(item, Some(Ok(_))) {
+            self.done = true;
+        }
+        Poll::Ready(item)
+    }
 }
 
 /// A query parameter, percent-decoded.

@@ -6,8 +6,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
 use super::error::ApiError;
-use super::{AppState, DIGEST_HEADER, parse_digest, query_param};
-use crate::storage::{RepoName, StorageError, UploadId, byte_stream};
+use super::{AppState, DIGEST_HEADER, body_stream, parse_digest, query_param};
+use crate::storage::{RepoName, StorageError, UploadId};
 use crate::types::{Digest, ErrorCode};
 
 fn repo_name(name: &str) -> Result<RepoName, ApiError> {
@@ -77,7 +77,7 @@ pub async fn start(
         let digest = parse_digest(&digest)?;
         state
             .registry
-            .put_blob(&repo, &digest, byte_stream(body.into_data_stream()))
+            .put_blob(&repo, &digest, body_stream(body, None))
             .await?;
         return created(&repo, &digest);
     }
@@ -129,30 +129,22 @@ pub async fn patch(
     if let (Some((start, end)), Some(len)) = (range, content_length(headers))
         && end - start + 1 != len
     {
-        return Err(ApiError::new(
-            StatusCode::RANGE_NOT_SATISFIABLE,
-            ErrorCode::BlobUploadInvalid,
-            format!("Content-Range {start}-{end} does not match Content-Length {len}"),
-        ));
-    }
-    let size = state
-        .registry
-        .append_upload(
-            &repo,
-            &id,
-            range.map(|r| r.0),
-            byte_stream(body.into_data_stream()),
-        )
-        .await?;
-    if let Some((start, end)) = range
-        && size != end + 1
-    {
+        // The range is well-formed but the body's length disagrees with it:
+        // SIZE_INVALID, as distribution answers (416 is for ranges that do
+        // not continue the upload).
         return Err(StorageError::SizeMismatch {
-            expected: end + 1 - start,
-            actual: size - start,
+            expected: end - start + 1,
+            actual: len,
         }
         .into());
     }
+    // With a range, the chunk must be exactly that long; one that is not is
+    // refused whole (the upload keeps its size).
+    let expected = range.map(|(start, end)| end - start + 1);
+    let size = state
+        .registry
+        .append_upload(&repo, &id, range.map(|r| r.0), body_stream(body, expected))
+        .await?;
     progress(StatusCode::ACCEPTED, &repo, &id, size)
 }
 
@@ -189,7 +181,8 @@ pub async fn finish(
             }
         }
     }
-    let last = has_body.then(|| byte_stream(body.into_data_stream()));
+    let expected = content_range_start(headers)?.map(|(start, end)| end - start + 1);
+    let last = has_body.then(|| body_stream(body, expected));
     state
         .registry
         .finish_upload(&repo, &id, &digest, last)

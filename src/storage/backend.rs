@@ -46,8 +46,10 @@ pub trait Backend: Send + Sync + 'static {
         len: Option<u64>,
     ) -> io::Result<Option<ByteReader>>;
     /// Appends a stream to an object, creating it; returns the bytes written.
-    /// Every chunk is shown to `sink` as it goes by. On error, what was
-    /// written stays (an upload can resume from the size `stat` reports).
+    /// Every chunk is shown to `sink` as it goes by. On error the object is
+    /// cut back to its size before the call (best effort), so a failed
+    /// chunk leaves nothing half-written and an upload resumes from the size
+    /// `stat` reports.
     async fn append(
         &self,
         key: &str,

@@ -2,12 +2,14 @@
 
 use std::io;
 
-use crate::types::{Digest, DigestMismatch, ParseError};
+use crate::types::{Digest, DigestError, DigestMismatch, ParseError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("invalid name: {0}")]
     Name(#[from] ParseError),
+    #[error("invalid digest: {0}")]
+    DigestInvalid(#[from] DigestError),
     #[error("blob {0} is unknown")]
     BlobUnknown(Digest),
     #[error("manifest {0} is unknown")]

@@ -121,17 +121,31 @@ impl Backend for FsBackend {
             .append(true)
             .open(&path)
             .await?;
+        let start = f.metadata().await?.len();
         // Each tokio file write is a trip to the blocking pool; request
         // bodies arrive in small frames, so gather them into large writes.
         let mut f = tokio::io::BufWriter::with_capacity(APPEND_BUFFER, f);
         let mut written = 0u64;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk?;
-            f.write_all(&chunk).await?;
-            sink.chunk(&chunk);
-            written += chunk.len() as u64;
+        let result = async {
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk?;
+                f.write_all(&chunk).await?;
+                sink.chunk(&chunk);
+                written += chunk.len() as u64;
+            }
+            f.flush().await
         }
-        f.flush().await?;
+        .await;
+        if let Err(e) = result {
+            // All or nothing: a chunk that failed half-way (the client went
+            // away, sent too much) is cut off again, so the object keeps the
+            // size it had and the client can resume from there. The buffer
+            // is dropped unwritten.
+            if let Err(t) = f.get_mut().set_len(start).await {
+                tracing::warn!(key, error = %t, "could not cut a failed append back");
+            }
+            return Err(e);
+        }
         Ok(written)
     }
 
@@ -221,6 +235,13 @@ mod tests {
         b.delete("a").await.unwrap();
         b.delete("a").await.unwrap();
         assert!(b.stat("a/b").await.unwrap().is_none());
+        // A stream that fails half-way leaves the object as it was.
+        let failing: ByteStream = Box::pin(futures_util::stream::iter([
+            Ok(Bytes::from_static(b"more")),
+            Err(io::Error::other("client went away")),
+        ]));
+        assert!(b.append("blobs/x/data", failing, &mut sink).await.is_err());
+        assert_eq!(b.get("blobs/x/data").await.unwrap().unwrap(), "hello!");
         // No temporary files are left behind by atomic puts.
         assert!(
             std::fs::read_dir(dir.path().join("u"))

@@ -14,4 +14,4 @@ pub use error::StorageError;
 pub use fs::FsBackend;
 pub use lock::{LockError, RootLock};
 pub use paths::{RepoName, TagName, UploadId};
-pub use registry::{ManifestRef, Registry, StoredManifest, byte_stream};
+pub use registry::{ManifestRef, Registry, StoredManifest, byte_stream, catalog_order};

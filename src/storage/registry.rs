@@ -29,12 +29,11 @@ pub enum ManifestRef {
 }
 
 impl ManifestRef {
-    /// A reference as it appears in a URL: a digest if it parses as one.
+    /// A reference as it appears in a URL: a digest if it has a `:` (a tag
+    /// never does), so a malformed digest is a digest error, not a tag one.
     pub fn parse(s: &str) -> Result<Self> {
         if s.contains(':') {
-            Ok(ManifestRef::Digest(s.parse().map_err(|e| {
-                StorageError::ManifestInvalid(format!("invalid digest reference: {e}"))
-            })?))
+            Ok(ManifestRef::Digest(s.parse()?))
         } else {
             Ok(ManifestRef::Tag(TagName::new(s)?))
         }
@@ -140,8 +139,9 @@ impl Registry {
             .is_some_and(|m| m.is_dir))
     }
 
-    /// Every repository, sorted lexically. A directory is a repository when
-    /// it holds `_manifests`; names starting with `_` are never descended.
+    /// Every repository, in registry:2's catalog order ([`catalog_order`]).
+    /// A directory is a repository when it holds `_manifests`; names
+    /// starting with `_` are never descended.
     pub async fn repositories(&self) -> Result<Vec<String>> {
         let root = paths::repositories_root();
         let mut found = Vec::new();
@@ -167,7 +167,7 @@ impl Registry {
                 }
             }
         }
-        found.sort_unstable();
+        found.sort_unstable_by(|a, b| catalog_order(a, b));
         Ok(found)
     }
 
@@ -752,6 +752,17 @@ impl Registry {
     }
 }
 
+/// registry:2's catalog order: names compared component by component, as
+/// its depth-first walk of sorted directories lists them (`a`, `a/b`,
+/// `a/b/c`, `a-b`, `a.b`, `a_b`), where a plain byte compare would put
+/// `a-b` before `a/b`. Equivalent to comparing bytes with `/` sorting before
+/// every other byte (registry:2's `lessPath`). For names without `/`, such
+/// as tags, it is the byte order.
+pub fn catalog_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let key = |c: u8| if c == b'/' { 0 } else { c };
+    a.bytes().map(key).cmp(b.bytes().map(key))
+}
+
 impl From<StorageError> for io::Error {
     fn from(e: StorageError) -> Self {
         match e {
@@ -777,6 +788,21 @@ mod tests {
 
     fn body(data: &'static [u8]) -> ByteStream {
         Box::pin(futures_util::stream::iter([Ok(Bytes::from_static(data))]))
+    }
+
+    #[test]
+    fn catalog_order_is_by_path_component() {
+        let mut names = vec![
+            "a_b", "a.b", "a/b/c", "a-b", "a/b", "a", "b", "a/b-c", "a/b/c-d",
+        ];
+        names.sort_by(|a, b| catalog_order(a, b));
+        assert_eq!(
+            names,
+            [
+                "a", "a/b", "a/b/c", "a/b/c-d", "a/b-c", "a-b", "a.b", "a_b", "b"
+            ]
+        );
+        assert_eq!(catalog_order("x", "x"), std::cmp::Ordering::Equal);
     }
 
     #[tokio::test]
