@@ -16,7 +16,7 @@ use super::error::{ClientError, Result};
 use super::pagination::next_link;
 use super::transport::{Body, Client, Request, error_chain, error_from_response, read_limited};
 use crate::types::media_type::MANIFEST_ACCEPT;
-use crate::types::{Descriptor, Digest, DigestMismatch, Digester, Manifest, Reference};
+use crate::types::{Descriptor, Digest, DigestMismatch, Digester, ErrorCode, Manifest, Reference};
 
 /// What a manifest `HEAD` tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,9 @@ struct TagsPage {
 }
 
 const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
+
+/// Catalog page asked for when the user sets none: registry:2's maximum.
+const DEFAULT_CATALOG_PAGE: usize = 1000;
 
 fn pull(r: &Reference) -> Option<String> {
     Some(repository_scope(r.repository(), "pull"))
@@ -86,9 +89,29 @@ impl Client {
         page_size: Option<usize>,
         limit: Option<usize>,
     ) -> Result<Vec<String>> {
+        // Without a page size, ask for registry:2's largest page: its default
+        // of 100 makes a 10,000-repository catalog 100 walks of its tree.
+        let asked = page_size.is_some();
+        let page_size = page_size.unwrap_or(match limit {
+            Some(l) if l <= DEFAULT_CATALOG_PAGE => l,
+            _ => DEFAULT_CATALOG_PAGE,
+        });
+        match self.catalog_pages(registry, Some(page_size), limit).await {
+            // A registry that refuses our default page size gets its own.
+            Err(e) if !asked && e.code() == Some(&ErrorCode::PaginationNumberInvalid) => {
+                self.catalog_pages(registry, None, limit).await
+            }
+            other => other,
+        }
+    }
+
+    async fn catalog_pages(
+        &self,
+        registry: &str,
+        page_size: Option<usize>,
+        limit: Option<usize>,
+    ) -> Result<Vec<String>> {
         let mut url = self.url(registry, "_catalog")?;
-        // Without a page size, a small limit needs only one small page.
-        let page_size = page_size.or(limit.filter(|l| *l <= 1000));
         if let Some(n) = page_size {
             url.query_pairs_mut().append_pair("n", &n.to_string());
         }

@@ -81,7 +81,7 @@ pub struct StorageSource<'a> {
 #[async_trait]
 impl UsageSource for StorageSource<'_> {
     async fn repositories(&self) -> Result<Vec<String>, UsageError> {
-        Ok(self.registry.repositories().await?)
+        Ok(self.registry.scan_repositories().await?)
     }
 
     async fn tags(&self, repo: &str) -> Result<Vec<String>, UsageError> {

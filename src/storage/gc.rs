@@ -122,7 +122,7 @@ pub async fn plan(run: &GcRun<'_>, opts: &GcOptions) -> Result<Collection> {
     let mut layer_links: Vec<(RepoName, Digest, SystemTime)> = Vec::new();
     let mut repos_left_empty: Vec<RepoName> = Vec::new();
 
-    for name in registry.repositories().await? {
+    for name in registry.scan_repositories().await? {
         let repo = RepoName::new(&name)?;
         plan.repositories_scanned += 1;
 
@@ -479,6 +479,7 @@ async fn remove_repository(registry: &Registry, repo: &RepoName) -> Result<()> {
         backend.delete(&format!("{dir}/{own}")).await?;
     }
     registry.forget_tags(repo);
+    registry.forget_repositories();
     let root = paths::repositories_root();
     let mut current = dir;
     while current != root && current.starts_with(&root) {

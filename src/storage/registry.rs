@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -88,7 +88,12 @@ pub struct Registry {
     /// Tag lists by repository, with the `tags/` directory's mtime they match.
     tags: Mutex<TagCache>,
     gc: GcCoordinator,
+    /// The last repository walk, and when it was made.
+    repos: Mutex<Option<(Instant, Arc<Vec<String>>)>>,
 }
+
+/// How long a repository walk answers catalog requests.
+pub const REPOSITORY_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// Cached tag lists: repository → (mtime of its `tags/` directory, tags).
 type TagCache = HashMap<RepoName, (SystemTime, Arc<Vec<String>>)>;
@@ -113,6 +118,7 @@ impl Registry {
             manifests: Mutex::new(ManifestCache::default()),
             tags: Mutex::new(HashMap::new()),
             gc: GcCoordinator::default(),
+            repos: Mutex::new(None),
         }
     }
 
@@ -139,10 +145,32 @@ impl Registry {
             .is_some_and(|m| m.is_dir))
     }
 
-    /// Every repository, in registry:2's catalog order ([`catalog_order`]).
-    /// A directory is a repository when it holds `_manifests`; names
-    /// starting with `_` are never descended.
-    pub async fn repositories(&self) -> Result<Vec<String>> {
+    /// Every repository in catalog order, from a walk at most
+    /// [`REPOSITORY_CACHE_TTL`] old (this process's own changes show at once;
+    /// another server's on a shared root within the TTL). Walking 10,000
+    /// repositories takes ~0.15 s, too much for every page of a catalog.
+    pub async fn repositories(&self) -> Result<Arc<Vec<String>>> {
+        if let Some((at, repos)) = self.lock_repos().as_ref()
+            && at.elapsed() < REPOSITORY_CACHE_TTL
+        {
+            return Ok(repos.clone());
+        }
+        Ok(Arc::new(self.scan_repositories().await?))
+    }
+
+    fn lock_repos(&self) -> std::sync::MutexGuard<'_, Option<(Instant, Arc<Vec<String>>)>> {
+        self.repos.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets the cached repository list (a repository appeared or went).
+    pub(super) fn forget_repositories(&self) {
+        *self.lock_repos() = None;
+    }
+
+    /// Every repository, walked now, in registry:2's catalog order
+    /// ([`catalog_order`]). A directory is a repository when it holds
+    /// `_manifests`; names starting with `_` are never descended.
+    pub async fn scan_repositories(&self) -> Result<Vec<String>> {
         let root = paths::repositories_root();
         let mut found = Vec::new();
         let mut pending = vec![String::new()];
@@ -168,6 +196,7 @@ impl Registry {
             }
         }
         found.sort_unstable_by(|a, b| catalog_order(a, b));
+        *self.lock_repos() = Some((Instant::now(), Arc::new(found.clone())));
         Ok(found)
     }
 
@@ -652,6 +681,7 @@ impl Registry {
                 return Err(StorageError::ManifestBlobUnknown(child.digest.clone()));
             }
         }
+        let new_repository = !self.repository_exists(repo).await?;
         if self.blob_size(&digest).await?.is_none() {
             self.backend.put(&paths::blob_data(&digest), bytes).await?;
         }
@@ -669,6 +699,9 @@ impl Registry {
                 .put(&paths::tag_current_link(repo, tag), link_bytes(&digest))
                 .await?;
             self.forget_tags(repo);
+        }
+        if new_repository {
+            self.forget_repositories();
         }
         Ok(manifest)
     }
