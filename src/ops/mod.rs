@@ -2,4 +2,3 @@
 //! progress goes to an observer the caller supplies.
 
 pub mod copy;
-pub mod store_copy;
