@@ -19,6 +19,10 @@ enum Fault {
     /// The first GET of the layer sends half the bytes and hangs up; later
     /// GETs honour `Range`.
     DropHalfway,
+    /// Like `DropHalfway`, but `Range` is ignored: the whole blob again.
+    DropHalfwayNoRanges,
+    /// Every GET of the layer hangs up half-way.
+    AlwaysDrop,
     /// The layer's bytes do not hash to its digest.
     Corrupt,
     /// The first GET of the layer is answered 503 with `Retry-After: 1`.
@@ -187,7 +191,7 @@ async fn serve(mut conn: TcpStream, state: Arc<State>) {
                 ];
                 respond(&mut conn, "503 Service Unavailable", &headers, b"").await;
             }
-            Fault::DropHalfway if nth == 1 => {
+            Fault::DropHalfway | Fault::DropHalfwayNoRanges if nth == 1 => {
                 record(200);
                 // Announce everything, send half, hang up.
                 respond(
@@ -198,6 +202,15 @@ async fn serve(mut conn: TcpStream, state: Arc<State>) {
                 )
                 .await;
                 drop(conn);
+            }
+            Fault::AlwaysDrop => {
+                record(if range.is_some() { 206 } else { 200 });
+                let half = data.len() / 2;
+                respond(&mut conn, "200 OK", &full(data.len()), &data[..half]).await;
+            }
+            Fault::DropHalfwayNoRanges => {
+                record(200);
+                respond(&mut conn, "200 OK", &full(data.len()), &body_of(data)).await;
             }
             Fault::Corrupt => {
                 record(200);
@@ -312,11 +325,12 @@ async fn bytes_not_matching_the_digest_fail_the_copy_and_leave_nothing() {
     .await;
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{err}");
     let layer = Digest::sha256_of(&img.layers[0]);
     assert!(err.contains(&layer.to_string()), "names the blob: {err}");
     assert!(err.contains("digest"), "says why: {err}");
     assert!(err.contains(&src.addr), "names the source: {err}");
-    let r = reqwest::Client::new()
+    let r = common::push::http()
         .head(format!("http://{}/v2/app/blobs/{layer}", dst.addr()))
         .send()
         .await
@@ -351,4 +365,57 @@ async fn a_503_with_retry_after_is_retried() {
         .map(|s| s.status)
         .collect();
     assert_eq!(statuses, [503, 200]);
+}
+
+#[tokio::test]
+async fn a_server_ignoring_ranges_sends_the_blob_again_and_the_copy_succeeds() {
+    let img = TestImage::oci("fault-norange", 1, 300_000);
+    let src = FaultyRegistry::start(&img, Fault::DropHalfwayNoRanges).await;
+    let dst = Serve::start(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let out = cp(
+        home.path(),
+        &format!("{}/app:v1", src.addr),
+        &format!("{}/app:v1", dst.addr()),
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_copied(dst.addr(), &img).await;
+    let layer = Digest::sha256_of(&img.layers[0]);
+    let gets = src.layer_requests(&layer);
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    assert!(gets[1].range.is_some(), "asked for the rest first");
+    assert_eq!(gets[1].status, 200, "and got everything again");
+}
+
+#[tokio::test]
+async fn a_blob_that_always_breaks_fails_after_bounded_attempts() {
+    let img = TestImage::oci("fault-always", 1, 100_000);
+    let src = FaultyRegistry::start(&img, Fault::AlwaysDrop).await;
+    let dst = Serve::start(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let out = cp(
+        home.path(),
+        &format!("{}/app:v1", src.addr),
+        &format!("{}/app:v1", dst.addr()),
+    )
+    .await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{err}");
+    let layer = Digest::sha256_of(&img.layers[0]);
+    assert!(err.contains(&layer.to_string()), "names the blob: {err}");
+    let half = img.layers[0].len() / 2;
+    assert!(
+        err.contains(&format!("broke at byte {half}")),
+        "says where it stopped: {err}"
+    );
+    // The default policy: the first request and 3 resumed ones.
+    assert_eq!(src.layer_requests(&layer).len(), 4);
+    let (status, ..) = get(dst.addr(), "/v2/app/manifests/v1", MANIFEST_ACCEPT).await;
+    assert_eq!(status, 404);
 }

@@ -448,6 +448,7 @@ impl Client {
             digester: Some(Digester::new(digest.algorithm())),
             expected: digest.clone(),
             size,
+            seen: 0,
             url: url_s,
         })
     }
@@ -581,6 +582,8 @@ pub struct BlobStream {
     digester: Option<Digester>,
     expected: Digest,
     size: Option<u64>,
+    /// Bytes delivered so far.
+    seen: u64,
     url: String,
 }
 
@@ -591,26 +594,44 @@ impl BlobStream {
     }
 }
 
+impl BlobStream {
+    /// Checks the digest once, at the end.
+    fn verify(&mut self) -> Result<()> {
+        match self.digester.take() {
+            Some(d) => d
+                .verify(&self.expected)
+                .map_err(|mismatch| ClientError::DigestMismatch {
+                    url: self.url.clone(),
+                    mismatch,
+                }),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Stream for BlobStream {
     type Item = Result<Bytes>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match self.inner.as_mut().poll_next(cx) {
+        let this = &mut *self;
+        match this.inner.as_mut().poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
-                if let Some(d) = self.digester.as_mut() {
+                if let Some(d) = this.digester.as_mut() {
                     d.update(&chunk);
+                }
+                this.seen += chunk.len() as u64;
+                // Verified with the last byte, before handing it over: an
+                // upload with a Content-Length may never ask for the end.
+                if this.size == Some(this.seen)
+                    && let Err(e) = this.verify()
+                {
+                    return Poll::Ready(Some(Err(e)));
                 }
                 Poll::Ready(Some(Ok(chunk)))
             }
-            Poll::Ready(None) => match self.digester.take() {
-                Some(d) => match d.verify(&self.expected) {
-                    Ok(()) => Poll::Ready(None),
-                    Err(mismatch) => Poll::Ready(Some(Err(ClientError::DigestMismatch {
-                        url: self.url.clone(),
-                        mismatch,
-                    }))),
-                },
-                None => Poll::Ready(None),
+            Poll::Ready(None) => match this.verify() {
+                Ok(()) => Poll::Ready(None),
+                Err(e) => Poll::Ready(Some(Err(e))),
             },
             other => other,
         }
