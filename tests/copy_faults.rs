@@ -261,48 +261,99 @@ async fn serve(mut conn: TcpStream, state: Arc<State>) {
     .await;
 }
 
-async fn cp(home: &std::path::Path, src: &str, dst: &str) -> std::process::Output {
-    let mut cmd = tokio::process::Command::from(regctl(home));
-    cmd.args(["cp", src, dst, "--format", "json"]);
-    cmd.output().await.unwrap()
+/// A copy out of a faulty registry serving `img` as `app:v1` into a
+/// fresh `regctl serve`.
+struct Run {
+    img: TestImage,
+    src: FaultyRegistry,
+    dst: Serve,
+    out: std::process::Output,
+    _home: tempfile::TempDir,
 }
 
-async fn assert_copied(addr: &str, img: &TestImage) {
-    let (status, _, digest, body) = get(addr, "/v2/app/manifests/v1", MANIFEST_ACCEPT).await;
-    assert_eq!(status, 200);
-    assert_eq!(digest, img.digest.to_string());
-    assert_eq!(body, img.manifest);
-    for blob in img.blobs() {
-        let d = Digest::sha256_of(blob);
-        let (status, _, _, got) = get(addr, &format!("/v2/app/blobs/{d}"), "*/*").await;
+impl Run {
+    async fn copy(seed: &str, layer_size: usize, fault: Fault) -> Run {
+        let img = TestImage::oci(seed, 1, layer_size);
+        let src = FaultyRegistry::start(&img, fault).await;
+        let dst = Serve::start(&[]);
+        let home = tempfile::tempdir().unwrap();
+        let mut cmd = tokio::process::Command::from(regctl(home.path()));
+        cmd.args(["cp", "--format", "json"])
+            .arg(format!("{}/app:v1", src.addr))
+            .arg(format!("{}/app:v1", dst.addr()));
+        let out = cmd.output().await.unwrap();
+        Run {
+            img,
+            src,
+            dst,
+            out,
+            _home: home,
+        }
+    }
+
+    fn layer(&self) -> Digest {
+        Digest::sha256_of(&self.img.layers[0])
+    }
+
+    fn layer_requests(&self) -> Vec<Seen> {
+        self.src.layer_requests(&self.layer())
+    }
+
+    /// Asserts success and the image, byte for byte, at the destination.
+    async fn assert_copied(&self) {
+        assert!(
+            self.out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&self.out.stderr)
+        );
+        let addr = self.dst.addr();
+        let (status, _, digest, body) = get(addr, "/v2/app/manifests/v1", MANIFEST_ACCEPT).await;
         assert_eq!(status, 200);
-        assert_eq!(got, blob, "{d} byte-identical");
+        assert_eq!(digest, self.img.digest.to_string());
+        assert_eq!(body, self.img.manifest);
+        for blob in self.img.blobs() {
+            let d = Digest::sha256_of(blob);
+            let (status, _, _, got) = get(addr, &format!("/v2/app/blobs/{d}"), "*/*").await;
+            assert_eq!(status, 200);
+            assert_eq!(got, blob, "{d} byte-identical");
+        }
+    }
+
+    /// Asserts failure naming the layer and the source, and that the
+    /// destination holds neither the layer nor the manifest; returns stderr.
+    async fn assert_failed_cleanly(&self) -> String {
+        assert!(!self.out.status.success());
+        let err = String::from_utf8_lossy(&self.out.stderr).into_owned();
+        eprintln!("{err}");
+        assert!(
+            err.contains(&self.layer().to_string()),
+            "names the blob: {err}"
+        );
+        assert!(err.contains(&self.src.addr), "names the source: {err}");
+        let r = common::push::http()
+            .head(format!(
+                "http://{}/v2/app/blobs/{}",
+                self.dst.addr(),
+                self.layer()
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 404, "no wrong blob at the destination");
+        let (status, ..) = get(self.dst.addr(), "/v2/app/manifests/v1", MANIFEST_ACCEPT).await;
+        assert_eq!(status, 404, "no manifest naming missing content");
+        err
     }
 }
 
 #[tokio::test]
 async fn a_dropped_blob_download_resumes_with_a_range_request() {
-    let img = TestImage::oci("fault-drop", 1, 400_000);
-    let src = FaultyRegistry::start(&img, Fault::DropHalfway).await;
-    let dst = Serve::start(&[]);
-    let home = tempfile::tempdir().unwrap();
-    let out = cp(
-        home.path(),
-        &format!("{}/app:v1", src.addr),
-        &format!("{}/app:v1", dst.addr()),
-    )
-    .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_copied(dst.addr(), &img).await;
-    let layer = Digest::sha256_of(&img.layers[0]);
-    let gets = src.layer_requests(&layer);
+    let run = Run::copy("fault-drop", 400_000, Fault::DropHalfway).await;
+    run.assert_copied().await;
+    let gets = run.layer_requests();
     assert_eq!(gets.len(), 2, "one broken download, one resumed: {gets:?}");
     assert_eq!(gets[0].range, None);
-    let half = img.layers[0].len() / 2;
+    let half = run.img.layers[0].len() / 2;
     assert_eq!(
         gets[1].range.as_deref(),
         Some(format!("bytes={half}-").as_str()),
@@ -312,110 +363,40 @@ async fn a_dropped_blob_download_resumes_with_a_range_request() {
 }
 
 #[tokio::test]
-async fn bytes_not_matching_the_digest_fail_the_copy_and_leave_nothing() {
-    let img = TestImage::oci("fault-corrupt", 1, 200_000);
-    let src = FaultyRegistry::start(&img, Fault::Corrupt).await;
-    let dst = Serve::start(&[]);
-    let home = tempfile::tempdir().unwrap();
-    let out = cp(
-        home.path(),
-        &format!("{}/app:v1", src.addr),
-        &format!("{}/app:v1", dst.addr()),
-    )
-    .await;
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    eprintln!("{err}");
-    let layer = Digest::sha256_of(&img.layers[0]);
-    assert!(err.contains(&layer.to_string()), "names the blob: {err}");
-    assert!(err.contains("digest"), "says why: {err}");
-    assert!(err.contains(&src.addr), "names the source: {err}");
-    let r = common::push::http()
-        .head(format!("http://{}/v2/app/blobs/{layer}", dst.addr()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 404, "no wrong blob at the destination");
-    let (status, ..) = get(dst.addr(), "/v2/app/manifests/v1", MANIFEST_ACCEPT).await;
-    assert_eq!(status, 404, "no manifest naming missing content");
-}
-
-#[tokio::test]
-async fn a_503_with_retry_after_is_retried() {
-    let img = TestImage::oci("fault-503", 1, 50_000);
-    let src = FaultyRegistry::start(&img, Fault::Unavailable).await;
-    let dst = Serve::start(&[]);
-    let home = tempfile::tempdir().unwrap();
-    let out = cp(
-        home.path(),
-        &format!("{}/app:v1", src.addr),
-        &format!("{}/app:v1", dst.addr()),
-    )
-    .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_copied(dst.addr(), &img).await;
-    let layer = Digest::sha256_of(&img.layers[0]);
-    let statuses: Vec<u16> = src
-        .layer_requests(&layer)
-        .iter()
-        .map(|s| s.status)
-        .collect();
-    assert_eq!(statuses, [503, 200]);
-}
-
-#[tokio::test]
 async fn a_server_ignoring_ranges_sends_the_blob_again_and_the_copy_succeeds() {
-    let img = TestImage::oci("fault-norange", 1, 300_000);
-    let src = FaultyRegistry::start(&img, Fault::DropHalfwayNoRanges).await;
-    let dst = Serve::start(&[]);
-    let home = tempfile::tempdir().unwrap();
-    let out = cp(
-        home.path(),
-        &format!("{}/app:v1", src.addr),
-        &format!("{}/app:v1", dst.addr()),
-    )
-    .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_copied(dst.addr(), &img).await;
-    let layer = Digest::sha256_of(&img.layers[0]);
-    let gets = src.layer_requests(&layer);
+    let run = Run::copy("fault-norange", 300_000, Fault::DropHalfwayNoRanges).await;
+    run.assert_copied().await;
+    let gets = run.layer_requests();
     assert_eq!(gets.len(), 2, "{gets:?}");
     assert!(gets[1].range.is_some(), "asked for the rest first");
     assert_eq!(gets[1].status, 200, "and got everything again");
 }
 
 #[tokio::test]
+async fn a_503_with_retry_after_is_retried() {
+    let run = Run::copy("fault-503", 50_000, Fault::Unavailable).await;
+    run.assert_copied().await;
+    let statuses: Vec<u16> = run.layer_requests().iter().map(|s| s.status).collect();
+    assert_eq!(statuses, [503, 200]);
+}
+
+#[tokio::test]
+async fn bytes_not_matching_the_digest_fail_the_copy_and_leave_nothing() {
+    let run = Run::copy("fault-corrupt", 200_000, Fault::Corrupt).await;
+    let err = run.assert_failed_cleanly().await;
+    assert!(err.contains("digest mismatch"), "says why: {err}");
+    assert!(err.contains("reading from"), "blames the source: {err}");
+}
+
+#[tokio::test]
 async fn a_blob_that_always_breaks_fails_after_bounded_attempts() {
-    let img = TestImage::oci("fault-always", 1, 100_000);
-    let src = FaultyRegistry::start(&img, Fault::AlwaysDrop).await;
-    let dst = Serve::start(&[]);
-    let home = tempfile::tempdir().unwrap();
-    let out = cp(
-        home.path(),
-        &format!("{}/app:v1", src.addr),
-        &format!("{}/app:v1", dst.addr()),
-    )
-    .await;
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    eprintln!("{err}");
-    let layer = Digest::sha256_of(&img.layers[0]);
-    assert!(err.contains(&layer.to_string()), "names the blob: {err}");
-    let half = img.layers[0].len() / 2;
+    let run = Run::copy("fault-always", 100_000, Fault::AlwaysDrop).await;
+    let err = run.assert_failed_cleanly().await;
+    let half = run.img.layers[0].len() / 2;
     assert!(
         err.contains(&format!("broke at byte {half}")),
         "says where it stopped: {err}"
     );
     // The default policy: the first request and 3 resumed ones.
-    assert_eq!(src.layer_requests(&layer).len(), 4);
-    let (status, ..) = get(dst.addr(), "/v2/app/manifests/v1", MANIFEST_ACCEPT).await;
-    assert_eq!(status, 404);
+    assert_eq!(run.layer_requests().len(), 4);
 }

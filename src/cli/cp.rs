@@ -56,7 +56,7 @@ pub struct CpArgs {
 struct Bars {
     multi: MultiProgress,
     total: ProgressBar,
-    blobs: Mutex<HashMap<String, ProgressBar>>,
+    blobs: Mutex<HashMap<Digest, ProgressBar>>,
 }
 
 impl Bars {
@@ -77,7 +77,7 @@ impl Bars {
         }
     }
 
-    fn blobs(&self) -> std::sync::MutexGuard<'_, HashMap<String, ProgressBar>> {
+    fn blobs(&self) -> std::sync::MutexGuard<'_, HashMap<Digest, ProgressBar>> {
         self.blobs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -101,16 +101,16 @@ impl CopyObserver for Bars {
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.set_prefix(digest.short().to_string());
-        self.blobs().insert(digest.to_string(), bar);
+        self.blobs().insert(digest.clone(), bar);
     }
     fn blob_progress(&self, digest: &Digest, bytes: u64) {
         self.total.inc(bytes);
-        if let Some(bar) = self.blobs().get(&digest.to_string()) {
+        if let Some(bar) = self.blobs().get(digest) {
             bar.inc(bytes);
         }
     }
     fn blob_done(&self, digest: &Digest, _size: u64, outcome: BlobOutcome) {
-        if let Some(bar) = self.blobs().remove(&digest.to_string()) {
+        if let Some(bar) = self.blobs().remove(digest) {
             bar.finish_and_clear();
             self.multi.remove(&bar);
         }

@@ -88,7 +88,7 @@ pub enum CopyError {
         side: &'static str,
         location: String,
         #[source]
-        source: StoreError,
+        source: Box<StoreError>,
     },
     #[error("{location} is an index with no manifest for platform {platform}; it has: {available}")]
     PlatformNotFound {
@@ -104,7 +104,8 @@ impl CopyError {
     /// The registry client's error behind this one, if any (for exit codes).
     pub fn client_error(&self) -> Option<&crate::client::ClientError> {
         match self {
-            CopyError::Store(e) | CopyError::Blob { source: e, .. } => e.client_error(),
+            CopyError::Store(e) => e.client_error(),
+            CopyError::Blob { source, .. } => source.client_error(),
             _ => None,
         }
     }
@@ -337,13 +338,13 @@ async fn copy_blob(
         digest: digest.clone(),
         side: "writing to",
         location: dst.location(),
-        source,
+        source: Box::new(source),
     };
     let at_src = |source| CopyError::Blob {
         digest: digest.clone(),
         side: "reading from",
         location: src.location(),
-        source,
+        source: Box::new(source),
     };
     let done = |outcome| {
         observer.blob_done(digest, size, outcome);
