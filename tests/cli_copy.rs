@@ -352,6 +352,15 @@ fn cp_between_local_stores() {
         let got = std::fs::read(out.join("blobs/sha256").join(d.hex())).unwrap();
         assert_eq!(got, blob);
     }
+    // Only a registry can list referrers.
+    let res = regctl(home.path())
+        .args(["cp", "--referrers"])
+        .arg(format!("oci:{}:v1", src.display()))
+        .arg(format!("oci:{}:v2", out.display()))
+        .output()
+        .unwrap();
+    assert_eq!(res.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("--referrers needs a registry source"));
 }
 
 #[tokio::test]

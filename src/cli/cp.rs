@@ -205,6 +205,12 @@ pub async fn run(args: CpArgs, ctx: &Ctx) -> anyhow::Result<()> {
             .into());
         }
     }
+    if args.referrers && !src.is_registry() {
+        return Err(Usage(format!(
+            "--referrers needs a registry source: {src} cannot list the artifacts that refer to an image"
+        ))
+        .into());
+    }
     let platform = args
         .platform
         .as_deref()
