@@ -692,7 +692,7 @@ impl Resume {
                     }
                     Some(Err(e)) => error_chain(&e),
                     None => match self.expected {
-                        Some(size) if self.offset + self.skip < size => {
+                        Some(size) if self.offset < size => {
                             format!("the body ended at byte {} of {size}", self.offset)
                         }
                         _ => {
