@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `regctl cp` registry -> registry between two `regctl serve` on loopback:
-# wall time and peak RSS (GNU time) of the copy for an image of 64 x 4 MiB
+# wall time, CPU time and peak RSS (GNU time) of the copy for an image of 64 x 4 MiB
 # layers and one of a single 256 MiB layer, destination empty, then a warm
 # copy (every blob already there). Prints one line per figure; medians of RUNS.
 #
@@ -25,14 +25,15 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 200); do curl -fs "http://$1/v2/" >/dev/null && return 0; sleep 0.05; done; echo "bench: $1 did not start" >&2; exit 1; }
-serve() { # root -> addr
+serve() { # root var: starts a server, sets $var to its address
   local port; port=$(free_port)
   REGCTL_LOG=warn "$REGCTL" serve --port "$port" --root "$1" >/dev/null 2>&1 &
   PIDS+=("$!")
   wait_up "127.0.0.1:$port"
-  echo "127.0.0.1:$port"
+  printf -v "$2" '%s' "127.0.0.1:$port"
 }
-SRC=$(serve "$WORK/src") DST=$(serve "$WORK/dst")
+serve "$WORK/src" SRC
+serve "$WORK/dst" DST
 
 upload() { # addr repo file digest
   local loc sep
@@ -68,10 +69,9 @@ make_image big 1 256
 
 HOME_DIR="$WORK/home"; mkdir -p "$HOME_DIR"
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# measure REPO DSTREPO-PREFIX: prints "seconds rss_mb" per run
-run_cp() { # src dst -> "seconds maxrss_kib"
-  HOME="$HOME_DIR" /usr/bin/time -f '%e %M' -o "$WORK/time" "$REGCTL" cp "$1" "$2" >/dev/null 2>&1 </dev/null
-  cat "$WORK/time"
+run_cp() { # src dst -> "seconds maxrss_kib cpu_seconds"
+  HOME="$HOME_DIR" /usr/bin/time -f '%e %M %U %S' -o "$WORK/time" "$REGCTL" cp "$1" "$2" >/dev/null 2>&1 </dev/null
+  awk '{print $1, $2, $3 + $4}' "$WORK/time"
 }
 for repo in many big; do
   : > "$WORK/cold" ; : > "$WORK/warm"
@@ -79,8 +79,9 @@ for repo in many big; do
     run_cp "$SRC/$repo:v1" "$DST/$repo-$r:v1" >> "$WORK/cold"
     run_cp "$SRC/$repo:v1" "$DST/$repo-$r:v1" >> "$WORK/warm"
   done
-  printf '%-5s cold: %6.2f s  %5.1f MB peak RSS   warm: %5.2f s\n' "$repo" \
+  printf '%-5s cold: %6.2f s (%5.2f s CPU)  %5.1f MB peak RSS   warm: %5.2f s\n' "$repo" \
     "$(cut -d' ' -f1 "$WORK/cold" | median)" \
+    "$(cut -d' ' -f3 "$WORK/cold" | median)" \
     "$(cut -d' ' -f2 "$WORK/cold" | median | awk '{print $1/1024}')" \
     "$(cut -d' ' -f1 "$WORK/warm" | median)"
 done
