@@ -1,5 +1,6 @@
 //! `regctl cp` and `regctl tag` between real registries on loopback:
-//! `regctl serve` → registry:2 → `regctl serve`.
+//! `regctl serve` → registry:2 → `regctl serve`, and between registries and
+//! local stores (OCI layouts, archives).
 
 mod common;
 
@@ -324,7 +325,7 @@ async fn referrers_come_along_with_their_subject() {
 }
 
 #[test]
-fn cp_between_local_stores_and_a_clear_refusal_for_mixed_ones() {
+fn cp_between_local_stores() {
     use common::image::Artifact;
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
@@ -351,14 +352,163 @@ fn cp_between_local_stores_and_a_clear_refusal_for_mixed_ones() {
         let got = std::fs::read(out.join("blobs/sha256").join(d.hex())).unwrap();
         assert_eq!(got, blob);
     }
+    // Only a registry can list referrers.
     let res = regctl(home.path())
-        .args([
-            "cp",
-            &format!("oci:{}:v1", src.display()),
-            "localhost:5000/x:y",
-        ])
+        .args(["cp", "--referrers"])
+        .arg(format!("oci:{}:v1", src.display()))
+        .arg(format!("oci:{}:v2", out.display()))
         .output()
         .unwrap();
     assert_eq!(res.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&res.stderr).contains("not supported yet"));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("--referrers needs a registry source"));
+}
+
+#[tokio::test]
+async fn registry_to_oci_layout_and_back_keeps_digests() {
+    let a = Serve::start(&[]);
+    let b = Serve::start(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let img = TestImage::oci("cp-reg-oci", 3, 4096);
+    let index = TestIndex::new("cp-reg-oci-index", &["linux/amd64", "linux/arm64/v8"]);
+    push_image(a.addr(), "app", "v1", &img).await;
+    push_index(a.addr(), "multi", "latest", &index).await;
+    let dir = work.path().join("layout");
+    let archive = work.path().join("multi.tar");
+
+    let s = cp(
+        home.path(),
+        &format!("{}/app:v1", a.addr()),
+        &format!("oci:{}:v1", dir.display()),
+        &[],
+    );
+    assert_eq!(s["digest"], img.digest.to_string());
+    assert_eq!(s["blobsCopied"], 4);
+    for blob in img.blobs().into_iter().chain([img.manifest.as_slice()]) {
+        let d = Digest::sha256_of(blob);
+        let got = std::fs::read(dir.join("blobs/sha256").join(d.hex())).unwrap();
+        assert_eq!(got, blob, "{d} byte-identical in the layout");
+    }
+    // Back to another registry; the tag defaults to the layout's.
+    let s = cp(
+        home.path(),
+        &format!("oci:{}:v1", dir.display()),
+        &format!("{}/back", b.addr()),
+        &[],
+    );
+    assert_eq!(s["destination"], format!("{}/back:v1", b.addr()));
+    assert_same_image(b.addr(), "back", "v1", &img).await;
+
+    // A whole index through an oci-archive.
+    cp(
+        home.path(),
+        &format!("{}/multi:latest", a.addr()),
+        &format!("oci-archive:{}:latest", archive.display()),
+        &[],
+    );
+    let s = cp(
+        home.path(),
+        &format!("oci-archive:{}:latest", archive.display()),
+        &format!("{}/multi:latest", b.addr()),
+        &[],
+    );
+    assert_eq!(s["digest"], index.digest.to_string());
+    let (_, _, digest, body) = get(b.addr(), "/v2/multi/manifests/latest", MANIFEST_ACCEPT).await;
+    assert_eq!(digest, index.digest.to_string());
+    assert_eq!(body, index.manifest);
+    for (_, child) in &index.children {
+        assert_same_image(b.addr(), "multi", &child.digest.to_string(), child).await;
+    }
+
+    // --all-tags from a registry into a layout.
+    push_image(
+        a.addr(),
+        "app",
+        "v2",
+        &TestImage::oci("cp-reg-oci-2", 1, 512),
+    )
+    .await;
+    let all = work.path().join("all");
+    let s = cp(
+        home.path(),
+        &format!("{}/app", a.addr()),
+        &format!("oci:{}", all.display()),
+        &["--all-tags"],
+    );
+    assert_eq!(s.as_array().map(Vec::len), Some(2));
+    let listed: Value =
+        serde_json::from_slice(&std::fs::read(all.join("index.json")).unwrap()).unwrap();
+    let mut names: Vec<&str> = listed["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["v1", "v2"]);
+}
+
+#[tokio::test]
+async fn registry_to_docker_archive_is_read_by_skopeo_and_copied_back() {
+    let Some(skopeo) = common::Skopeo::find() else {
+        return;
+    };
+    let a = Serve::start(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let img = TestImage::docker("cp-reg-docker-archive", 2, 8192);
+    push_image(a.addr(), "app", "v1", &img).await;
+    let tar = work.path().join("d.tar");
+    let tar_s = tar.display().to_string();
+    let s = cp(
+        home.path(),
+        &format!("{}/app:v1", a.addr()),
+        &format!("docker-archive:{tar_s}"),
+        &[],
+    );
+    assert_eq!(s["digest"], img.digest.to_string());
+    // Named after the source, as `docker save` would.
+    let inspect = skopeo.run(&[
+        "inspect",
+        &format!("docker-archive:{tar_s}:{}/app:v1", a.addr()),
+    ]);
+    let inspect: Value = serde_json::from_str(&inspect).unwrap();
+    assert_eq!(inspect["Labels"]["seed"], "cp-reg-docker-archive");
+    let raw = skopeo.run(&["inspect", "--raw", &format!("docker-archive:{tar_s}")]);
+    let raw: Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        raw["config"]["digest"],
+        Digest::sha256_of(&img.config).to_string(),
+        "same config digest"
+    );
+
+    // And back into a registry: the image is the same (same config and
+    // layers; the manifest is the archive's).
+    let s = cp(
+        home.path(),
+        &format!("docker-archive:{tar_s}"),
+        &format!("{}/back:v1", a.addr()),
+        &[],
+    );
+    let (status, _, digest, body) = get(a.addr(), "/v2/back/manifests/v1", MANIFEST_ACCEPT).await;
+    assert_eq!(status, 200);
+    assert_eq!(digest, s["digest"].as_str().unwrap());
+    let m: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        m["config"]["digest"],
+        Digest::sha256_of(&img.config).to_string()
+    );
+    for layer in m["layers"].as_array().unwrap() {
+        let (status, ..) = get(
+            a.addr(),
+            &format!("/v2/back/blobs/{}", layer["digest"].as_str().unwrap()),
+            "*/*",
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
 }

@@ -10,8 +10,7 @@ use bytes::Bytes;
 use common::image::Artifact;
 use common::{TestImage, TestIndex, write_oci_layout};
 use futures_util::{TryStreamExt, stream};
-use regctl::ops::copy::{CopyOptions, CopySummary, Quiet};
-use regctl::ops::store_copy::{StoreCopyError, copy_between_stores};
+use regctl::ops::copy::{CopyError, CopyOptions, CopySummary, Quiet, copy_image};
 use regctl::store::{self, BlobStream, ImageDestination, ImageSource, Placement, StoreError};
 use regctl::types::{Descriptor, Digest, ImageRef, Manifest, MediaType, Platform};
 
@@ -19,7 +18,7 @@ fn image_ref(s: &str) -> ImageRef {
     ImageRef::parse(s, "docker.io").unwrap()
 }
 
-async fn copy(src: &str, dst: &str, platform: Option<&str>) -> Result<CopySummary, StoreCopyError> {
+async fn copy(src: &str, dst: &str, platform: Option<&str>) -> Result<CopySummary, CopyError> {
     let src = image_ref(src);
     let dst = image_ref(dst);
     let source = store::open_source(&src).await?;
@@ -29,7 +28,7 @@ async fn copy(src: &str, dst: &str, platform: Option<&str>) -> Result<CopySummar
         jobs: 3,
         ..CopyOptions::default()
     };
-    copy_between_stores(
+    copy_image(
         &*source,
         src.name(),
         destination,
@@ -375,7 +374,7 @@ async fn index_copies_whole_and_one_platform_goes_to_a_docker_archive() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, StoreCopyError::Unsupported { .. }), "{err}");
+    assert!(matches!(err, CopyError::Unsupported { .. }), "{err}");
     assert!(err.to_string().contains("--platform"), "{err}");
     assert!(!tmp.path().join("d.tar").exists());
 
@@ -436,7 +435,11 @@ async fn a_corrupt_source_blob_fails_the_copy_and_writes_nothing() {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, StoreCopyError::Store(StoreError::Digest(_))),
+            matches!(
+                &err,
+                CopyError::Blob { source, side: "reading from", .. }
+                    if matches!(**source, StoreError::Digest(_))
+            ),
             "{dst}: {err}"
         );
     }

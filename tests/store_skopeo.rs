@@ -10,8 +10,7 @@ use std::sync::Arc;
 use common::image::Artifact;
 use common::{Skopeo, TestImage, TestIndex, write_oci_layout};
 use futures_util::TryStreamExt;
-use regctl::ops::copy::{CopyOptions, Quiet};
-use regctl::ops::store_copy::copy_between_stores;
+use regctl::ops::copy::{CopyOptions, Quiet, copy_image};
 use regctl::store::{self, ImageSource};
 use regctl::types::media_type::DOCKER_CONFIG;
 use regctl::types::{Descriptor, Digest, ImageManifest, ImageRef, Manifest, ManifestBody};
@@ -21,7 +20,7 @@ async fn regctl_copy(src: &str, dst: &str) {
     let dst = ImageRef::parse(dst, "docker.io").unwrap();
     let source = store::open_source(&src).await.unwrap();
     let destination = store::open_destination(&dst).await.unwrap();
-    copy_between_stores(
+    copy_image(
         &*source,
         src.name(),
         destination,

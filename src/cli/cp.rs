@@ -1,15 +1,16 @@
 //! `regctl cp SRC DST`: copy an image (or a whole multi-arch index) between
-//! registries, streaming, with progress bars on a terminal.
+//! any two image stores (registries, OCI layouts, archives), streaming, with
+//! progress bars on a terminal.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use regctl::ops::copy::{self, BlobOutcome, CopyObserver, CopyOptions};
-use regctl::ops::store_copy;
 use regctl::store;
 use regctl::types::image_ref::ImageRef;
 use regctl::types::{Digest, Platform};
@@ -51,21 +52,71 @@ pub struct CpArgs {
     pub format: SummaryFormat,
 }
 
-/// Draws one bar for the bytes of every blob in flight.
+/// Draws a bar per blob in flight and one for the total bytes.
 struct Bars {
+    multi: MultiProgress,
     total: ProgressBar,
+    blobs: Mutex<HashMap<Digest, ProgressBar>>,
+}
+
+impl Bars {
+    fn new() -> Self {
+        let multi = MultiProgress::new();
+        let total = multi.add(ProgressBar::new(0));
+        total.set_style(
+            ProgressStyle::with_template(
+                "{spinner} total {bytes}/{total_bytes} {bytes_per_sec} [{wide_bar}] {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        total.enable_steady_tick(std::time::Duration::from_millis(200));
+        Bars {
+            multi,
+            total,
+            blobs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn blobs(&self) -> std::sync::MutexGuard<'_, HashMap<Digest, ProgressBar>> {
+        self.blobs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn finish(&self) {
+        for (_, bar) in self.blobs().drain() {
+            bar.finish_and_clear();
+        }
+        self.total.finish_and_clear();
+        let _ = self.multi.clear();
+    }
 }
 
 impl CopyObserver for Bars {
-    fn blob_started(&self, _digest: &Digest, size: u64) {
+    fn blob_started(&self, digest: &Digest, size: u64) {
         self.total.inc_length(size);
+        let bar = self
+            .multi
+            .insert_before(&self.total, ProgressBar::new(size));
+        bar.set_style(
+            ProgressStyle::with_template("  {prefix} {bytes:>10}/{total_bytes:<10} [{bar:40}]")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_prefix(digest.short().to_string());
+        self.blobs().insert(digest.clone(), bar);
     }
-    fn blob_progress(&self, _digest: &Digest, bytes: u64) {
+    fn blob_progress(&self, digest: &Digest, bytes: u64) {
         self.total.inc(bytes);
+        if let Some(bar) = self.blobs().get(digest) {
+            bar.inc(bytes);
+        }
     }
     fn blob_done(&self, digest: &Digest, _size: u64, outcome: BlobOutcome) {
+        if let Some(bar) = self.blobs().remove(digest) {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+        }
         if outcome != BlobOutcome::Copied {
-            self.total
+            let _ = self
+                .multi
                 .println(format!("{} {}", digest.short(), outcome_word(outcome)));
         }
     }
@@ -79,41 +130,86 @@ fn outcome_word(o: BlobOutcome) -> &'static str {
     }
 }
 
+/// `image` naming `name` inside its store (a tag, or a RepoTag).
+fn with_name(image: &ImageRef, name: Option<&str>) -> anyhow::Result<ImageRef> {
+    let name = name.map(str::to_owned);
+    Ok(match image {
+        ImageRef::Registry(r) => match &name {
+            Some(tag) => ImageRef::Registry(r.with_tag(tag)?),
+            None => ImageRef::Registry(r.clone()),
+        },
+        ImageRef::OciDir { path, .. } => ImageRef::OciDir {
+            path: path.clone(),
+            tag: name,
+        },
+        ImageRef::OciArchive { path, .. } => ImageRef::OciArchive {
+            path: path.clone(),
+            tag: name,
+        },
+        ImageRef::DockerArchive { path, .. } => ImageRef::DockerArchive {
+            path: path.clone(),
+            reference: name,
+        },
+    })
+}
+
+/// The name the destination gives the image: its own, else (registries)
+/// the source's tag, (docker archives) the source's name and tag.
+fn destination_name(src: &ImageRef, dst: &ImageRef) -> Option<String> {
+    if let Some(name) = dst.name() {
+        return Some(name.to_owned());
+    }
+    match (dst, src) {
+        (ImageRef::Registry(_), ImageRef::DockerArchive { reference, .. }) => reference
+            .as_deref()
+            .and_then(|r| r.rsplit_once(':'))
+            .map(|(_, tag)| tag.to_owned()),
+        (ImageRef::Registry(_), src) => src.name().map(str::to_owned),
+        (ImageRef::DockerArchive { .. }, ImageRef::Registry(r)) => r
+            .tag()
+            .map(|tag| format!("{}/{}:{tag}", r.registry(), r.repository())),
+        _ => None,
+    }
+}
+
 pub async fn run(args: CpArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let default = &ctx.settings.default_registry.value;
-    let src_ref = ImageRef::parse(&args.source, default).map_err(|e| Usage(e.to_string()))?;
-    let dst_ref = ImageRef::parse(&args.destination, default).map_err(|e| Usage(e.to_string()))?;
-    match (src_ref.is_registry(), dst_ref.is_registry()) {
-        (true, true) => {}
-        (false, false) => return copy_local(args, &src_ref, &dst_ref).await,
-        _ => {
-            return Err(Usage(format!(
-                "copying between a registry and {} is not supported yet: both sides must be registries, \
-                 or both oci:, oci-archive: or docker-archive: stores",
-                if src_ref.is_registry() { &args.destination } else { &args.source }
-            ))
-            .into());
-        }
-    }
-    let src = ctx.reference(&args.source)?;
-    let mut dst = ctx.reference(&args.destination)?;
-    if args.all_tags && (src.tag().is_some() || src.digest().is_some() || dst.tag().is_some()) {
-        return Err(Usage(
-            "--all-tags copies whole repositories: give SRC and DST without a tag or digest".into(),
-        )
-        .into());
-    }
-    if dst.digest().is_some() {
+    let src = ImageRef::parse(&args.source, default).map_err(|e| Usage(e.to_string()))?;
+    let dst = ImageRef::parse(&args.destination, default).map_err(|e| Usage(e.to_string()))?;
+    if let ImageRef::Registry(r) = &dst
+        && r.digest().is_some()
+    {
         return Err(Usage(format!(
             "destination {:?} names a digest: give a repository and optionally a tag (the digest stays the source's)",
             args.destination
         ))
         .into());
     }
-    if dst.tag().is_none()
-        && let Some(tag) = src.tag()
-    {
-        dst = dst.with_tag(tag)?;
+    let src_has_name = match &src {
+        ImageRef::Registry(r) => r.tag().is_some() || r.digest().is_some(),
+        other => other.name().is_some(),
+    };
+    if args.all_tags {
+        if src_has_name || dst.name().is_some() {
+            return Err(Usage(
+                "--all-tags copies whole repositories or stores: give SRC and DST without a tag or digest"
+                    .into(),
+            )
+            .into());
+        }
+        if matches!(dst, ImageRef::DockerArchive { .. }) {
+            return Err(Usage(
+                "--all-tags cannot write a docker-archive: it holds one image; copy tags one at a time"
+                    .into(),
+            )
+            .into());
+        }
+    }
+    if args.referrers && !src.is_registry() {
+        return Err(Usage(format!(
+            "--referrers needs a registry source: {src} cannot list the artifacts that refer to an image"
+        ))
+        .into());
     }
     let platform = args
         .platform
@@ -126,36 +222,47 @@ pub async fn run(args: CpArgs, ctx: &Ctx) -> anyhow::Result<()> {
         jobs: usize::from(args.jobs),
         referrers: args.referrers,
     };
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let pb = ProgressBar::new(0);
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {bytes}/{total_bytes} {bytes_per_sec} [{wide_bar}] {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        pb
-    });
-    let observer: Arc<dyn CopyObserver> = match &bar {
-        Some(pb) => Arc::new(Bars { total: pb.clone() }),
+    let dst_name = destination_name(&src, &dst);
+    let dst = with_name(&dst, dst_name.as_deref())?;
+    let source = store::open_source_with(&src, &ctx.client)
+        .await
+        .with_context(|| format!("opening {src}"))?;
+    let destination = store::open_destination_with(&dst, &ctx.client)
+        .await
+        .with_context(|| format!("opening {dst}"))?;
+
+    let bars = std::io::stderr()
+        .is_terminal()
+        .then(|| Arc::new(Bars::new()));
+    let observer: Arc<dyn CopyObserver> = match &bars {
+        Some(b) => b.clone(),
         None => Arc::new(copy::Quiet),
     };
     let results = if args.all_tags {
-        copy::copy_all_tags(&ctx.client, &src, &dst, &options, observer).await
+        copy::copy_all_tags(&*source, destination, &options, observer).await
     } else {
-        copy::copy_image(&ctx.client, &src, &dst, &options, observer)
-            .await
-            .map(|s| vec![(dst.tag().unwrap_or_default().to_owned(), s)])
+        // A registry source resolves its own reference (tag or digest).
+        let src_name = if src.is_registry() { None } else { src.name() };
+        copy::copy_image(
+            &*source,
+            src_name,
+            destination,
+            dst_name.as_deref(),
+            &options,
+            observer,
+        )
+        .await
+        .map(|s| vec![(dst_name.clone().unwrap_or_default(), s)])
     };
-    if let Some(pb) = &bar {
-        pb.finish_and_clear();
+    if let Some(b) = &bars {
+        b.finish();
     }
     let results = results.with_context(|| format!("copying {src} to {dst}"))?;
     let mut out = std::io::stdout().lock();
     let mut json = Vec::new();
     for (tag, summary) in &results {
         let (src, dst) = if args.all_tags {
-            (src.with_tag(tag)?, dst.with_tag(tag)?)
+            (with_name(&src, Some(tag))?, with_name(&dst, Some(tag))?)
         } else {
             (src.clone(), dst.clone())
         };
@@ -172,49 +279,6 @@ pub async fn run(args: CpArgs, ctx: &Ctx) -> anyhow::Result<()> {
             json.pop().unwrap_or_default()
         };
         super::output::write_json(&mut out, &doc)?;
-    }
-    out.flush()?;
-    Ok(())
-}
-
-/// Copies between image stores on this machine (OCI layouts and archives).
-async fn copy_local(args: CpArgs, src: &ImageRef, dst: &ImageRef) -> anyhow::Result<()> {
-    if args.all_tags || args.referrers {
-        return Err(Usage("--all-tags and --referrers apply to registries only".into()).into());
-    }
-    let platform = args
-        .platform
-        .as_deref()
-        .map(Platform::parse)
-        .transpose()
-        .map_err(|e| Usage(e.to_string()))?;
-    let options = CopyOptions {
-        platform,
-        jobs: usize::from(args.jobs),
-        ..CopyOptions::default()
-    };
-    let source = store::open_source(src)
-        .await
-        .with_context(|| format!("opening {src}"))?;
-    let destination = store::open_destination(dst)
-        .await
-        .with_context(|| format!("opening {dst}"))?;
-    let summary = store_copy::copy_between_stores(
-        &*source,
-        src.name(),
-        destination,
-        dst.name(),
-        &options,
-        Arc::new(copy::Quiet),
-    )
-    .await
-    .with_context(|| format!("copying {src} to {dst}"))?;
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        SummaryFormat::Json => {
-            super::output::write_json(&mut out, &summary_json(src, dst, &summary)?)?
-        }
-        SummaryFormat::Text => write_summary(&mut out, src, dst, &summary)?,
     }
     out.flush()?;
     Ok(())

@@ -57,7 +57,17 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 fn client_error(err: &anyhow::Error) -> Option<&ClientError> {
-    err.chain().find_map(|e| e.downcast_ref::<ClientError>())
+    err.chain().find_map(|e| {
+        e.downcast_ref::<ClientError>()
+            .or_else(|| {
+                e.downcast_ref::<regctl::ops::copy::CopyError>()
+                    .and_then(regctl::ops::copy::CopyError::client_error)
+            })
+            .or_else(|| {
+                e.downcast_ref::<regctl::store::StoreError>()
+                    .and_then(regctl::store::StoreError::client_error)
+            })
+    })
 }
 
 /// The exit code for an error.

@@ -83,7 +83,7 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Delete a manifest (and every tag pointing to it), or only one tag
     Rm(rm::RmArgs),
-    /// Copy an image or a whole multi-arch index between registries
+    /// Copy an image or a whole multi-arch index between registries, OCI layouts and archives
     #[command(alias = "copy")]
     Cp(cp::CpArgs),
     /// Delete old tags of a repository: keep the newest N, drop those older than a duration

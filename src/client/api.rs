@@ -5,9 +5,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
+use futures_util::stream::{self, Stream, StreamExt};
 use reqwest::Method;
-use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LINK, LOCATION};
+use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LINK, LOCATION, RANGE};
 use serde::Deserialize;
 use url::Url;
 
@@ -424,24 +424,55 @@ impl Client {
     /// Streams a blob. The stream ends with an error if the content does not
     /// hash to `digest` (so a consumer must not commit before the end).
     pub async fn blob_get(&self, repo: &Reference, digest: &Digest) -> Result<BlobStream> {
+        self.blob_get_sized(repo, digest, None).await
+    }
+
+    /// [`Client::blob_get`] for a blob of known size (a descriptor's): the
+    /// stream also fails if the content is longer or shorter.
+    ///
+    /// When the body breaks mid-way (connection dropped, body error, early
+    /// end), the stream asks again for the rest with `Range: bytes=N-` and
+    /// carries on if the server answers 206; a server that ignores ranges
+    /// (200) sends the blob again and the first N bytes are skipped. The
+    /// digest is verified over everything delivered. Attempts are bounded
+    /// by the retry policy.
+    pub async fn blob_get_sized(
+        &self,
+        repo: &Reference,
+        digest: &Digest,
+        expected_size: Option<u64>,
+    ) -> Result<BlobStream> {
         let url = self.blob_url(repo, digest)?;
         let url_s = url.to_string();
         let resp = self
-            .send_ok(Request::new(Method::GET, repo.registry(), url, pull(repo)))
+            .send_ok(Request::new(
+                Method::GET,
+                repo.registry(),
+                url.clone(),
+                pull(repo),
+            ))
             .await?;
-        let size = resp.content_length();
-        let inner = resp
-            .bytes_stream()
-            .map_err(move |e| ClientError::Transport {
-                url: url_s.clone(),
-                reason: error_chain(&e),
-            });
+        let size = resp.content_length().or(expected_size);
+        let state = Resume {
+            client: self.clone(),
+            registry: repo.registry().to_owned(),
+            scope: pull(repo),
+            url,
+            url_s: url_s.clone(),
+            body: Some(Box::pin(resp.bytes_stream())),
+            offset: 0,
+            skip: 0,
+            expected: expected_size,
+            retries: 0,
+            done: false,
+        };
         Ok(BlobStream {
-            inner: Box::pin(inner),
+            inner: Box::pin(stream::unfold(state, Resume::next)),
             digester: Some(Digester::new(digest.algorithm())),
             expected: digest.clone(),
             size,
-            url: self.blob_url(repo, digest)?.to_string(),
+            seen: 0,
+            url: url_s,
         })
     }
 
@@ -574,6 +605,8 @@ pub struct BlobStream {
     digester: Option<Digester>,
     expected: Digest,
     size: Option<u64>,
+    /// Bytes delivered so far.
+    seen: u64,
     url: String,
 }
 
@@ -584,28 +617,206 @@ impl BlobStream {
     }
 }
 
+impl BlobStream {
+    /// Checks the digest once, at the end.
+    fn verify(&mut self) -> Result<()> {
+        match self.digester.take() {
+            Some(d) => d
+                .verify(&self.expected)
+                .map_err(|mismatch| ClientError::DigestMismatch {
+                    url: self.url.clone(),
+                    mismatch,
+                }),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Stream for BlobStream {
     type Item = Result<Bytes>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match self.inner.as_mut().poll_next(cx) {
+        let this = &mut *self;
+        match this.inner.as_mut().poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
-                if let Some(d) = self.digester.as_mut() {
+                if let Some(d) = this.digester.as_mut() {
                     d.update(&chunk);
+                }
+                this.seen += chunk.len() as u64;
+                // Verified with the last byte, before handing it over: an
+                // upload with a Content-Length may never ask for the end.
+                if this.size == Some(this.seen)
+                    && let Err(e) = this.verify()
+                {
+                    return Poll::Ready(Some(Err(e)));
                 }
                 Poll::Ready(Some(Ok(chunk)))
             }
-            Poll::Ready(None) => match self.digester.take() {
-                Some(d) => match d.verify(&self.expected) {
-                    Ok(()) => Poll::Ready(None),
-                    Err(mismatch) => Poll::Ready(Some(Err(ClientError::DigestMismatch {
-                        url: self.url.clone(),
-                        mismatch,
-                    }))),
-                },
-                None => Poll::Ready(None),
+            Poll::Ready(None) => match this.verify() {
+                Ok(()) => Poll::Ready(None),
+                Err(e) => Poll::Ready(Some(Err(e))),
             },
             other => other,
+        }
+    }
+}
+
+type RawBody = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// A blob download that picks up where it broke off.
+struct Resume {
+    client: Client,
+    registry: String,
+    scope: Option<String>,
+    url: Url,
+    url_s: String,
+    body: Option<RawBody>,
+    /// Bytes delivered so far.
+    offset: u64,
+    /// Bytes still to drop from a body that restarted from the beginning.
+    skip: u64,
+    expected: Option<u64>,
+    retries: u32,
+    done: bool,
+}
+
+impl Resume {
+    async fn next(mut self) -> Option<(Result<Bytes>, Self)> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let broke = match self.body.as_mut() {
+                None => "no body".to_owned(),
+                Some(body) => match body.next().await {
+                    Some(Ok(mut chunk)) => {
+                        if self.skip > 0 {
+                            let n = usize::try_from(self.skip)
+                                .unwrap_or(usize::MAX)
+                                .min(chunk.len());
+                            let _ = chunk.split_to(n);
+                            self.skip -= n as u64;
+                        }
+                        if chunk.is_empty() {
+                            continue;
+                        }
+                        self.offset += chunk.len() as u64;
+                        if let Some(size) = self.expected
+                            && self.offset > size
+                        {
+                            self.done = true;
+                            return Some((
+                                Err(self
+                                    .invalid(format!("the blob is longer than its {size} bytes"))),
+                                self,
+                            ));
+                        }
+                        return Some((Ok(chunk), self));
+                    }
+                    Some(Err(e)) => error_chain(&e),
+                    None => match self.expected {
+                        Some(size) if self.offset < size => {
+                            format!("the body ended at byte {} of {size}", self.offset)
+                        }
+                        _ => {
+                            self.done = true;
+                            return None;
+                        }
+                    },
+                },
+            };
+            self.body = None;
+            if let Err(e) = self.reconnect(broke).await {
+                self.done = true;
+                return Some((Err(e), self));
+            }
+        }
+    }
+
+    fn invalid(&self, reason: String) -> ClientError {
+        ClientError::InvalidResponse {
+            url: self.url_s.clone(),
+            reason,
+        }
+    }
+
+    /// Asks for the rest after the body broke with `reason`.
+    async fn reconnect(&mut self, mut reason: String) -> Result<()> {
+        let policy = self.client.options().retry.clone();
+        loop {
+            let Some(delay) = policy.delay(
+                self.retries,
+                super::retry::Outcome::ConnectionError,
+                None,
+                std::time::SystemTime::now(),
+            ) else {
+                let of = self
+                    .expected
+                    .map(|s| format!(" of {s}"))
+                    .unwrap_or_default();
+                return Err(ClientError::Transport {
+                    url: self.url_s.clone(),
+                    reason: format!(
+                        "the download broke at byte {}{of} and {} resumed attempt(s) failed; last error: {reason}",
+                        self.offset, self.retries
+                    ),
+                });
+            };
+            self.retries += 1;
+            tracing::debug!(target: "regctl::http", "blob body broke at byte {} ({reason}); resuming in {delay:?}", self.offset);
+            tokio::time::sleep(delay).await;
+            let mut req = Request::new(
+                Method::GET,
+                &self.registry,
+                self.url.clone(),
+                self.scope.clone(),
+            );
+            if self.offset > 0 {
+                req = req.header(RANGE, &format!("bytes={}-", self.offset));
+            }
+            let resp = match self.client.send(req).await {
+                Ok(r) => r,
+                Err(e) => {
+                    reason = e.to_string();
+                    continue;
+                }
+            };
+            let status = resp.status();
+            if status == reqwest::StatusCode::PARTIAL_CONTENT {
+                let start = resp
+                    .headers()
+                    .get(CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("bytes "))
+                    .and_then(|v| v.split('-').next())
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                if start != Some(self.offset) {
+                    return Err(self.invalid(format!(
+                        "asked for bytes from {} and got Content-Range {:?}",
+                        self.offset,
+                        resp.headers().get(CONTENT_RANGE)
+                    )));
+                }
+                self.skip = 0;
+            } else if status.is_success() {
+                // Ranges not honoured: the whole blob again.
+                self.skip = self.offset;
+            } else if policy
+                .delay(
+                    self.retries,
+                    super::retry::Outcome::Status(status.as_u16()),
+                    None,
+                    std::time::SystemTime::now(),
+                )
+                .is_some()
+            {
+                reason = format!("HTTP {}", status.as_u16());
+                continue;
+            } else {
+                return Err(error_from_response("GET", resp).await);
+            }
+            self.body = Some(Box::pin(resp.bytes_stream()));
+            return Ok(());
         }
     }
 }

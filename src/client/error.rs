@@ -28,10 +28,11 @@ pub enum ClientError {
     #[error("request to {url} failed: {reason}")]
     Transport { url: String, reason: String },
     /// Content did not hash to the digest it was requested by or announced with.
+    // The mismatch is in the message, not a `source`, so that an error
+    // chain does not say it twice.
     #[error("{url}: {mismatch}")]
     DigestMismatch {
         url: String,
-        #[source]
         mismatch: DigestMismatch,
     },
     #[error("{url}: manifest is larger than the {limit}-byte limit")]

@@ -1,16 +1,18 @@
-//! Copying an image between registries: blobs first (skipped when present,
-//! mounted within one registry, else streamed and verified), child manifests
-//! next, the top manifest last, so the destination never names content it
-//! does not hold. Manifest bytes are copied unchanged, so digests match.
+//! The copy engine: one path for any source and destination image store
+//! (registry, OCI layout, OCI archive, docker archive; see [`crate::store`]).
+//! Blobs first (skipped when present, mounted where the destination can
+//! borrow them from the source, else streamed and verified, several at a
+//! time), child manifests next, the top manifest last, so the destination
+//! never names content it does not hold; then the destination's commit.
+//! Manifest bytes are copied unchanged, so digests match.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt, stream};
 
-use crate::client::{Client, ClientError};
-use crate::types::{Descriptor, Digest, Manifest, Platform, Reference};
+use crate::store::{BlobStream, ImageDestination, ImageSource, MountOrigin, Placement, StoreError};
+use crate::types::{Descriptor, Digest, Manifest, ManifestBody, Platform};
 
 /// What happened to one blob.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,62 +79,160 @@ pub struct CopySummary {
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {
     #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error(
-        "{reference} is an index with no manifest for platform {platform}; it has: {available}"
-    )]
+    Store(#[from] StoreError),
+    /// A blob could not be read from the source or written to the
+    /// destination; `side` says which.
+    #[error("blob {digest}: {side} {location} failed")]
+    Blob {
+        digest: Digest,
+        side: &'static str,
+        location: String,
+        #[source]
+        source: Box<StoreError>,
+    },
+    #[error("{location} is an index with no manifest for platform {platform}; it has: {available}")]
     PlatformNotFound {
-        reference: String,
+        location: String,
         platform: String,
         available: String,
     },
-    #[error("{reference}: {reason}")]
-    Unsupported { reference: String, reason: String },
+    #[error("{location}: {reason}")]
+    Unsupported { location: String, reason: String },
 }
 
-/// Copies `src` to `dst` (a tag, or the source's digest when `dst` names none).
+impl CopyError {
+    /// The registry client's error behind this one, if any (for exit codes).
+    pub fn client_error(&self) -> Option<&crate::client::ClientError> {
+        match self {
+            CopyError::Store(e) => e.client_error(),
+            CopyError::Blob { source, .. } => source.client_error(),
+            _ => None,
+        }
+    }
+}
+
+/// Copies the image `src_name` names in `src` (for a registry source
+/// `None` is the image its reference names; for a local store, its only
+/// image) into `dst` under `dst_name` (a tag or RepoTag; `None`: by digest
+/// alone), then commits `dst`. On error `dst` is dropped uncommitted,
+/// which leaves nothing half-written in local stores.
 pub async fn copy_image(
-    client: &Client,
-    src: &Reference,
-    dst: &Reference,
+    src: &dyn ImageSource,
+    src_name: Option<&str>,
+    dst: Box<dyn ImageDestination>,
+    dst_name: Option<&str>,
     options: &CopyOptions,
     observer: Arc<dyn CopyObserver>,
 ) -> Result<CopySummary, CopyError> {
     let started = Instant::now();
+    let top = src.resolve(src_name).await?;
+    let mut summary = copy_tree(src, top, &*dst, dst_name, options, &observer).await?;
+    dst.commit().await?;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Copies every tag of `src` to the same tag in `dst`, one after the
+/// other (blobs shared between tags are transferred once and then
+/// skipped), then commits `dst`.
+pub async fn copy_all_tags(
+    src: &dyn ImageSource,
+    dst: Box<dyn ImageDestination>,
+    options: &CopyOptions,
+    observer: Arc<dyn CopyObserver>,
+) -> Result<Vec<(String, CopySummary)>, CopyError> {
+    let tags = src.tags().await?;
+    let mut done = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let started = Instant::now();
+        let top = src.resolve(Some(&tag)).await?;
+        let mut summary = copy_tree(src, top, &*dst, Some(&tag), options, &observer).await?;
+        summary.elapsed = started.elapsed();
+        done.push((tag, summary));
+    }
+    dst.commit().await?;
+    Ok(done)
+}
+
+impl CopySummary {
+    /// Adds the counts of a copy done as part of this one.
+    fn absorb(&mut self, other: &CopySummary) {
+        self.manifests += other.manifests;
+        self.blobs_copied += other.blobs_copied;
+        self.blobs_skipped += other.blobs_skipped;
+        self.blobs_mounted += other.blobs_mounted;
+        self.bytes_copied += other.bytes_copied;
+    }
+}
+
+/// Copies `top` (and, with `--referrers`, what refers to it) without
+/// committing.
+async fn copy_tree(
+    src: &dyn ImageSource,
+    mut top: Manifest,
+    dst: &dyn ImageDestination,
+    dst_name: Option<&str>,
+    options: &CopyOptions,
+    observer: &Arc<dyn CopyObserver>,
+) -> Result<CopySummary, CopyError> {
     let mut summary = CopySummary::default();
-    let mut top = client.manifest_get(src).await?;
-    if top.media_type().is_index()
-        && let Some(wanted) = &options.platform
-    {
-        let child = pick_platform(&top, wanted).ok_or_else(|| CopyError::PlatformNotFound {
-            reference: src.to_string(),
-            platform: wanted.to_string(),
-            available: platforms(&top),
-        })?;
-        top = client
-            .manifest_get(&src.with_digest(child.digest.clone()))
-            .await?;
+    if options.referrers && src.referrers().is_none() {
+        return Err(CopyError::Unsupported {
+            location: src.location(),
+            reason: "this store cannot list referrers (--referrers needs a registry source)"
+                .to_owned(),
+        });
+    }
+    if top.media_type().is_index() {
+        match &options.platform {
+            Some(wanted) => {
+                let child =
+                    pick_platform(&top, wanted).ok_or_else(|| CopyError::PlatformNotFound {
+                        location: src.location(),
+                        platform: wanted.to_string(),
+                        available: platforms(&top),
+                    })?;
+                top = src.manifest(&child.digest).await?;
+            }
+            None if !dst.accepts_index() => {
+                return Err(CopyError::Unsupported {
+                    location: dst.location(),
+                    reason: format!(
+                        "it holds single images and {} is a multi-platform index; choose one with --platform ({})",
+                        src.location(),
+                        platforms(&top)
+                    ),
+                });
+            }
+            None => {}
+        }
     }
     let mut images = Vec::new();
     if top.media_type().is_index() {
         for child in top.children() {
-            images.push(
-                client
-                    .manifest_get(&src.with_digest(child.digest.clone()))
-                    .await?,
-            );
+            let image = src.manifest(&child.digest).await?;
+            if !image.media_type().is_image_manifest() {
+                return Err(CopyError::Unsupported {
+                    location: src.location(),
+                    reason: format!(
+                        "child {} is a {}; nested indexes are not copied yet",
+                        child.digest,
+                        image.media_type()
+                    ),
+                });
+            }
+            images.push(image);
         }
     } else {
         images.push(top.clone());
     }
-    for image in &images {
-        if image.media_type().is_schema1() {
-            return Err(CopyError::Unsupported {
-                reference: src.to_string(),
-                reason: "Docker schema1 manifests are signed for their original name and cannot be copied"
+    if images.iter().any(|m| m.media_type().is_schema1()) {
+        return Err(CopyError::Unsupported {
+            location: src.location(),
+            reason:
+                "Docker schema1 manifests are signed for their original name and cannot be copied"
                     .to_owned(),
-            });
-        }
+        });
     }
 
     // Each distinct blob once, however many images share it.
@@ -144,8 +244,9 @@ pub async fn copy_image(
             }
         }
     }
+    let origin = src.mount_origin();
     let outcomes: Vec<(u64, BlobOutcome)> = stream::iter(blobs)
-        .map(|desc| copy_blob(client, src, dst, desc, observer.clone()))
+        .map(|desc| copy_blob(src, dst, origin.as_ref(), desc, observer.clone()))
         .buffer_unordered(options.jobs.max(1))
         .try_collect()
         .await?;
@@ -162,91 +263,42 @@ pub async fn copy_image(
 
     if top.media_type().is_index() {
         for image in &images {
-            push_manifest(client, dst, &image.digest().to_string(), image, &*observer).await?;
+            dst.put_manifest(image, Placement::Child).await?;
+            observer.manifest_pushed(&image.digest().to_string(), image.digest());
             summary.manifests += 1;
         }
     }
-    let reference = dst
-        .tag()
-        .map_or_else(|| top.digest().to_string(), str::to_owned);
-    push_manifest(client, dst, &reference, &top, &*observer).await?;
+    dst.put_manifest(&top, Placement::Top { name: dst_name })
+        .await?;
+    let top_name = dst_name.map_or_else(|| top.digest().to_string(), str::to_owned);
+    observer.manifest_pushed(&top_name, top.digest());
     summary.manifests += 1;
     summary.digest = top.digest().to_string();
-    if options.referrers {
-        // Referrers name their subject by digest, so they can only be pushed
-        // once it exists; content addressing rules out cycles.
-        let subjects = std::iter::once(top.digest()).chain(
-            images
-                .iter()
-                .filter(|_| top.media_type().is_index())
-                .map(|m| m.digest()),
-        );
+
+    if let Some(lister) = src.referrers().filter(|_| options.referrers) {
+        // Referrers name their subject by digest, so they can only be
+        // stored once it exists; content addressing rules out cycles.
+        let mut subjects = vec![top.digest().clone()];
+        if top.media_type().is_index() {
+            subjects.extend(images.iter().map(|m| m.digest().clone()));
+        }
         for subject in subjects {
-            for referrer in client.referrers(&src.repo_only(), subject).await? {
-                let from = src.repo_only().with_digest(referrer.digest);
-                let nested = Box::pin(copy_image(
-                    client,
-                    &from,
-                    &dst.repo_only(),
-                    options,
-                    observer.clone(),
-                ))
-                .await?;
+            for referrer in lister.referrers(&subject).await? {
+                let manifest = src.manifest(&referrer.digest).await?;
+                let nested =
+                    Box::pin(copy_tree(src, manifest, dst, None, options, observer)).await?;
                 summary.absorb(&nested);
             }
         }
     }
-    summary.elapsed = started.elapsed();
     Ok(summary)
-}
-
-impl CopySummary {
-    /// Adds the counts of a copy done as part of this one.
-    fn absorb(&mut self, other: &CopySummary) {
-        self.manifests += other.manifests;
-        self.blobs_copied += other.blobs_copied;
-        self.blobs_skipped += other.blobs_skipped;
-        self.blobs_mounted += other.blobs_mounted;
-        self.bytes_copied += other.bytes_copied;
-    }
-}
-
-/// Copies every tag of the source repository to the same tag at the
-/// destination, one after the other; blobs shared between tags are
-/// transferred once and then skipped.
-pub async fn copy_all_tags(
-    client: &Client,
-    src_repo: &Reference,
-    dst_repo: &Reference,
-    options: &CopyOptions,
-    observer: Arc<dyn CopyObserver>,
-) -> Result<Vec<(String, CopySummary)>, CopyError> {
-    let tags = client.tags(src_repo, None).await?;
-    let mut done = Vec::with_capacity(tags.len());
-    for tag in tags {
-        let src = src_repo
-            .with_tag(&tag)
-            .map_err(|e| CopyError::Unsupported {
-                reference: src_repo.to_string(),
-                reason: e.to_string(),
-            })?;
-        let dst = dst_repo
-            .with_tag(&tag)
-            .map_err(|e| CopyError::Unsupported {
-                reference: dst_repo.to_string(),
-                reason: e.to_string(),
-            })?;
-        let summary = copy_image(client, &src, &dst, options, observer.clone()).await?;
-        done.push((tag, summary));
-    }
-    Ok(done)
 }
 
 fn image_blobs(m: &Manifest) -> Vec<Descriptor> {
     match m.body() {
-        crate::types::ManifestBody::Image(i) => std::iter::once(i.config.clone())
+        ManifestBody::Image(i) => std::iter::once(i.config.clone())
             .chain(i.layers.iter().cloned())
-            // Foreign layers live elsewhere; registries do not hold them.
+            // Foreign layers live elsewhere; stores do not hold them.
             .filter(|d| d.urls.as_ref().is_none_or(Vec::is_empty))
             .collect(),
         _ => Vec::new(),
@@ -273,61 +325,73 @@ fn platforms(index: &Manifest) -> String {
     }
 }
 
-async fn push_manifest(
-    client: &Client,
-    dst: &Reference,
-    reference: &str,
-    m: &Manifest,
-    observer: &dyn CopyObserver,
-) -> Result<(), CopyError> {
-    let digest = client
-        .manifest_put(
-            &dst.repo_only(),
-            reference,
-            m.media_type().as_str(),
-            m.raw().clone(),
-        )
-        .await?;
-    observer.manifest_pushed(reference, &digest);
-    Ok(())
-}
-
 async fn copy_blob(
-    client: &Client,
-    src: &Reference,
-    dst: &Reference,
+    src: &dyn ImageSource,
+    dst: &dyn ImageDestination,
+    origin: Option<&MountOrigin>,
     desc: Descriptor,
     observer: Arc<dyn CopyObserver>,
 ) -> Result<(u64, BlobOutcome), CopyError> {
     let size = u64::try_from(desc.size).unwrap_or(0);
     let digest = &desc.digest;
-    let dst_repo = dst.repo_only();
-    let src_repo = src.repo_only();
+    let at_dst = |source| CopyError::Blob {
+        digest: digest.clone(),
+        side: "writing to",
+        location: dst.location(),
+        source: Box::new(source),
+    };
+    let at_src = |source| CopyError::Blob {
+        digest: digest.clone(),
+        side: "reading from",
+        location: src.location(),
+        source: Box::new(source),
+    };
     let done = |outcome| {
         observer.blob_done(digest, size, outcome);
         Ok((size, outcome))
     };
-    if client.blob_head(&dst_repo, digest).await?.is_some() {
+    if dst.has_blob(&desc).await.map_err(at_dst)? {
         return done(BlobOutcome::Skipped);
     }
-    if src.registry() == dst.registry()
-        && src.repository() != dst.repository()
-        && client
-            .blob_mount(&dst_repo, digest, src.repository())
-            .await?
+    if let (Some(mount), Some(origin)) = (dst.blob_mount(), origin)
+        && mount.mount(&desc, origin).await.map_err(at_dst)?
     {
         return done(BlobOutcome::Mounted);
     }
     observer.blob_started(digest, size);
+    // The source stream is verified and fails at its end on a mismatch,
+    // which fails the write before the destination can keep the blob. Its
+    // error is kept aside: through the destination it may arrive only as
+    // "the body failed".
+    let source_error: Arc<Mutex<Option<StoreError>>> = Arc::default();
+    let stash = source_error.clone();
     let progress = observer.clone();
     let progress_digest = digest.clone();
-    // The source stream checks the digest at its end, so a corrupt source
-    // fails the upload before the destination can commit the blob.
-    let body = client.blob_get(&src_repo, digest).await?.map(move |chunk| {
-        let chunk: Bytes = chunk.map_err(std::io::Error::other)?;
-        progress.blob_progress(&progress_digest, chunk.len() as u64);
-        Ok::<_, std::io::Error>(chunk)
-    });
-    client.blob_put(&dst_repo, digest, size, body).await?;
-    done(BlobOutcome::Copied)
+    let body: BlobStream =
+        Box::pin(
+            src.blob(&desc)
+                .await
+                .map_err(at_src)?
+                .map(move |chunk| match chunk {
+                    Ok(chunk) => {
+                        progress.blob_progress(&progress_digest, chunk.len() as u64);
+                        Ok(chunk)
+                    }
+                    Err(e) => {
+                        let message = e.to_string();
+                        *stash.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        Err(StoreError::Backend(message.into()))
+                    }
+                }),
+        );
+    let written = dst.put_blob(&desc, body).await;
+    let stashed = source_error
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    match (written, stashed) {
+        (_, Some(e)) => Err(at_src(e)),
+        (Err(e), None) => Err(at_dst(e)),
+        (Ok(()), None) => done(BlobOutcome::Copied),
+    }
 }

@@ -5,4 +5,3 @@ pub mod copy;
 pub mod du;
 pub mod gc;
 pub mod prune;
-pub mod store_copy;

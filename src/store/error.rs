@@ -44,12 +44,23 @@ pub enum StoreError {
         available: String,
         example: String,
     },
-    /// An error from a store implemented elsewhere (the registry client).
+    /// An error from a store implemented elsewhere.
     #[error(transparent)]
     Backend(Box<dyn std::error::Error + Send + Sync>),
+    /// The registry store's client failed.
+    #[error(transparent)]
+    Registry(#[from] crate::client::ClientError),
 }
 
 impl StoreError {
+    /// The registry client's error behind this one, if any (for exit codes).
+    pub fn client_error(&self) -> Option<&crate::client::ClientError> {
+        match self {
+            StoreError::Registry(e) => Some(e),
+            _ => None,
+        }
+    }
+
     pub(crate) fn io(
         path: impl Into<PathBuf>,
         action: &'static str,

@@ -17,6 +17,7 @@ mod docker_archive;
 mod error;
 mod files;
 mod ocidir;
+mod registry;
 pub mod verify;
 
 use std::pin::Pin;
@@ -31,6 +32,7 @@ pub use archive::{OciArchiveDestination, open_oci_archive};
 pub use docker_archive::{DOCKER_LAYER_TAR, DockerArchiveDestination, DockerArchiveSource};
 pub use error::StoreError;
 pub use ocidir::{OciDirDestination, OciLayoutSource, open_oci_dir};
+pub use registry::{RegistryDestination, RegistrySource};
 pub use verify::VerifyingStream;
 
 /// A blob's bytes as they arrive.
@@ -56,6 +58,41 @@ pub trait ImageSource: Send + Sync {
 
     /// The names `resolve` accepts.
     async fn tags(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Where a destination on the same registry could mount blobs from
+    /// (registries only).
+    fn mount_origin(&self) -> Option<MountOrigin> {
+        None
+    }
+
+    /// The referrers listing, for stores that can find the manifests whose
+    /// `subject` is a given manifest (registries: the OCI 1.1 API).
+    fn referrers(&self) -> Option<&dyn Referrers> {
+        None
+    }
+}
+
+/// A registry repository blobs can be mounted from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountOrigin {
+    pub registry: String,
+    pub repository: String,
+}
+
+/// A source capability: listing referrers.
+#[async_trait]
+pub trait Referrers: Send + Sync {
+    /// Descriptors of the manifests whose `subject` is `subject`.
+    async fn referrers(&self, subject: &Digest) -> Result<Vec<Descriptor>, StoreError>;
+}
+
+/// A destination capability: linking a blob another repository holds
+/// instead of transferring it.
+#[async_trait]
+pub trait BlobMount: Send + Sync {
+    /// `Ok(true)` when the blob is now held; `Ok(false)` when `from` cannot
+    /// lend it (another registry, or the registry declined).
+    async fn mount(&self, desc: &Descriptor, from: &MountOrigin) -> Result<bool, StoreError>;
 }
 
 /// Where a manifest goes in the destination.
@@ -100,10 +137,37 @@ pub trait ImageDestination: Send + Sync {
 
     /// Makes the result visible: writes the index or the archive.
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+
+    /// Cross-repository mounts, where the destination can do them.
+    fn blob_mount(&self) -> Option<&dyn BlobMount> {
+        None
+    }
+}
+
+/// Opens a store to read from; registries through `client`.
+pub async fn open_source_with(
+    image: &ImageRef,
+    client: &crate::client::Client,
+) -> Result<Box<dyn ImageSource>, StoreError> {
+    match image {
+        ImageRef::Registry(r) => Ok(Box::new(RegistrySource::new(client.clone(), r.clone()))),
+        local => open_source(local).await,
+    }
+}
+
+/// Opens a store to write to; registries through `client`.
+pub async fn open_destination_with(
+    image: &ImageRef,
+    client: &crate::client::Client,
+) -> Result<Box<dyn ImageDestination>, StoreError> {
+    match image {
+        ImageRef::Registry(r) => Ok(Box::new(RegistryDestination::new(client.clone(), r))),
+        local => open_destination(local).await,
+    }
 }
 
 /// Opens a local store (OCI directory or archive) to read from.
-/// Registries are served by the registry store, not here.
+/// Registries need a client: see [`open_source_with`].
 pub async fn open_source(image: &ImageRef) -> Result<Box<dyn ImageSource>, StoreError> {
     match image {
         ImageRef::OciDir { path, .. } => Ok(Box::new(open_oci_dir(path).await?)),
@@ -132,6 +196,7 @@ pub async fn open_destination(image: &ImageRef) -> Result<Box<dyn ImageDestinati
 fn registry_not_local(r: &crate::types::Reference) -> StoreError {
     StoreError::Unsupported {
         location: r.to_string(),
-        reason: "a registry is not a local image store; open it with the registry store".to_owned(),
+        reason: "a registry is not a local image store; open it with a client (open_source_with)"
+            .to_owned(),
     }
 }

@@ -17,6 +17,8 @@ pub struct VerifyingStream<S> {
     expected_size: Option<u64>,
     digester: Option<Digester>,
     seen: u64,
+    /// Verified at the expected size; any further byte is an error.
+    checked: bool,
 }
 
 impl<S> VerifyingStream<S> {
@@ -28,6 +30,7 @@ impl<S> VerifyingStream<S> {
             expected,
             expected_size,
             seen: 0,
+            checked: false,
         }
     }
 
@@ -35,6 +38,24 @@ impl<S> VerifyingStream<S> {
     /// which no valid descriptor has, is treated as unknown).
     pub fn for_descriptor(inner: S, desc: &Descriptor) -> Self {
         Self::new(inner, desc.digest.clone(), u64::try_from(desc.size).ok())
+    }
+
+    /// Checks size and digest once; `None` when they match (or were
+    /// checked already).
+    fn finish(&mut self) -> Option<Result<Bytes, StoreError>> {
+        let digester = self.digester.take()?;
+        if self.expected_size.is_some_and(|size| self.seen != size) {
+            return Some(Err(self.size_error()));
+        }
+        let actual = digester.finish();
+        if actual == self.expected {
+            None
+        } else {
+            Some(Err(StoreError::Digest(DigestMismatch {
+                expected: self.expected.clone(),
+                actual,
+            })))
+        }
     }
 
     fn size_error(&self) -> StoreError {
@@ -54,9 +75,23 @@ where
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        // A finished (or failed) stream stays finished.
+        // A finished (or failed) stream stays finished, but one verified
+        // at its size must also end there.
         let Some(digester) = this.digester.as_mut() else {
-            return Poll::Ready(None);
+            if !this.checked {
+                return Poll::Ready(None);
+            }
+            return match Pin::new(&mut this.inner).poll_next(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Ready(Some(item)) => {
+                    this.checked = false;
+                    Poll::Ready(Some(item.and_then(|chunk| {
+                        this.seen += chunk.len() as u64;
+                        Err(this.size_error())
+                    })))
+                }
+            };
         };
         match Pin::new(&mut this.inner).poll_next(cx) {
             Poll::Pending => Poll::Pending,
@@ -67,29 +102,21 @@ where
                     return Poll::Ready(Some(Err(this.size_error())));
                 }
                 digester.update(&chunk);
+                // Checked with the last byte, before handing it over: a
+                // consumer that knows the length may never ask for the end.
+                if this.expected_size == Some(this.seen) {
+                    if let Some(Err(e)) = this.finish() {
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    this.checked = true;
+                }
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(e))) => {
                 this.digester = None;
                 Poll::Ready(Some(Err(e)))
             }
-            Poll::Ready(None) => {
-                let Some(digester) = this.digester.take() else {
-                    return Poll::Ready(None);
-                };
-                if this.expected_size.is_some_and(|size| this.seen != size) {
-                    return Poll::Ready(Some(Err(this.size_error())));
-                }
-                let actual = digester.finish();
-                if actual == this.expected {
-                    Poll::Ready(None)
-                } else {
-                    Poll::Ready(Some(Err(StoreError::Digest(DigestMismatch {
-                        expected: this.expected.clone(),
-                        actual,
-                    }))))
-                }
-            }
+            Poll::Ready(None) => Poll::Ready(this.finish()),
         }
     }
 }
@@ -135,7 +162,7 @@ mod tests {
     #[tokio::test]
     async fn fails_at_the_end_on_a_digest_mismatch() {
         let d = Digest::sha256_of(b"hello world");
-        let mut s = VerifyingStream::new(chunks(&[b"hello ", b"wOrld"]), d.clone(), Some(11));
+        let mut s = VerifyingStream::new(chunks(&[b"hello ", b"wOrld"]), d.clone(), None);
         assert!(s.next().await.unwrap().is_ok());
         assert!(s.next().await.unwrap().is_ok());
         match s.next().await {
@@ -145,6 +172,20 @@ mod tests {
             }
             other => panic!("expected a digest error, got {other:?}"),
         }
+        assert!(s.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn with_a_known_size_the_last_chunk_is_withheld_on_a_mismatch() {
+        let d = Digest::sha256_of(b"hello world");
+        let mut s = VerifyingStream::new(chunks(&[b"hello ", b"wOrld"]), d.clone(), Some(11));
+        assert!(s.next().await.unwrap().is_ok());
+        assert!(matches!(s.next().await, Some(Err(StoreError::Digest(_)))));
+        assert!(s.next().await.is_none());
+        // Matching content: every chunk, then the end.
+        let mut s = VerifyingStream::new(chunks(&[b"hello ", b"world"]), d, Some(11));
+        assert!(s.next().await.unwrap().is_ok());
+        assert!(s.next().await.unwrap().is_ok());
         assert!(s.next().await.is_none());
     }
 

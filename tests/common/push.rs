@@ -5,7 +5,7 @@ use regctl::types::Digest;
 
 use super::image::{TestImage, TestIndex};
 
-fn http() -> reqwest::Client {
+pub fn http() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
