@@ -3,7 +3,6 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tokio_util::io::ReaderStream;
 
 use super::error::ApiError;
 use super::{AppState, DIGEST_HEADER, parse_digest};
@@ -101,11 +100,11 @@ pub async fn get(
     let body = if head_only || len == 0 {
         Body::empty()
     } else {
-        let reader = state
+        let stream = state
             .registry
-            .open_blob(&repo, &digest, offset, Some(len))
+            .blob_stream(&repo, &digest, offset, len, READ_CHUNK)
             .await?;
-        Body::from_stream(ReaderStream::with_capacity(reader, READ_CHUNK))
+        Body::from_stream(stream)
     };
     builder.body(body).map_err(|e| {
         ApiError::new(

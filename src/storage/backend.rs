@@ -45,6 +45,21 @@ pub trait Backend: Send + Sync + 'static {
         offset: u64,
         len: Option<u64>,
     ) -> io::Result<Option<ByteReader>>;
+    /// The same bytes as [`Backend::reader`], as a stream of chunks of about
+    /// `chunk` bytes (what an HTTP body wants). Backends may do better than
+    /// wrapping the reader.
+    async fn stream(
+        &self,
+        key: &str,
+        offset: u64,
+        len: Option<u64>,
+        chunk: usize,
+    ) -> io::Result<Option<ByteStream>> {
+        Ok(self
+            .reader(key, offset, len)
+            .await?
+            .map(|r| Box::pin(tokio_util::io::ReaderStream::with_capacity(r, chunk)) as ByteStream))
+    }
     /// Appends a stream to an object, creating it; returns the bytes written.
     /// Every chunk is shown to `sink` as it goes by. On error the object is
     /// cut back to its size before the call (best effort), so a failed

@@ -318,6 +318,25 @@ impl Registry {
             .ok_or_else(|| StorageError::BlobUnknown(digest.clone()))
     }
 
+    /// A blob of a repository as a stream of chunks of about `chunk` bytes,
+    /// from `offset`, `len` bytes.
+    pub async fn blob_stream(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        offset: u64,
+        len: u64,
+        chunk: usize,
+    ) -> Result<ByteStream> {
+        if self.repo_blob_size(repo, digest).await?.is_none() {
+            return Err(StorageError::BlobUnknown(digest.clone()));
+        }
+        self.backend
+            .stream(&paths::blob_data(digest), offset, Some(len), chunk)
+            .await?
+            .ok_or_else(|| StorageError::BlobUnknown(digest.clone()))
+    }
+
     /// Makes an existing blob visible in a repository.
     pub async fn link_blob(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
         let _gc = self.gc.writing().await;
