@@ -301,23 +301,6 @@ impl Registry {
         self.blob_size(digest).await
     }
 
-    /// Opens a blob of a repository for reading from `offset`, `len` bytes.
-    pub async fn open_blob(
-        &self,
-        repo: &RepoName,
-        digest: &Digest,
-        offset: u64,
-        len: Option<u64>,
-    ) -> Result<ByteReader> {
-        if self.repo_blob_size(repo, digest).await?.is_none() {
-            return Err(StorageError::BlobUnknown(digest.clone()));
-        }
-        self.backend
-            .reader(&paths::blob_data(digest), offset, len)
-            .await?
-            .ok_or_else(|| StorageError::BlobUnknown(digest.clone()))
-    }
-
     /// A blob of a repository as a stream of chunks of about `chunk` bytes,
     /// from `offset`, `len` bytes.
     pub async fn blob_stream(
