@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
 
-use super::backend::{Backend, ByteReader, ByteStream, ChunkSink};
+use super::backend::{Backend, ByteStream, ChunkSink};
 use super::error::{Result, StorageError};
 use super::gc::GcCoordinator;
 use super::paths::{self, RepoName, TagName, UploadId};
