@@ -271,19 +271,26 @@ impl Backend for FsBackend {
     }
 
     async fn list(&self, prefix: &str) -> io::Result<Vec<String>> {
-        let Some(mut rd) = not_found_is_none(tokio::fs::read_dir(self.path(prefix)).await)? else {
-            return Ok(Vec::new());
-        };
-        let mut names = Vec::new();
-        while let Some(entry) = rd.next_entry().await? {
-            if let Some(name) = entry.file_name().to_str()
-                && !name.starts_with(".tmp-")
-            {
-                names.push(name.to_owned());
+        // One trip to the blocking pool per directory (tokio's `read_dir`
+        // makes several): a catalog walk lists every repository directory.
+        let dir = self.path(prefix);
+        tokio::task::spawn_blocking(move || {
+            let Some(rd) = not_found_is_none(std::fs::read_dir(dir))? else {
+                return Ok(Vec::new());
+            };
+            let mut names = Vec::new();
+            for entry in rd {
+                if let Some(name) = entry?.file_name().to_str()
+                    && !name.starts_with(".tmp-")
+                {
+                    names.push(name.to_owned());
+                }
             }
-        }
-        names.sort_unstable();
-        Ok(names)
+            names.sort_unstable();
+            Ok(names)
+        })
+        .await
+        .map_err(io::Error::other)?
     }
 
     async fn delete(&self, key: &str) -> io::Result<()> {

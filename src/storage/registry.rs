@@ -92,6 +92,9 @@ pub struct Registry {
     repos: Mutex<Option<(Instant, Arc<Vec<String>>)>>,
 }
 
+/// Directories listed at once by a repository walk.
+const SCAN_CONCURRENCY: usize = 16;
+
 /// How long a repository walk answers catalog requests.
 pub const REPOSITORY_CACHE_TTL: Duration = Duration::from_secs(5);
 
@@ -174,13 +177,24 @@ impl Registry {
         let root = paths::repositories_root();
         let mut found = Vec::new();
         let mut pending = vec![String::new()];
-        while let Some(prefix) = pending.pop() {
-            let dir = if prefix.is_empty() {
-                root.clone()
-            } else {
-                format!("{root}/{prefix}")
+        // Directories are listed several at a time: each listing waits on
+        // the filesystem, and a registry has thousands of them.
+        let mut listing = futures_util::stream::FuturesUnordered::new();
+        loop {
+            while listing.len() < SCAN_CONCURRENCY
+                && let Some(prefix) = pending.pop()
+            {
+                let dir = if prefix.is_empty() {
+                    root.clone()
+                } else {
+                    format!("{root}/{prefix}")
+                };
+                listing.push(async move { (self.backend.list(&dir).await, prefix) });
+            }
+            let Some((names, prefix)) = listing.next().await else {
+                break;
             };
-            for name in self.backend.list(&dir).await? {
+            for name in names? {
                 if name == "_manifests" && !prefix.is_empty() {
                     found.push(prefix.clone());
                 } else if !name.starts_with('_') && !name.starts_with('.') {
