@@ -40,6 +40,8 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
+T0=$(date +%s)
+section() { echo "bench: $* ($(( $(date +%s) - T0 )) s)" >&2; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 200); do curl -fs "http://$1/v2/" >/dev/null && return 0; sleep 0.05; done; echo "bench: $1 did not start" >&2; exit 1; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -88,6 +90,7 @@ seed() {
       "http://$1/v2/bench/app/manifests/t$i" --data-binary @"$WORK/manifest.json" -o /dev/null
   done
 }
+section "seeding $TAGS tags"
 seed "$DR"; seed "$RS"
 head -c $((BLOB_MIB * 1024 * 1024)) /dev/urandom > "$WORK/big.bin"
 BIG=sha256:$(sha256sum "$WORK/big.bin" | cut -d' ' -f1)
@@ -106,6 +109,7 @@ get_secs() { curl -fs -o /dev/null -w '%{time_total}' "http://$1/v2/bench/big$2/
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 declare -A R
+section "wrk, monolithic PUT and GET"
 for run in $(seq "$RUNS"); do
   for side in RS DR; do
     addr=${!side}
@@ -120,6 +124,7 @@ LOAD_RS=$(rss_kib "$RS_PID") LOAD_DR=$(rss_kib "$DR_PID")
 
 # Chunked upload: 8 MiB PATCHes, following each Location (registry:2 moves
 # its state into the URL), then PUT ?digest=.
+section "chunked uploads"
 split -b 8M -d -a 4 "$WORK/big.bin" "$WORK/chunk."
 chunked_secs() { # addr run
   local start end loc sep t0 t1 off=0 size
@@ -164,6 +169,7 @@ make_image() { # addr repo tag layer-count layer-mib
   curl -fs -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
     "http://$1/v2/$2/manifests/$3" --data-binary @"$WORK/m.json" -o /dev/null
 }
+section "copy images"
 make_image "$RS" bench/layers v1 "$LAYERS" "$LAYER_MIB"
 make_image "$RS" bench/big v1 1 "$BLOB_MIB"
 rm -f "$WORK/l.bin"
@@ -193,6 +199,7 @@ copy_run() { # tool image -> "seconds rss_kib"
   kill "$pid"; wait "$pid" 2>/dev/null || true; rm -rf "$dst"
 }
 : > "$WORK/warm"
+section "regctl cp vs skopeo copy"
 for run in $(seq "$RUNS"); do
   for image in layers big; do
     for tool in regctl skopeo; do
@@ -205,6 +212,7 @@ done
 # Large listings, written straight into both roots (same layout): REPOS
 # repositories and one repository with MANY_TAGS tags, each on the small
 # seeded manifest. Each side is listed with regctl itself.
+section "$REPOS repositories, $MANY_TAGS tags"
 MAN=sha256:$(sha256sum "$WORK/manifest.json" | cut -d' ' -f1)
 python3 - "$WORK/regctl" "$WORK/dist" "$MAN" "$REPOS" "$MANY_TAGS" <<'PY'
 import os, sys
@@ -224,6 +232,7 @@ for root in roots:
     for i in range(tags):
         link(os.path.join(m, 'tags/t%05d/current/link' % i))
 PY
+section "listing"
 for run in $(seq "$RUNS"); do
   for side in RS DR; do
     addr=${!side}
