@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::push::{get, push_image, push_index};
+use common::push::{assert_same_image, get, push_image, push_index};
 use common::{DistRegistry, Serve, TestImage, TestIndex, regctl};
 use regctl::types::Digest;
 use regctl::types::media_type::MANIFEST_ACCEPT;
@@ -22,24 +22,6 @@ fn cp(home: &std::path::Path, src: &str, dst: &str, extra: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-async fn assert_same_image(addr: &str, repo: &str, tag: &str, img: &TestImage) {
-    let (status, _, digest, body) = get(
-        addr,
-        &format!("/v2/{repo}/manifests/{tag}"),
-        MANIFEST_ACCEPT,
-    )
-    .await;
-    assert_eq!(status, 200, "{addr}/{repo}:{tag}");
-    assert_eq!(digest, img.digest.to_string());
-    assert_eq!(body, img.manifest);
-    for blob in img.blobs() {
-        let d = Digest::sha256_of(blob);
-        let (status, _, _, got) = get(addr, &format!("/v2/{repo}/blobs/{d}"), "*/*").await;
-        assert_eq!(status, 200);
-        assert_eq!(got, blob, "blob {d} byte-identical");
-    }
 }
 
 #[tokio::test]

@@ -9,10 +9,9 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::push::get;
+use common::push::assert_same_image;
 use common::{Serve, TestImage, regctl};
 use regctl::types::Digest;
-use regctl::types::media_type::OCI_MANIFEST;
 
 const ROUNDS: usize = 6;
 const CLIENTS: usize = 10;
@@ -187,22 +186,7 @@ async fn acknowledged_pushes_survive_sigkill() {
     );
     let started = Instant::now();
     for (repo, tag, img) in &acked {
-        let (status, _, digest, body) = get(
-            serve.addr(),
-            &format!("/v2/{repo}/manifests/{tag}"),
-            OCI_MANIFEST,
-        )
-        .await;
-        assert_eq!(status, 200, "{repo}:{tag} was acknowledged but is gone");
-        assert_eq!(digest, img.digest.to_string());
-        assert_eq!(body, img.manifest);
-        for b in img.blobs() {
-            let d = Digest::sha256_of(b);
-            let (status, _, _, got) =
-                get(serve.addr(), &format!("/v2/{repo}/blobs/{d}"), "*/*").await;
-            assert_eq!(status, 200, "{repo}:{tag} lost blob {d}");
-            assert!(got == b, "{repo}:{tag} blob {d} differs");
-        }
+        assert_same_image(serve.addr(), repo, tag, img).await;
     }
     serve.terminate();
     let blobs = verify_blobs_on_disk(&root);

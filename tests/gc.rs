@@ -458,17 +458,7 @@ async fn online_gc_while_pushing_loses_no_image() {
     );
 
     for (tag, img) in &kept {
-        let (status, _, digest, body) =
-            get(&addr, &format!("/v2/loop/manifests/{tag}"), OCI_MANIFEST).await;
-        assert_eq!(status, 200, "loop:{tag} lost its manifest");
-        assert_eq!(digest, img.digest.to_string());
-        assert_eq!(body, img.manifest);
-        for blob in img.blobs() {
-            let d = Digest::sha256_of(blob);
-            let (status, _, _, got) = get(&addr, &format!("/v2/loop/blobs/{d}"), "*/*").await;
-            assert_eq!(status, 200, "loop:{tag} lost blob {d}");
-            assert!(got == blob, "loop:{tag} blob {d} differs");
-        }
+        common::push::assert_same_image(&addr, "loop", tag, img).await;
     }
 }
 

@@ -104,3 +104,23 @@ pub async fn get(addr: &str, path: &str, accept: &str) -> (u16, String, String, 
     );
     (status, ct, dcd, r.bytes().await.unwrap().to_vec())
 }
+
+/// Asserts that `repo:tag` on `addr` is exactly `img`: same digest, same
+/// manifest bytes, every blob present and byte-identical.
+pub async fn assert_same_image(addr: &str, repo: &str, tag: &str, img: &TestImage) {
+    let (status, _, digest, body) = get(
+        addr,
+        &format!("/v2/{repo}/manifests/{tag}"),
+        regctl::types::media_type::MANIFEST_ACCEPT,
+    )
+    .await;
+    assert_eq!(status, 200, "{addr}/{repo}:{tag} is gone");
+    assert_eq!(digest, img.digest.to_string(), "{repo}:{tag} digest");
+    assert_eq!(body, img.manifest, "{repo}:{tag} manifest bytes");
+    for blob in img.blobs() {
+        let d = Digest::sha256_of(blob);
+        let (status, _, _, got) = get(addr, &format!("/v2/{repo}/blobs/{d}"), "*/*").await;
+        assert_eq!(status, 200, "{repo}:{tag} lost blob {d}");
+        assert!(got == blob, "{repo}:{tag} blob {d} differs");
+    }
+}
