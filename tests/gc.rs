@@ -566,3 +566,50 @@ async fn delete_untagged_keeps_what_registry2s_collector_breaks() {
         "registry:2 drops the index's children; regctl keeps them"
     );
 }
+
+/// registry:2 takes no lock: a fresh upload session is how `gc --root`
+/// notices that something is writing, and it refuses unless `--force`;
+/// day-old sessions are swept.
+#[test]
+fn gc_root_refuses_a_root_with_uploads_in_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("docker/registry/v2/repositories/app");
+    std::fs::create_dir_all(repo.join("_manifests")).unwrap();
+    let fresh = repo.join("_uploads/7d2c5e4e-7a4b-4c5e-9f00-000000000001");
+    std::fs::create_dir_all(&fresh).unwrap();
+    std::fs::write(fresh.join("data"), b"partial").unwrap();
+    std::fs::write(
+        fresh.join("startedat"),
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+    )
+    .unwrap();
+    let stale = repo.join("_uploads/7d2c5e4e-7a4b-4c5e-9f00-000000000002");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("data"), b"abandoned").unwrap();
+    std::fs::write(stale.join("startedat"), "2020-01-01T00:00:00Z").unwrap();
+    let home = tempfile::tempdir().unwrap();
+
+    let out = regctl(home.path())
+        .args(["gc", "--yes", "--root"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("looks in use") && err.contains("--force"),
+        "{err}"
+    );
+    assert!(stale.exists(), "a refused collection deleted something");
+
+    let report = json_of(
+        regctl(home.path())
+            .args(["gc", "--yes", "--force", "--format", "json", "--root"])
+            .arg(dir.path())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(report["summary"]["uploads_removed"], 1);
+    assert!(!stale.exists(), "the day-old upload is swept");
+    assert!(fresh.exists(), "the upload in progress stays");
+}
