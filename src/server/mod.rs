@@ -34,7 +34,7 @@ pub use tls::TlsError;
 /// The server's header parsers, public only for the fuzz targets in `fuzz/`.
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use super::blobs::{ByteRange, parse_range};
+    pub use super::blobs::{ByteRange, Unsatisfiable, parse_range};
     pub use super::uploads::{ContentRange, parse_content_range};
 }
 

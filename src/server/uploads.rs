@@ -96,7 +96,7 @@ pub struct ContentRange {
 
 impl ContentRange {
     /// How many bytes the range covers (at least 1).
-    pub fn len(&self) -> u64 {
+    pub fn byte_count(&self) -> u64 {
         self.end - self.start + 1
     }
 }
@@ -156,7 +156,7 @@ pub async fn patch(
     let id = upload_id(id)?;
     let range = content_range_start(headers)?;
     if let (Some(r), Some(len)) = (range, content_length(headers))
-        && r.len() != len
+        && r.byte_count() != len
     {
         return Err(ApiError::new(
             StatusCode::RANGE_NOT_SATISFIABLE,
@@ -180,7 +180,7 @@ pub async fn patch(
         && size != r.end + 1
     {
         return Err(StorageError::SizeMismatch {
-            expected: r.len(),
+            expected: r.byte_count(),
             actual: size.saturating_sub(r.start),
         }
         .into());
@@ -253,7 +253,7 @@ mod tests {
         assert_eq!(parse_content_range("0-9"), r(0, 9));
         assert_eq!(parse_content_range(" bytes 10-19/100 "), r(10, 19));
         assert_eq!(parse_content_range("bytes 10-19/*"), r(10, 19));
-        assert_eq!(parse_content_range("5-5").map(|c| c.len()), Some(1));
+        assert_eq!(parse_content_range("5-5").map(|c| c.byte_count()), Some(1));
         for bad in [
             "",
             "-",
@@ -277,6 +277,6 @@ mod tests {
         assert_eq!(parse_content_range("0-18446744073709551615"), None);
         assert_eq!(parse_content_range("5-18446744073709551615/*"), None);
         let r = parse_content_range("0-18446744073709551614").unwrap();
-        assert_eq!(r.len(), u64::MAX);
+        assert_eq!(r.byte_count(), u64::MAX);
     }
 }
