@@ -25,14 +25,17 @@ pub enum Challenge {
 /// schemes and Bearer challenges without a realm are skipped.
 pub fn parse_www_authenticate(header: &str) -> Vec<Challenge> {
     let mut out = Vec::new();
-    let mut rest = header.trim();
-    while !rest.is_empty() {
-        let scheme_end = rest
-            .find(|c: char| c.is_whitespace() || c == ',')
-            .unwrap_or(rest.len());
+    let mut rest = header;
+    loop {
+        // One definition of a separator everywhere: a scheme ends where the
+        // skipping starts, so each turn consumes at least one character.
+        rest = rest.trim_start_matches(is_separator);
+        if rest.is_empty() {
+            break;
+        }
+        let scheme_end = rest.find(is_separator).unwrap_or(rest.len());
         let scheme = rest[..scheme_end].to_ascii_lowercase();
-        rest = rest[scheme_end..].trim_start_matches([' ', '\t', ',']);
-        let (params, after) = parse_params(rest);
+        let (params, after) = parse_params(&rest[scheme_end..]);
         rest = after;
         match scheme.as_str() {
             "basic" => out.push(Challenge::Basic {
@@ -53,15 +56,21 @@ pub fn parse_www_authenticate(header: &str) -> Vec<Challenge> {
     out
 }
 
+/// Whitespace (any, not only what HTTP allows: the parser is public) and
+/// the commas between challenges and parameters.
+fn is_separator(c: char) -> bool {
+    c.is_whitespace() || c == ','
+}
+
 /// Parses `k=v, k="v, with comma"` pairs until the next scheme token (a
 /// word not followed by `=`). Returns the params and the unparsed rest.
 fn parse_params(mut s: &str) -> (HashMap<String, String>, &str) {
     let mut params = HashMap::new();
     loop {
-        s = s.trim_start_matches([' ', '\t', ',']);
+        s = s.trim_start_matches(is_separator);
         let Some(eq) = s.find('=') else { break };
         let key = &s[..eq];
-        if key.is_empty() || key.contains([' ', '\t', ',']) {
+        if key.is_empty() || key.contains(is_separator) {
             // A new challenge's scheme starts here.
             break;
         }
@@ -86,7 +95,7 @@ fn parse_params(mut s: &str) -> (HashMap<String, String>, &str) {
             }
             (val, &q[end.min(q.len())..])
         } else {
-            let end = after.find([',', ' ', '\t']).unwrap_or(after.len());
+            let end = after.find(is_separator).unwrap_or(after.len());
             (after[..end].to_owned(), &after[end..])
         };
         params.insert(key.to_ascii_lowercase(), value);
@@ -222,6 +231,33 @@ mod tests {
                 realm: "x".into(),
                 service: None,
                 scope: None
+            }]
+        );
+    }
+
+    /// Fuzz regression (fuzz target www_authenticate): a line break or
+    /// other non-HTTP whitespace after a scheme looped forever, because the
+    /// scheme ended at any whitespace but only spaces and tabs were skipped.
+    #[test]
+    fn unusual_whitespace_terminates() {
+        assert!(parse_www_authenticate("#\n)").is_empty());
+        for h in [
+            "Bearer\nrealm=x",
+            "Bearer realm=x\u{b}scope=y",
+            "Bearer realm=\"a\"\r\n",
+        ] {
+            let c = parse_www_authenticate(h);
+            assert!(
+                matches!(&c[..], [Challenge::Bearer { realm, .. }] if realm.starts_with(['a', 'x'])),
+                "{h:?}: {c:?}"
+            );
+        }
+        assert_eq!(
+            parse_www_authenticate("Bearer realm=x\u{b}scope=y"),
+            vec![Challenge::Bearer {
+                realm: "x".into(),
+                service: None,
+                scope: Some("y".into())
             }]
         );
     }

@@ -34,6 +34,13 @@ pub struct Htpasswd {
 
 const VERIFIED_CACHE_LIMIT: usize = 1024;
 
+/// A hash bcrypt can verify: 60 characters `$2a|b|x|y$NN$...` with a cost
+/// of 4 to 31. Anything else would load, then fail every login silently.
+fn bcrypt_hash_is_usable(hash: &str) -> bool {
+    hash.parse::<bcrypt::HashParts>()
+        .is_ok_and(|parts| (4..=31).contains(&parts.get_cost()))
+}
+
 impl Htpasswd {
     pub fn load(path: &Path) -> Result<Self, HtpasswdError> {
         let text = std::fs::read_to_string(path).map_err(|source| HtpasswdError::Read {
@@ -52,7 +59,7 @@ impl Htpasswd {
             }
             let entry = line
                 .split_once(':')
-                .filter(|(u, h)| !u.is_empty() && h.starts_with("$2"));
+                .filter(|(u, h)| !u.is_empty() && bcrypt_hash_is_usable(h));
             let Some((user, hash)) = entry else {
                 return Err(HtpasswdError::Entry {
                     path: origin.to_owned(),
@@ -132,5 +139,28 @@ mod tests {
     fn rejects_non_bcrypt_lines() {
         let err = Htpasswd::parse("alice:{SHA}abc\n", "f").err().unwrap();
         assert!(err.to_string().contains("line 1"), "{err}");
+    }
+
+    /// Found while writing the htpasswd fuzz target: any `$2...` text was
+    /// accepted as a hash, so a truncated or mistyped hash loaded and then
+    /// refused every login without a word.
+    #[test]
+    fn rejects_malformed_bcrypt_hashes_at_load() {
+        let good = bcrypt::hash("pw", 4).unwrap();
+        assert!(Htpasswd::parse(&format!("a:{good}"), "f").is_ok());
+        let bad = [
+            "$2".to_owned(),
+            good[..59].to_owned(),
+            good.replacen("$2b$", "$2q$", 1),
+            good.replacen("$04$", "$99$", 1),
+            good.replacen("$04$", "$03$", 1),
+            format!("{}£", &good[..58]),
+        ];
+        for hash in bad {
+            let err = Htpasswd::parse(&format!("# c\na:{good}\nb:{hash}\n"), "f")
+                .err()
+                .unwrap_or_else(|| panic!("{hash:?} was accepted"));
+            assert!(err.to_string().contains("line 3"), "{err}");
+        }
     }
 }

@@ -19,10 +19,14 @@ pub struct ByteRange {
     pub end: u64,
 }
 
+/// A `Range` that no byte of the blob satisfies (answered with 416).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsatisfiable;
+
 /// Parses a single-range `Range` header against a blob size: `bytes=N-M`,
 /// `bytes=N-` and `bytes=-N`. `Err` means unsatisfiable (416); `Ok(None)`
 /// means serve the whole blob (no header, or a form we do not support).
-pub fn parse_range(value: &str, size: u64) -> Result<Option<ByteRange>, ()> {
+pub fn parse_range(value: &str, size: u64) -> Result<Option<ByteRange>, Unsatisfiable> {
     let Some(spec) = value.trim().strip_prefix("bytes=") else {
         return Ok(None);
     };
@@ -30,29 +34,29 @@ pub fn parse_range(value: &str, size: u64) -> Result<Option<ByteRange>, ()> {
         return Ok(None);
     }
     let Some((a, b)) = spec.split_once('-') else {
-        return Err(());
+        return Err(Unsatisfiable);
     };
     let (a, b) = (a.trim(), b.trim());
     let range = if a.is_empty() {
-        let n: u64 = b.parse().map_err(|_| ())?;
+        let n: u64 = b.parse().map_err(|_| Unsatisfiable)?;
         if n == 0 || size == 0 {
-            return Err(());
+            return Err(Unsatisfiable);
         }
         ByteRange {
             start: size.saturating_sub(n),
             end: size - 1,
         }
     } else {
-        let start: u64 = a.parse().map_err(|_| ())?;
+        let start: u64 = a.parse().map_err(|_| Unsatisfiable)?;
         let end = if b.is_empty() {
             size.saturating_sub(1)
         } else {
             b.parse::<u64>()
-                .map_err(|_| ())?
+                .map_err(|_| Unsatisfiable)?
                 .min(size.saturating_sub(1))
         };
         if start >= size || end < start {
-            return Err(());
+            return Err(Unsatisfiable);
         }
         ByteRange { start, end }
     };
@@ -77,7 +81,7 @@ pub async fn get(
         None => None,
         Some(v) => match parse_range(v, size) {
             Ok(r) => r,
-            Err(()) => return Ok(unsatisfiable(v, size)),
+            Err(Unsatisfiable) => return Ok(unsatisfiable(v, size)),
         },
     };
     let (status, offset, len) = match range {
@@ -166,9 +170,9 @@ mod tests {
             r("bytes=50-500", 100),
             Ok(Some(ByteRange { start: 50, end: 99 }))
         );
-        assert_eq!(r("bytes=100-", 100), Err(()));
-        assert_eq!(r("bytes=5-2", 100), Err(()));
-        assert_eq!(r("bytes=x-", 100), Err(()));
+        assert_eq!(r("bytes=100-", 100), Err(Unsatisfiable));
+        assert_eq!(r("bytes=5-2", 100), Err(Unsatisfiable));
+        assert_eq!(r("bytes=x-", 100), Err(Unsatisfiable));
         assert_eq!(r("bytes=0-1,3-4", 100), Ok(None));
         assert_eq!(r("items=0-1", 100), Ok(None));
     }

@@ -32,6 +32,13 @@ pub use error::ApiError;
 pub use listing::MAX_PAGE_SIZE;
 pub use tls::TlsError;
 
+/// The server's header parsers, public only for the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::blobs::{ByteRange, Unsatisfiable, parse_range};
+    pub use super::uploads::{ContentRange, parse_content_range};
+}
+
 use crate::storage::{FsBackend, Registry};
 use crate::types::{Digest, ErrorCode};
 use route::Route;

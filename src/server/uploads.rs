@@ -85,8 +85,45 @@ pub async fn start(
     progress(StatusCode::ACCEPTED, &repo, &id, 0)
 }
 
-/// `Content-Range: START-END` (inclusive), as clients send it on PATCH.
-fn content_range_start(headers: &HeaderMap) -> Result<Option<(u64, u64)>, ApiError> {
+/// A `Content-Range` as clients send it on PATCH: `START-END` (inclusive),
+/// optionally written `bytes START-END/TOTAL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentRange {
+    pub start: u64,
+    /// Inclusive end; always below `u64::MAX`, so `end + 1` cannot overflow.
+    pub end: u64,
+}
+
+impl ContentRange {
+    /// How many bytes the range covers (at least 1).
+    pub fn byte_count(&self) -> u64 {
+        self.end - self.start + 1
+    }
+}
+
+/// Decimal digits only: `u64::from_str` would also take a leading `+`.
+fn digits(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses a PATCH `Content-Range` value; `None` when it is malformed, its
+/// end is before its start, or it ends at `u64::MAX` (no upload can be
+/// that large, and its length would not fit in a `u64`).
+pub fn parse_content_range(value: &str) -> Option<ContentRange> {
+    let s = value.trim();
+    let s = s.strip_prefix("bytes ").unwrap_or(s);
+    let (a, b) = s.split_once('-')?;
+    let b = b.split('/').next().unwrap_or(b);
+    let start = digits(a)?;
+    let end = digits(b)?;
+    (start <= end && end < u64::MAX).then_some(ContentRange { start, end })
+}
+
+fn content_range_start(headers: &HeaderMap) -> Result<Option<ContentRange>, ApiError> {
     let Some(v) = headers.get(header::CONTENT_RANGE) else {
         return Ok(None);
     };
@@ -97,16 +134,8 @@ fn content_range_start(headers: &HeaderMap) -> Result<Option<(u64, u64)>, ApiErr
             "Content-Range must be START-END in bytes",
         )
     };
-    let s = v.to_str().map_err(|_| invalid())?.trim();
-    let s = s.strip_prefix("bytes ").unwrap_or(s);
-    let (a, b) = s.split_once('-').ok_or_else(invalid)?;
-    let b = b.split('/').next().unwrap_or(b);
-    let start: u64 = a.trim().parse().map_err(|_| invalid())?;
-    let end: u64 = b.trim().parse().map_err(|_| invalid())?;
-    if end < start {
-        return Err(invalid());
-    }
-    Ok(Some((start, end)))
+    let s = v.to_str().map_err(|_| invalid())?;
+    parse_content_range(s).map(Some).ok_or_else(invalid)
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -126,24 +155,29 @@ pub async fn patch(
     let repo = repo_name(name)?;
     let id = upload_id(id)?;
     let range = content_range_start(headers)?;
-    if let (Some((start, end)), Some(len)) = (range, content_length(headers))
-        && end - start + 1 != len
+    if let (Some(r), Some(len)) = (range, content_length(headers))
+        && r.byte_count() != len
     {
         // The range is well-formed but the body's length disagrees with it:
         // SIZE_INVALID, as distribution answers (416 is for ranges that do
         // not continue the upload).
         return Err(StorageError::SizeMismatch {
-            expected: end - start + 1,
+            expected: r.byte_count(),
             actual: len,
         }
         .into());
     }
     // With a range, the chunk must be exactly that long; one that is not is
     // refused whole (the upload keeps its size).
-    let expected = range.map(|(start, end)| end - start + 1);
+    let expected = range.map(|r| r.byte_count());
     let size = state
         .registry
-        .append_upload(&repo, &id, range.map(|r| r.0), body_stream(body, expected))
+        .append_upload(
+            &repo,
+            &id,
+            range.map(|r| r.start),
+            body_stream(body, expected),
+        )
         .await?;
     progress(StatusCode::ACCEPTED, &repo, &id, size)
 }
@@ -169,7 +203,7 @@ pub async fn finish(
     let has_body = content_length(headers).is_some_and(|n| n > 0)
         || headers.contains_key(header::TRANSFER_ENCODING);
     if has_body {
-        let offset = content_range_start(headers)?.map(|r| r.0);
+        let offset = content_range_start(headers)?.map(|r| r.start);
         if let Some(offset) = offset {
             let size = state.registry.upload_size(&repo, &id).await?;
             if offset != size {
@@ -181,7 +215,7 @@ pub async fn finish(
             }
         }
     }
-    let expected = content_range_start(headers)?.map(|(start, end)| end - start + 1);
+    let expected = content_range_start(headers)?.map(|r| r.byte_count());
     let last = has_body.then(|| body_stream(body, expected));
     state
         .registry
@@ -202,4 +236,42 @@ pub async fn cancel(state: &AppState, name: &str, id: &str) -> Result<Response, 
     let id = upload_id(id)?;
     state.registry.cancel_upload(&repo, &id).await?;
     build(Response::builder().status(StatusCode::NO_CONTENT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges() {
+        let r = |start, end| Some(ContentRange { start, end });
+        assert_eq!(parse_content_range("0-9"), r(0, 9));
+        assert_eq!(parse_content_range(" bytes 10-19/100 "), r(10, 19));
+        assert_eq!(parse_content_range("bytes 10-19/*"), r(10, 19));
+        assert_eq!(parse_content_range("5-5").map(|c| c.byte_count()), Some(1));
+        for bad in [
+            "",
+            "-",
+            "5",
+            "9-5",
+            "a-b",
+            "+1-2",
+            "1-+2",
+            "1--2",
+            "bytes=0-1",
+        ] {
+            assert_eq!(parse_content_range(bad), None, "{bad:?}");
+        }
+    }
+
+    /// Found while writing the content_range fuzz target: a range ending at
+    /// `u64::MAX` made `end - start + 1` and `end + 1` overflow in PATCH
+    /// (a panic in debug builds, a wrong length check in release builds).
+    #[test]
+    fn content_range_at_u64_max_is_refused() {
+        assert_eq!(parse_content_range("0-18446744073709551615"), None);
+        assert_eq!(parse_content_range("5-18446744073709551615/*"), None);
+        let r = parse_content_range("0-18446744073709551614").unwrap();
+        assert_eq!(r.byte_count(), u64::MAX);
+    }
 }

@@ -210,10 +210,28 @@ fn docker_archive_reference(input: &str, r: &str) -> Result<String, ImageRefErro
     Ok(r.to_owned())
 }
 
+/// Whether `s` would be parsed as something other than a registry reference.
+fn looks_like_transport(s: &str) -> bool {
+    [OCI_PREFIX, OCI_ARCHIVE_PREFIX, DOCKER_ARCHIVE_PREFIX]
+        .iter()
+        .any(|p| s.starts_with(p))
+        || s.split_once(':')
+            .is_some_and(|(t, _)| UNSUPPORTED_TRANSPORTS.contains(&t))
+}
+
 impl fmt::Display for ImageRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (prefix, path, name) = match self {
-            ImageRef::Registry(r) => return write!(f, "{r}"),
+            ImageRef::Registry(r) => {
+                // A registry named like a transport (`oci:5000/app`) needs
+                // the scheme, or it reads back as a local store.
+                let shown = r.to_string();
+                return if looks_like_transport(&shown) {
+                    write!(f, "{DOCKER_PREFIX}{shown}")
+                } else {
+                    f.write_str(&shown)
+                };
+            }
             ImageRef::OciDir { path, tag } => (OCI_PREFIX, path, tag),
             ImageRef::OciArchive { path, tag } => (OCI_ARCHIVE_PREFIX, path, tag),
             ImageRef::DockerArchive { path, reference } => (DOCKER_ARCHIVE_PREFIX, path, reference),
@@ -327,6 +345,24 @@ mod tests {
         let err = parse("dir:/tmp/x").unwrap_err();
         assert!(matches!(err, ImageRefError::UnsupportedTransport { .. }));
         assert!(err.to_string().contains("oci:DIR"));
+    }
+
+    /// Fuzz regression (fuzz target reference): a registry whose host looks
+    /// like a transport displayed without `docker://` and read back as a
+    /// local store.
+    #[test]
+    fn registry_named_like_a_transport_displays_with_the_scheme() {
+        for (input, shown) in [
+            ("docker://oci:3/y", "docker://oci:3/y"),
+            ("docker://dir:5000/a/b:v1", "docker://dir:5000/a/b:v1"),
+            ("docker://oci-archive:1/x", "docker://oci-archive:1/x"),
+            ("docker://ocihost:5000/x", "ocihost:5000/x"),
+        ] {
+            let parsed = parse(input).unwrap();
+            assert!(parsed.is_registry(), "{input}");
+            assert_eq!(parsed.to_string(), shown);
+            assert_eq!(parse(&parsed.to_string()).unwrap(), parsed, "{input}");
+        }
     }
 
     #[test]
