@@ -234,6 +234,9 @@ for root in roots:
 PY
 section "listing"
 for run in $(seq "$RUNS"); do
+  # regctl serve reuses a repository walk for 5 s: wait it out, so every
+  # run measures a fresh walk of the tree, as registry:2 does every time.
+  sleep 6
   for side in RS DR; do
     addr=${!side}
     timed "$WORK/t" "$REGCTL" ls "$addr" --format plain; R[$side,ls]+="$(cut -d' ' -f1 "$WORK/t") "
