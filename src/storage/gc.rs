@@ -119,7 +119,7 @@ pub async fn plan(run: &GcRun<'_>, opts: &GcOptions) -> Result<Collection> {
     let cutoff = started.checked_sub(opts.min_age).unwrap_or(started);
     let mut plan = GcPlan::default();
     let mut marked: HashSet<Digest> = HashSet::new();
-    let mut layer_links: Vec<(RepoName, Digest, SystemTime)> = Vec::new();
+    let mut layer_links: Vec<(RepoName, Digest)> = Vec::new();
     let mut repos_left_empty: Vec<RepoName> = Vec::new();
 
     for name in registry.scan_repositories().await? {
@@ -240,7 +240,7 @@ pub async fn plan(run: &GcRun<'_>, opts: &GcOptions) -> Result<Collection> {
                     marked.insert(d.clone());
                 }
                 young_layers |= !older_than(meta.modified, cutoff);
-                layer_links.push((repo.clone(), d, meta.modified));
+                layer_links.push((repo.clone(), d));
             }
         }
 
@@ -308,7 +308,7 @@ pub async fn plan(run: &GcRun<'_>, opts: &GcOptions) -> Result<Collection> {
 
     let swept: HashSet<&Digest> = plan.blobs.iter().map(|b| &b.digest).collect();
     let mut swept_links = Vec::new();
-    for (repo, d, _) in &layer_links {
+    for (repo, d) in &layer_links {
         if swept.contains(d) {
             // Goes with its blob: garbage, not damage.
             plan.layer_links_with_blobs += 1;
