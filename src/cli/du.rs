@@ -67,13 +67,7 @@ fn is_registry(s: &str) -> bool {
 pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let format = output::resolve(args.format);
     if let Some(root) = &args.root {
-        if !root.join("docker/registry/v2").is_dir() {
-            return Err(UsageErr(format!(
-                "{} holds no registry data (no docker/registry/v2 under it); pass registry:2's rootdirectory",
-                root.display()
-            ))
-            .into());
-        }
+        regctl::ops::gc::check_root(root)?;
         let registry = Registry::new(Arc::new(FsBackend::new(root)));
         let src = StorageSource {
             registry: &registry,

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::storage::gc::{self, Collection, GcRun};
+pub use crate::storage::gc::Planned;
 use crate::storage::{FsBackend, LockError, Registry, RootLock, StorageError};
-use crate::types::gc::{GcOptions, GcPlan, GcReport, GcSummary};
+use crate::types::gc::{GcOptions, GcSummary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GcError {
@@ -49,6 +49,15 @@ pub enum GcError {
     NoSummary { command: String },
 }
 
+/// Fails unless `root` holds registry data (`docker/registry/v2`).
+pub fn check_root(root: &Path) -> Result<(), GcError> {
+    if root.join("docker/registry/v2").is_dir() {
+        Ok(())
+    } else {
+        Err(GcError::NotARoot(root.display().to_string()))
+    }
+}
+
 /// A storage root opened for an offline collection, locked against
 /// `regctl serve` until dropped.
 pub struct OfflineRoot {
@@ -60,9 +69,7 @@ pub struct OfflineRoot {
 impl OfflineRoot {
     /// Opens `root`. Without `force`, fails while a `regctl serve` holds it.
     pub fn open(root: &Path, force: bool) -> Result<Self, GcError> {
-        if !root.join("docker/registry/v2").is_dir() {
-            return Err(GcError::NotARoot(root.display().to_string()));
-        }
+        check_root(root)?;
         let lock = match RootLock::exclusive(root) {
             Ok(lock) => Some(lock),
             Err(_) if force => None,
@@ -75,14 +82,12 @@ impl OfflineRoot {
         })
     }
 
-    pub fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
     /// Marks and plans a collection. Without `force`, refuses when recent
     /// uploads show that something (registry:2 takes no lock) is writing.
     pub async fn plan(&self, opts: &GcOptions, force: bool) -> Result<Planned<'_>, GcError> {
-        let planned = Planned::draw(&self.registry, opts).await?;
+        let planned = Planned::draw(&self.registry, opts)
+            .await?
+            .ok_or(GcError::Busy)?;
         if !force && !planned.plan().active_uploads.is_empty() {
             return Err(GcError::Active {
                 root: self.root.display().to_string(),
@@ -90,46 +95,6 @@ impl OfflineRoot {
             });
         }
         Ok(planned)
-    }
-}
-
-/// A collection whose plan is drawn: sweep it, or keep everything.
-pub struct Planned<'a> {
-    run: GcRun<'a>,
-    collection: Collection,
-}
-
-impl<'a> Planned<'a> {
-    /// Starts a collection on `registry` and marks.
-    pub async fn draw(registry: &'a Registry, opts: &GcOptions) -> Result<Self, GcError> {
-        let run = gc::begin(registry).ok_or(GcError::Busy)?;
-        let collection = gc::plan(&run, opts).await?;
-        Ok(Planned { run, collection })
-    }
-
-    pub fn plan(&self) -> &GcPlan {
-        &self.collection.plan
-    }
-
-    /// Removes what the plan lists.
-    pub async fn sweep(self) -> Result<GcReport, GcError> {
-        let summary = if self.collection.plan.is_empty() {
-            GcSummary::default()
-        } else {
-            gc::sweep(&self.run, &self.collection).await?
-        };
-        Ok(GcReport {
-            plan: self.collection.plan,
-            summary,
-        })
-    }
-
-    /// Removes nothing: the report of a dry run.
-    pub fn keep(self) -> GcReport {
-        GcReport {
-            summary: self.collection.plan.summary(),
-            plan: self.collection.plan,
-        }
     }
 }
 

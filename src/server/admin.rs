@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::{AppState, query_param};
-use crate::storage::gc;
+use crate::storage::gc::Planned;
 use crate::types::ErrorCode;
 use crate::types::gc::{GcOptions, GcReport};
 
@@ -96,21 +96,16 @@ pub async fn collect(
 
 /// One collection over the server's storage (also run by `--gc-interval`).
 pub async fn run(st: &AppState, opts: &GcOptions, dry_run: bool) -> Result<GcReport, ApiError> {
-    let Some(running) = gc::begin(&st.registry) else {
+    let Some(planned) = Planned::draw(&st.registry, opts).await? else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             ErrorCode::Unsupported,
             "a garbage collection is already running on this server",
         ));
     };
-    let collection = gc::plan(&running, opts).await?;
-    let summary = if dry_run {
-        collection.plan.summary()
+    Ok(if dry_run {
+        planned.keep()
     } else {
-        gc::sweep(&running, &collection).await?
-    };
-    Ok(GcReport {
-        plan: collection.plan,
-        summary,
+        planned.sweep().await?
     })
 }

@@ -24,7 +24,7 @@ use super::error::{Result, StorageError};
 use super::paths::{self, RepoName, TagName, UploadId};
 use super::registry::Registry;
 use crate::types::gc::{
-    GcOptions, GcPlan, GcSummary, LinkKind, PlannedBlob, PlannedLink, PlannedManifest,
+    GcOptions, GcPlan, GcReport, GcSummary, LinkKind, PlannedBlob, PlannedLink, PlannedManifest,
     PlannedUpload,
 };
 use crate::types::{Algorithm, Digest, Manifest};
@@ -105,6 +105,45 @@ pub fn begin(registry: &Registry) -> Option<GcRun<'_>> {
         registry,
         _running: running,
     })
+}
+
+/// A collection whose plan is drawn: sweep it, or keep everything.
+pub struct Planned<'a> {
+    run: GcRun<'a>,
+    collection: Collection,
+}
+
+impl<'a> Planned<'a> {
+    /// Starts a collection on `registry` and marks. `None` when another
+    /// collection is running in this process.
+    pub async fn draw(registry: &'a Registry, opts: &GcOptions) -> Result<Option<Self>> {
+        let Some(run) = begin(registry) else {
+            return Ok(None);
+        };
+        let collection = plan(&run, opts).await?;
+        Ok(Some(Planned { run, collection }))
+    }
+
+    pub fn plan(&self) -> &GcPlan {
+        &self.collection.plan
+    }
+
+    /// Removes what the plan lists.
+    pub async fn sweep(self) -> Result<GcReport> {
+        let summary = sweep(&self.run, &self.collection).await?;
+        Ok(GcReport {
+            plan: self.collection.plan,
+            summary,
+        })
+    }
+
+    /// Removes nothing: the report of a dry run.
+    pub fn keep(self) -> GcReport {
+        GcReport {
+            summary: self.collection.plan.summary(),
+            plan: self.collection.plan,
+        }
+    }
 }
 
 fn older_than(modified: SystemTime, cutoff: SystemTime) -> bool {
