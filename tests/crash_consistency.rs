@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use common::push::assert_same_image;
-use common::{Serve, TestImage, regctl};
+use common::{Serve, TestImage, json_of, regctl};
 use regctl::types::Digest;
 
 const ROUNDS: usize = 6;
@@ -192,17 +192,13 @@ async fn acknowledged_pushes_survive_sigkill() {
     let blobs = verify_blobs_on_disk(&root);
 
     let home = tempfile::tempdir().unwrap();
-    let out = regctl(home.path())
-        .args(["gc", "--dry-run", "--force", "--format", "json", "--root"])
-        .arg(&root)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let report = json_of(
+        regctl(home.path())
+            .args(["gc", "--dry-run", "--force", "--format", "json", "--root"])
+            .arg(&root)
+            .output()
+            .unwrap(),
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         report["plan"]["links"],
         serde_json::json!([]),

@@ -4,18 +4,9 @@
 mod common;
 
 use common::push::{get, push_blob, push_image};
-use common::{Serve, TestImage, regctl};
+use common::{Serve, TestImage, json_of, regctl};
 use regctl::types::media_type::OCI_MANIFEST;
 use serde_json::Value;
-
-fn json_of(out: std::process::Output) -> Value {
-    assert!(
-        out.status.success(),
-        "regctl failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 fn row<'a>(rows: &'a Value, name: &str) -> &'a Value {
     rows.as_array()

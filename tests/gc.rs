@@ -6,10 +6,9 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Output;
 
 use common::push::{get, push_image, push_index, push_manifest};
-use common::{DistRegistry, Serve, Skopeo, TestImage, TestIndex, regctl};
+use common::{DistRegistry, Serve, Skopeo, TestImage, TestIndex, json_of, regctl, run_ok};
 use regctl::types::Digest;
 use regctl::types::media_type::{OCI_INDEX, OCI_MANIFEST};
 use serde_json::{Value, json};
@@ -40,21 +39,6 @@ fn blobs_on_disk(root: &Path) -> BTreeSet<String> {
         }
     }
     out
-}
-
-fn run_ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "regctl failed ({}): {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn json_of(out: Output) -> Value {
-    serde_json::from_str(&run_ok(out)).unwrap()
 }
 
 fn expected(img: &TestImage) -> BTreeSet<String> {

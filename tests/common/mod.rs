@@ -28,3 +28,21 @@ pub fn regctl(home: &Path) -> Command {
         .stdin(Stdio::null());
     c
 }
+
+/// Asserts that a regctl run succeeded (showing its stderr if not) and
+/// returns its stdout.
+pub fn run_ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "regctl failed ({}): {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// [`run_ok`], then the stdout parsed as JSON.
+pub fn json_of(out: std::process::Output) -> serde_json::Value {
+    serde_json::from_str(&run_ok(out)).unwrap()
+}
