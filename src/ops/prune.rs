@@ -14,6 +14,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use crate::client::{Client, ClientError, UntagMethod};
+use crate::types::time::parse_rfc3339;
 use crate::types::{Digest, ImageConfig, Manifest, ManifestBody, Reference};
 
 /// Tags examined at once.
@@ -124,28 +125,9 @@ async fn created_of(
     let Ok(config) = serde_json::from_slice::<ImageConfig>(&bytes) else {
         return Ok(None);
     };
-    Ok(config.created.and_then(|s| parse_time(&s).map(|t| (t, s))))
-}
-
-/// RFC 3339 times as image configs write them (`Z` or a numeric offset).
-pub fn parse_time(s: &str) -> Option<SystemTime> {
-    let s = s.trim();
-    if let Ok(t) = humantime::parse_rfc3339_weak(s.trim_end_matches(['Z', 'z'])) {
-        return Some(t);
-    }
-    // `2024-01-02T03:04:05.123+02:00`: apply the offset by hand.
-    let (local, sign, offset) = match s.rfind(['+', '-']) {
-        Some(i) if i > 10 => (&s[..i], &s[i..i + 1], &s[i + 1..]),
-        _ => return None,
-    };
-    let (h, m) = offset.split_once(':')?;
-    let shift = Duration::from_secs(h.parse::<u64>().ok()? * 3600 + m.parse::<u64>().ok()? * 60);
-    let t = humantime::parse_rfc3339_weak(local).ok()?;
-    if sign == "+" {
-        t.checked_sub(shift)
-    } else {
-        t.checked_add(shift)
-    }
+    Ok(config
+        .created
+        .and_then(|s| parse_rfc3339(&s).map(|t| (t, s))))
 }
 
 /// Decides every tag of `repo` against the policy, as of `now`.
@@ -266,20 +248,5 @@ fn bad_tag(repo: &Reference, e: crate::types::ParseError) -> ClientError {
     ClientError::InvalidResponse {
         url: repo.to_string(),
         reason: e.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_config_times() {
-        let z = parse_time("2024-01-02T03:04:05Z").unwrap();
-        assert!(parse_time("2024-01-02T03:04:05.5Z").unwrap() > z);
-        assert_eq!(parse_time("2024-01-02T05:04:05+02:00"), Some(z));
-        assert_eq!(parse_time("2024-01-02T01:04:05-02:00"), Some(z));
-        assert_eq!(parse_time("yesterday"), None);
-        assert_eq!(parse_time(""), None);
     }
 }

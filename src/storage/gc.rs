@@ -27,6 +27,7 @@ use crate::types::gc::{
     GcOptions, GcPlan, GcReport, GcSummary, LinkKind, PlannedBlob, PlannedLink, PlannedManifest,
     PlannedUpload,
 };
+use crate::types::time::parse_rfc3339;
 use crate::types::{Algorithm, Digest, Manifest};
 
 /// Upload sessions older than this are abandoned and removed.
@@ -372,7 +373,7 @@ async fn upload_started(registry: &Registry, repo: &RepoName, id: &UploadId) -> 
     let backend = registry.backend();
     if let Some(text) = backend.get(&paths::upload_started_at(repo, id)).await?
         && let Ok(text) = std::str::from_utf8(&text)
-        && let Ok(t) = humantime::parse_rfc3339_weak(text.trim().trim_end_matches('Z'))
+        && let Some(t) = parse_rfc3339(text)
     {
         return Ok(t);
     }

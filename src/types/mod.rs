@@ -8,6 +8,7 @@ pub mod manifest;
 pub mod media_type;
 pub mod oci_error;
 pub mod reference;
+pub mod time;
 
 pub use digest::{Algorithm, Digest, DigestError, DigestMismatch, Digester};
 pub use image_ref::{ImageRef, ImageRefError};
