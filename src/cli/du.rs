@@ -115,7 +115,9 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
 
 /// Bytes `gc --root` would free, and what `--delete-untagged` adds.
 async fn collectable(registry: &Registry) -> anyhow::Result<(u64, u64)> {
-    let run = gc::begin(registry).context("another collection runs in this process")?;
+    let run = gc::begin(registry)
+        .await
+        .context("another collection runs in this process")?;
     let keep_untagged = gc::plan(&run, &GcOptions::default()).await?;
     let drop_untagged = gc::plan(
         &run,

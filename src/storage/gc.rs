@@ -99,9 +99,16 @@ impl Drop for GcRun<'_> {
 
 /// Starts a collection: from here on, writes are recorded as touched.
 /// `None` when another collection is running in this process.
-pub fn begin(registry: &Registry) -> Option<GcRun<'_>> {
+///
+/// Recording starts under the gate held exclusively, so a write that was
+/// already checking and linking (it holds the gate shared) finishes first
+/// and the mark sees all of it; a manifest whose tag was not yet written
+/// would otherwise look untagged to the mark and be swept after its 201.
+pub async fn begin(registry: &Registry) -> Option<GcRun<'_>> {
     let running = registry.gc().running.try_lock().ok()?;
+    let gate = registry.gc().gate.write().await;
     registry.gc().set_recording(true);
+    drop(gate);
     Some(GcRun {
         registry,
         _running: running,
@@ -118,7 +125,7 @@ impl<'a> Planned<'a> {
     /// Starts a collection on `registry` and marks. `None` when another
     /// collection is running in this process.
     pub async fn draw(registry: &'a Registry, opts: &GcOptions) -> Result<Option<Self>> {
-        let Some(run) = begin(registry) else {
+        let Some(run) = begin(registry).await else {
             return Ok(None);
         };
         let collection = plan(&run, opts).await?;
