@@ -83,7 +83,7 @@ async fn du_sums_match_the_manifests() {
     );
     check_registry(&v);
     assert_eq!(v["unreferenced"].as_u64(), Some(orphan.len() as u64));
-    assert_eq!(v["untagged_only"].as_u64(), Some(0));
+    assert_eq!(v["untaggedOnly"].as_u64(), Some(0));
 
     // A table for people on request.
     let out = regctl(home.path())

@@ -2,7 +2,7 @@
 //!
 //! JSON (`--format json`), a registry: `{"registry", "repositories": [{"name",
 //! "tags", "total", "unique", "shared"}], "total"}` plus, with `--root`,
-//! `"unreferenced"` and `"untagged_only"` (bytes `gc` and `gc
+//! `"unreferenced"` and `"untaggedOnly"` (bytes `gc` and `gc
 //! --delete-untagged` would free). A repository: `{"repository", "tags":
 //! [{"name", "digest", "total", "unique", "shared"}]}`. Sizes in bytes.
 
@@ -38,6 +38,7 @@ pub struct DuArgs {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct RegistryJson<'a> {
     registry: &'a str,
     repositories: &'a [Usage],

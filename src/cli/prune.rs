@@ -3,7 +3,7 @@
 //!
 //! JSON (`--format json`): the plan (`repository`, `keep` and `delete`: tags
 //! with `digest`, `created`, `reason`; `manifests` deleted with their tags),
-//! plus `dry_run` and, after a real run, `summary`.
+//! plus `dryRun` and, after a real run, `summary`.
 
 use std::io::Write;
 use std::time::{Duration, SystemTime};
@@ -48,6 +48,7 @@ pub struct PruneArgs {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct JsonReport<'a> {
     #[serde(flatten)]
     plan: &'a PrunePlan,
