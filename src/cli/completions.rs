@@ -255,23 +255,15 @@ fn values_of(arg: &Arg, current: &str) -> Answer {
     if !possible.is_empty() {
         return Answer::Values(possible);
     }
+    let named = |wanted: &[&str]| {
+        arg.get_value_names()
+            .is_some_and(|names| names.iter().any(|n| wanted.contains(&n.as_str())))
+    };
     match arg.get_value_hint() {
-        ValueHint::FilePath | ValueHint::AnyPath | ValueHint::ExecutablePath => Answer::Files,
         ValueHint::DirPath => Answer::Dirs,
-        _ if arg.get_value_names().is_some_and(|v| {
-            v.iter()
-                .any(|n| matches!(n.as_str(), "FILE" | "PATH" | "DIR"))
-        }) =>
-        {
-            if arg
-                .get_value_names()
-                .is_some_and(|v| v.iter().any(|n| n.as_str() == "DIR"))
-            {
-                Answer::Dirs
-            } else {
-                Answer::Files
-            }
-        }
+        _ if named(&["DIR"]) => Answer::Dirs,
+        ValueHint::FilePath | ValueHint::AnyPath | ValueHint::ExecutablePath => Answer::Files,
+        _ if named(&["FILE", "PATH"]) => Answer::Files,
         _ => Answer::Values(Vec::new()),
     }
 }
@@ -320,7 +312,10 @@ fn plan(root: &clap::Command, words: &[String]) -> (Answer, Option<Pending>, Glo
         let options = cmd
             .get_arguments()
             .filter(|a| !a.is_hide_set() && !a.is_positional())
-            .filter_map(|a| a.get_long().map(|l| (format!("--{l}"), first_line(a.get_help()))))
+            .filter_map(|a| {
+                a.get_long()
+                    .map(|l| (format!("--{l}"), first_line(a.get_help())))
+            })
             .filter(|(l, _)| l.starts_with(current))
             .collect();
         return (Answer::Values(options), None, globals);
@@ -371,9 +366,9 @@ async fn look_up(client: &Client, default_registry: &str, p: &Pending) -> Vec<St
     let tag_colon = current[last_slash..].rfind(':').map(|i| last_slash + i);
     // A host:port typed without a slash yet is a registry, not REPO:TAG.
     let typing_host = !current.contains('/')
-        && current
-            .split_once(':')
-            .is_some_and(|(h, port)| looks_like_host(h) && port.chars().all(|c| c.is_ascii_digit()));
+        && current.split_once(':').is_some_and(|(h, port)| {
+            looks_like_host(h) && port.chars().all(|c| c.is_ascii_digit())
+        });
     if let Some(colon) = tag_colon.filter(|_| p.lookup == Lookup::Image && !typing_host) {
         let (repo_text, tag_prefix) = (&current[..colon], &current[colon + 1..]);
         let Ok(repo) = Reference::parse(repo_text, default_registry) else {
@@ -394,12 +389,12 @@ async fn look_up(client: &Client, default_registry: &str, p: &Pending) -> Vec<St
         Some((first, rest)) if looks_like_host(first) => {
             (format!("{first}/"), first.to_owned(), rest.to_owned())
         }
-        _ if typing_host => (
-            format!("{current}/"),
-            current.to_owned(),
+        _ if typing_host => (format!("{current}/"), current.to_owned(), String::new()),
+        _ => (
             String::new(),
+            default_registry.to_owned(),
+            current.to_owned(),
         ),
-        _ => (String::new(), default_registry.to_owned(), current.to_owned()),
     };
     let Ok(registry) = super::registry_arg(&registry) else {
         return Vec::new();
@@ -675,7 +670,7 @@ mod tests {
         assert!(!v.iter().any(|s| s.starts_with('-')), "{v:?}");
         assert!(!v.iter().any(|s| s == "generate-docs" || s == "__complete"));
         let (a, _) = answer(&["regctl", "-r", "localhost:5000", "ta"]);
-        assert_eq!(values(&a), ["tag", "tags"]);
+        assert_eq!(values(&a), ["tags", "tag"]);
     }
 
     #[test]

@@ -27,7 +27,10 @@ pub const COMPLETION_FILES: [(CompletionShell, &str); 5] = [
 
 /// The exit codes, as `exit.rs` defines them.
 const EXIT_STATUS: &[(u8, &str)] = &[
-    (exit::OK, "success (also when stdout is closed early, e.g. piped into head)"),
+    (
+        exit::OK,
+        "success (also when stdout is closed early, e.g. piped into head)",
+    ),
     (exit::ERROR, "error: network, registry, integrity, file"),
     (
         exit::USAGE,
@@ -42,7 +45,10 @@ const EXIT_STATUS: &[(u8, &str)] = &[
         exit::REFUSED,
         "refused: a destructive operation without --yes and no terminal to ask on, or declined; gc --root on a root in use",
     ),
-    (exit::UNSUPPORTED, "unsupported by the server (e.g. deletion disabled)"),
+    (
+        exit::UNSUPPORTED,
+        "unsupported by the server (e.g. deletion disabled)",
+    ),
 ];
 
 const ENVIRONMENT: &[(&str, &str)] = &[

@@ -29,7 +29,8 @@ pub struct DuArgs {
     #[arg(value_name = "REGISTRY|REPO")]
     pub target: Option<String>,
     /// Read a storage root directly (registry:2's rootdirectory); also
-    /// reports the bytes nothing references. TARGET is then a repository
+    /// reports the bytes nothing references. REGISTRY|REPO is then a
+    /// repository of that root
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
     /// Output format [default: table on a terminal, else plain]
@@ -175,9 +176,9 @@ async fn per_repository(
             output::write_table(&mut out, &t)?;
             writeln!(
                 out,
-                "\n{} in {} repositories (each blob counted once)",
+                "\n{} in {} (each blob counted once)",
                 human_size(usage.total),
-                usage.repositories.len()
+                output::plural(usage.repositories.len(), "repository", "repositories")
             )?;
             if let Some((unreferenced, untagged)) = collectable {
                 writeln!(

@@ -119,9 +119,18 @@ pub enum Command {
 /// Global options that mean nothing to a command, hidden from its help (and
 /// its completions and man page); they are still accepted.
 const UNUSED_GLOBALS: &[(&str, &[&str])] = &[
-    ("serve", &["registry", "config", "insecure", "ca_cert", "verbose"]),
-    ("completions", &["registry", "config", "insecure", "ca_cert", "verbose"]),
-    ("logout", &["registry", "config", "insecure", "ca_cert", "verbose"]),
+    (
+        "serve",
+        &["registry", "config", "insecure", "ca_cert", "verbose"],
+    ),
+    (
+        "completions",
+        &["registry", "config", "insecure", "ca_cert", "verbose"],
+    ),
+    (
+        "logout",
+        &["registry", "config", "insecure", "ca_cert", "verbose"],
+    ),
     // login takes the registry as its argument.
     ("login", &["registry"]),
 ];

@@ -103,7 +103,10 @@ fn natural(a: &str, b: &str) -> Ordering {
             (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
                 let da = a.len() - a.trim_start_matches(|c: char| c.is_ascii_digit()).len();
                 let db = b.len() - b.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-                let (na, nb) = (a[..da].trim_start_matches('0'), b[..db].trim_start_matches('0'));
+                let (na, nb) = (
+                    a[..da].trim_start_matches('0'),
+                    b[..db].trim_start_matches('0'),
+                );
                 let by_value = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
                 if by_value != Ordering::Equal {
                     return by_value;
@@ -229,8 +232,20 @@ mod tests {
     #[test]
     fn semver_orders_versions_then_names() {
         let tags = [
-            "pr-5", "latest", "pr-1", "1.10.0", "v1.2.0", "1.9.0", "1.9.0-rc.10", "1.9.0-rc.2",
-            "pr-10", "2", "1.9", "edge", "1.0.0+build.7", "1.-x",
+            "pr-5",
+            "latest",
+            "pr-1",
+            "1.10.0",
+            "v1.2.0",
+            "1.9.0",
+            "1.9.0-rc.10",
+            "1.9.0-rc.2",
+            "pr-10",
+            "2",
+            "1.9",
+            "edge",
+            "1.0.0+build.7",
+            "1.-x",
         ];
         assert_eq!(
             sorted(&tags, TagSort::Semver),
@@ -253,13 +268,19 @@ mod tests {
         );
         // Equal precedence keeps a fixed order.
         assert_eq!(sorted(&["v1.0", "1.0"], TagSort::Semver), ["1.0", "v1.0"]);
-        assert_eq!(sorted(&["b", "a10", "a9"], TagSort::Alpha), ["a10", "a9", "b"]);
+        assert_eq!(
+            sorted(&["b", "a10", "a9"], TagSort::Alpha),
+            ["a10", "a9", "b"]
+        );
         assert_eq!(sorted(&["b", "a"], TagSort::None), ["b", "a"]);
     }
 
     #[test]
     fn natural_order_handles_long_numbers_and_leading_zeros() {
-        assert_eq!(natural("a99999999999999999999999", "a100000000000000000000000"), Ordering::Less);
+        assert_eq!(
+            natural("a99999999999999999999999", "a100000000000000000000000"),
+            Ordering::Less
+        );
         assert_eq!(natural("a007", "a7"), Ordering::Equal);
         assert_eq!(natural("é2", "é10"), Ordering::Less);
     }
