@@ -497,7 +497,9 @@ const BASH: &str = r#"# bash completion for regctl                              
 # options and asks the registry for repositories and tags (2 s at most).
 
 _regctl() {
-    local cur="${COMP_WORDS[COMP_CWORD]}"
+    # $2: the text bash replaces, after the last word break (empty right
+    # after "busybox:", where COMP_WORDS[COMP_CWORD] is ":").
+    local cur="$2"
     # bash splits words at ':' and '=' (COMP_WORDBREAKS); regctl wants the
     # words as typed, so they are taken from the line up to the cursor.
     local line="${COMP_LINE:0:COMP_POINT}"
@@ -527,11 +529,12 @@ _regctl() {
     if [[ "$full" != "$cur" && "$full" == *"$cur" ]]; then
         cut="${full%"$cur"}"
     fi
-    local candidate
+    local candidate body=""
+    [[ "$answer" == *$'\n'* ]] && body="${answer#*$'\n'}"
     while IFS= read -r candidate; do
         [[ -z "$candidate" ]] && continue
         COMPREPLY+=("${candidate#"$cut"}")
-    done <<< "${answer#*$'\n'}"
+    done <<< "$body"
     # A repository prefix ("host:5000/", "busybox:") wants no space after it.
     if [[ ${#COMPREPLY[@]} -eq 1 && "${COMPREPLY[0]}" == *[/:=] ]]; then
         compopt -o nospace 2>/dev/null
