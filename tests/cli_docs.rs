@@ -114,7 +114,11 @@ fn help_of(command: &str) -> String {
 fn every_help_has_examples_and_global_options_apart() {
     let commands = subcommands();
     assert!(commands.len() >= 15, "{commands:?}");
-    assert!(!commands.iter().any(|c| c == "generate-docs" || c == "__complete"));
+    assert!(
+        !commands
+            .iter()
+            .any(|c| c == "generate-docs" || c == "__complete")
+    );
     for command in &commands {
         let help = help_of(command);
         let examples = help
