@@ -130,7 +130,7 @@ fn find_long<'a>(cmd: &'a clap::Command, name: &str) -> Option<&'a Arg> {
     cmd.get_arguments().find(|a| {
         a.get_long() == Some(name)
             || a.get_all_aliases()
-                .is_some_and(|al| al.iter().any(|x| *x == name))
+                .is_some_and(|al| al.contains(&name))
     })
 }
 
@@ -215,11 +215,12 @@ impl<'a> Parsed<'a> {
     }
 
     fn positional(&mut self, w: &str) {
-        if self.positionals == 0 && self.command.has_subcommands() {
-            if let Some(sub) = self.command.find_subcommand(w) {
-                self.command = sub;
-                return;
-            }
+        if self.positionals == 0
+            && self.command.has_subcommands()
+            && let Some(sub) = self.command.find_subcommand(w)
+        {
+            self.command = sub;
+            return;
         }
         self.positionals += 1;
     }

@@ -136,7 +136,7 @@ mod tests {
         assert_eq!(plural(1, "repository", "repositories"), "1 repository");
         assert_eq!(plural(0, "repository", "repositories"), "0 repositories");
         assert_eq!(human_rate(3 * 1024 * 1024, 2.0), "1.5 MiB/s");
-        assert_eq!(human_rate(10, 0.0).ends_with("/s"), true);
+        assert!(human_rate(10, 0.0).ends_with("/s"));
         let mut out = Vec::new();
         write_plain(&mut out, &["a\tb", "c\nd"]).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "a b\tc d\n");
