@@ -2,6 +2,8 @@
 # Candidates come from `regctl __complete`, which knows the commands and
 # options and asks the registry for repositories and tags (2 s at most).
 
+use str
+
 set edit:completion:arg-completer[regctl] = {|@words|
     var answer = [(e:regctl __complete --shell elvish -- $@words 2>/dev/null)]
     if (or (== (count $answer) 0) (!=s $answer[0] values)) {

@@ -2,7 +2,8 @@
 //! is sourced in bash and its function called with `COMP_WORDS`,
 //! `COMP_CWORD`, `COMP_LINE`, `COMP_POINT` and the arguments bash passes,
 //! against a `regctl serve` holding a few repositories and tags. The fish
-//! script is run by fish itself where fish is installed.
+//! script is run by fish itself, and the zsh script by zsh with its
+//! completion built-ins stubbed, where those shells are installed.
 
 mod common;
 
@@ -360,15 +361,83 @@ async fn fish_completes_repositories_and_tags() {
     assert!(!commands.contains(&"generate-docs".to_owned()));
 }
 
-#[test]
-fn zsh_script_parses() {
+/// zsh's completion functions replaced by stubs that print what the script
+/// offers: `VALUE<TAB>space|nospace`, or `files`/`dirs`.
+const ZSH_STUBS: &str = r#"
+compdef() { :; }
+_files() { print -r -- "files $*"; }
+compadd() {
+    local suffix=space arr
+    while (( $# )); do
+        case $1 in
+            -S) suffix=nospace; shift ;;
+            -a|-d) [[ $1 == -a ]] && arr=$2; shift ;;
+        esac
+        shift
+    done
+    local v
+    for v in "${(@P)arr}"; do print -r -- "$v"$'\t'"$suffix"; done
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn zsh_completes_repositories_and_tags() {
     if !require_peer("zsh") {
         return;
     }
-    let out = Command::new("zsh")
-        .arg("-n")
-        .arg(repo_root().join("completions/_regctl"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    let serve = registry_with_images().await;
+    let addr = serve.addr().to_owned();
+    let home = tempfile::tempdir().unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_regctl")).parent().unwrap();
+    let complete = |words: &[&str]| -> Vec<String> {
+        let script = format!(
+            "{ZSH_STUBS}\nsource {}\nwords=({})\nCURRENT={}\n_regctl\n",
+            shell_quote(&repo_root().join("completions/_regctl").to_string_lossy()),
+            words
+                .iter()
+                .map(|w| shell_quote(w))
+                .collect::<Vec<_>>()
+                .join(" "),
+            words.len()
+        );
+        let out = Command::new("zsh")
+            .args(["-f", "-c", &script])
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    bin_dir.display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join("xdg"))
+            .env("REGCTL_REGISTRY", &addr)
+            .output()
+            .unwrap();
+        assert!(out.stderr.is_empty(), "{out:?}");
+        let mut v: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        complete(&["regctl", "tags", ""]),
+        ["app\tspace", "busybox\tspace", "cdecl/alpine\tspace"]
+    );
+    assert_eq!(
+        complete(&["regctl", "rm", "busybox:1.1"]),
+        ["busybox:1.10\tspace"]
+    );
+    let commands = complete(&["regctl", ""]);
+    assert!(commands.contains(&"tags\tspace".to_owned()), "{commands:?}");
+    assert!(!commands.iter().any(|c| c.starts_with("generate-docs")));
+    assert_eq!(complete(&["regctl", "serve", "--root", ""]), ["files -/"]);
+    assert_eq!(
+        complete(&["regctl", "tags", "app", "--format=j"]),
+        ["--format=json\tspace"]
+    );
 }

@@ -128,9 +128,7 @@ struct Parsed<'a> {
 
 fn find_long<'a>(cmd: &'a clap::Command, name: &str) -> Option<&'a Arg> {
     cmd.get_arguments().find(|a| {
-        a.get_long() == Some(name)
-            || a.get_all_aliases()
-                .is_some_and(|al| al.contains(&name))
+        a.get_long() == Some(name) || a.get_all_aliases().is_some_and(|al| al.contains(&name))
     })
 }
 
@@ -552,8 +550,8 @@ const ZSH: &str = r#"#compdef regctl
 # options and asks the registry for repositories and tags (2 s at most).
 
 _regctl() {
-    local -a lines values descriptions
-    local line directive
+    local -a lines spaced spaced_desc joined joined_desc
+    local line value directive
     lines=("${(@f)$(${words[1]} __complete --shell zsh -- "${(@)words[1,CURRENT]}" 2>/dev/null)}")
     directive="${lines[1]}"
     case "$directive" in
@@ -564,15 +562,21 @@ _regctl() {
     esac
     for line in "${(@)lines[2,-1]}"; do
         [[ -z "$line" ]] && continue
-        values+=("${line%%$'\t'*}")
-        if [[ "$line" == *$'\t'* ]]; then
-            descriptions+=("${line%%$'\t'*}  -- ${line#*$'\t'}")
+        value="${line%%$'\t'*}"
+        # A prefix ("host:5000/", "busybox:", "--format=") is continued, so
+        # no space after it.
+        if [[ "$value" == *[/:=] ]]; then
+            joined+=("$value")
+            joined_desc+=("${line/$'\t'/  -- }")
         else
-            descriptions+=("${line}")
+            spaced+=("$value")
+            spaced_desc+=("${line/$'\t'/  -- }")
         fi
     done
-    (( ${#values} )) || return 1
-    compadd -Q -S '' -d descriptions -a values
+    (( ${#spaced} + ${#joined} )) || return 1
+    (( ${#spaced} )) && compadd -Q -d spaced_desc -a spaced
+    (( ${#joined} )) && compadd -Q -S '' -d joined_desc -a joined
+    return 0
 }
 
 if [[ "$funcstack[1]" == "_regctl" ]]; then
@@ -630,6 +634,8 @@ Register-ArgumentCompleter -Native -CommandName 'regctl' -ScriptBlock {
 const ELVISH: &str = r#"# Elvish completion for regctl. Load with: eval (regctl completions elvish | slurp)
 # Candidates come from `regctl __complete`, which knows the commands and
 # options and asks the registry for repositories and tags (2 s at most).
+
+use str
 
 set edit:completion:arg-completer[regctl] = {|@words|
     var answer = [(e:regctl __complete --shell elvish -- $@words 2>/dev/null)]
