@@ -197,6 +197,17 @@ async fn bash_completes_commands_repositories_and_tags() {
     assert!(!c.candidates.iter().any(|w| w.is_empty() || w == "-"));
     let c = bash.complete("regctl rm busybox:la");
     assert_eq!(c.line_after.as_deref(), Some("regctl rm busybox:latest"));
+    // Completions at once (several shells, or a shell re-asking) do not
+    // disturb one another.
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| bash.complete("regctl rm busybox:")))
+            .collect();
+        for w in workers {
+            let c = w.join().unwrap();
+            assert_eq!(sorted(&c.candidates), ["1.0", "1.10", "1.2", "latest"]);
+        }
+    });
     let c = bash.complete("regctl inspect --platform linux/amd64 cdecl/alpine:e");
     assert_eq!(
         c.line_after.as_deref(),
