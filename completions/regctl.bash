@@ -49,4 +49,9 @@ _regctl() {
     fi
     return 0
 }
-complete -F _regctl regctl
+# nosort (bash 4.4+): tags stay in version order, as regctl gives them.
+if [[ ${BASH_VERSINFO[0]} -gt 4 || (${BASH_VERSINFO[0]} -eq 4 && ${BASH_VERSINFO[1]} -ge 4) ]]; then
+    complete -o nosort -F _regctl regctl
+else
+    complete -F _regctl regctl
+fi
