@@ -105,9 +105,16 @@ fn config_reports_each_source() {
 
     let (out, stdout, _) = run(regctl(home.path()).args(["config", "--format", "plain"]));
     assert!(out.status.success());
+    // Plain: SETTING<TAB>VALUE<TAB>SOURCE lines, settings named as in the JSON.
     assert!(
-        stdout.contains("localhost:5000") && stdout.contains("config file"),
+        stdout.contains("defaultRegistry\tlocalhost:5000\tfile\n")
+            && stdout.contains("registries.r.example:443.mirror\tm.example\tfile\n"),
         "{stdout}"
+    );
+    let (_, table, _) = run(regctl(home.path()).args(["config", "--format", "table"]));
+    assert!(
+        table.starts_with("SETTING") && table.contains("config file"),
+        "{table}"
     );
 }
 

@@ -83,7 +83,7 @@ async fn du_sums_match_the_manifests() {
     );
     check_registry(&v);
     assert_eq!(v["unreferenced"].as_u64(), Some(orphan.len() as u64));
-    assert_eq!(v["untagged_only"].as_u64(), Some(0));
+    assert_eq!(v["untaggedOnly"].as_u64(), Some(0));
 
     // A table for people on request.
     let out = regctl(home.path())
@@ -176,10 +176,7 @@ async fn prune_keep_two_keeps_the_two_newest() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        text.contains("deleted 3 tag(s) and 2 manifest(s)"),
-        "{text}"
-    );
+    assert!(text.contains("deleted 3 tags and 2 manifests"), "{text}");
     assert!(
         text.contains("regctl gc"),
         "says how to reclaim space: {text}"

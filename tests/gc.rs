@@ -119,7 +119,7 @@ async fn gc_root_on_a_registry2_root_leaves_nothing_for_its_own_collector() {
             .output()
             .unwrap(),
     );
-    assert_eq!(plan["summary"]["dry_run"], true);
+    assert_eq!(plan["summary"]["dryRun"], true);
     assert_eq!(blobs_on_disk(&root), on_disk, "a dry run deleted something");
     let planned: BTreeSet<String> = plan["plan"]["blobs"]
         .as_array()
@@ -163,16 +163,16 @@ async fn gc_root_on_a_registry2_root_leaves_nothing_for_its_own_collector() {
             .unwrap(),
     );
     let s = &report["summary"];
-    assert_eq!(s["dry_run"], false);
-    assert_eq!(s["blobs_removed"], garbage.len());
-    assert_eq!(s["manifests_removed"], 1, "the untagged manifest");
-    assert_eq!(s["repositories_removed"], 1, "`gone` had nothing left");
+    assert_eq!(s["dryRun"], false);
+    assert_eq!(s["blobsRemoved"], garbage.len());
+    assert_eq!(s["manifestsRemoved"], 1, "the untagged manifest");
+    assert_eq!(s["repositoriesRemoved"], 1, "`gone` had nothing left");
     assert_eq!(
         blobs_on_disk(&root),
         on_disk.difference(&garbage).cloned().collect(),
         "exactly the garbage was removed"
     );
-    assert_eq!(s["bytes_freed"].as_u64(), Some(garbage_bytes));
+    assert_eq!(s["bytesFreed"].as_u64(), Some(garbage_bytes));
 
     // registry:2's collector, on the same root, finds nothing left.
     let reg = DistRegistry::start_with_root(&root, true).unwrap();
@@ -276,7 +276,7 @@ async fn delete_untagged_keeps_index_children_and_referrers() {
             .output()
             .unwrap(),
     );
-    assert_eq!(report["summary"]["manifests_removed"], 1);
+    assert_eq!(report["summary"]["manifestsRemoved"], 1);
     let removed: BTreeSet<String> = before.difference(&blobs_on_disk(&root)).cloned().collect();
     assert_eq!(removed, expected(&stray), "only the stray image goes");
 
@@ -428,7 +428,7 @@ async fn online_gc_while_pushing_loses_no_image() {
             .unwrap();
         let report: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|_| panic!("gc failed: {}", String::from_utf8_lossy(&out.stderr)));
-        removed += report["summary"]["blobs_removed"].as_u64().unwrap();
+        removed += report["summary"]["blobsRemoved"].as_u64().unwrap();
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (kept, retried) = pusher.await.unwrap();
@@ -478,9 +478,9 @@ fn gc_drives_registry2s_collector_through_a_command_prefix() {
             .output()
             .unwrap(),
     );
-    assert_eq!(dry["summary"]["dry_run"], true);
+    assert_eq!(dry["summary"]["dryRun"], true);
     assert_eq!(
-        dry["summary"]["blobs_removed"], 4,
+        dry["summary"]["blobsRemoved"], 4,
         "config, 2 layers, manifest"
     );
     assert_eq!(blobs_on_disk(&root), before);
@@ -593,7 +593,7 @@ fn gc_root_refuses_a_root_with_uploads_in_progress() {
             .output()
             .unwrap(),
     );
-    assert_eq!(report["summary"]["uploads_removed"], 1);
+    assert_eq!(report["summary"]["uploadsRemoved"], 1);
     assert!(!stale.exists(), "the day-old upload is swept");
     assert!(fresh.exists(), "the upload in progress stays");
 }

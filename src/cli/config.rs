@@ -8,9 +8,12 @@
 //!   "insecure": {"value": false, "source": {"kind": "default"}},
 //!   "caCerts": {"value": [], "source": {"kind": "default"}},
 //!   "dockerConfig": {"value": "/home/u/.docker/config.json", "source": {"kind": "default"}},
-//!   "registries": {"HOST": {"insecure": true, "ca_cert": "/path", "mirror": "HOST2"}} }
+//!   "registries": {"HOST": {"insecure": true, "caCert": "/path", "mirror": "HOST2"}} }
 //! ```
 //! `source.kind` is `flag`, `env`, `file` or `default`; `name` names the flag or variable.
+//!
+//! Plain (`--format plain`): `SETTING<TAB>VALUE<TAB>SOURCE` lines, settings
+//! named as the JSON keys (`registries.HOST.mirror` for a registry's).
 
 use std::io::Write;
 
@@ -23,7 +26,8 @@ use super::settings::Settings;
 
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
-    /// Output format [default: table on a terminal, else plain]
+    /// Output format: table (the default), json, or plain
+    /// (`setting<TAB>value<TAB>source` lines)
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }
@@ -36,7 +40,8 @@ fn path_str(p: &Option<std::path::PathBuf>) -> String {
 
 pub fn run(args: ConfigArgs, s: &Settings) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    match output::resolve(args.format) {
+    let format = output::resolve_report(args.format);
+    match format {
         Format::Json => {
             let v = json!({
                 "configFile": {
@@ -53,9 +58,12 @@ pub fn run(args: ConfigArgs, s: &Settings) -> anyhow::Result<()> {
             output::write_json(&mut out, &v)?;
         }
         Format::Table | Format::Plain => {
+            let plain = format == Format::Plain;
+            // Plain names settings as the JSON does; the table, for people.
+            let name = |human: &'static str, key: &'static str| if plain { key } else { human };
             let mut rows = vec![
                 row(
-                    "config file",
+                    name("config file", "configFile"),
                     format!(
                         "{}{}",
                         path_str(&s.config_file.value),
@@ -68,17 +76,17 @@ pub fn run(args: ConfigArgs, s: &Settings) -> anyhow::Result<()> {
                     &s.config_file.source,
                 ),
                 row(
-                    "default registry",
+                    name("default registry", "defaultRegistry"),
                     s.default_registry.value.clone(),
                     &s.default_registry.source,
                 ),
                 row(
-                    "insecure (all registries)",
+                    name("insecure (all registries)", "insecure"),
                     s.insecure.value.to_string(),
                     &s.insecure.source,
                 ),
                 row(
-                    "ca certs",
+                    name("ca certs", "caCerts"),
                     if s.ca_certs.value.is_empty() {
                         "(none)".into()
                     } else {
@@ -92,29 +100,43 @@ pub fn run(args: ConfigArgs, s: &Settings) -> anyhow::Result<()> {
                     &s.ca_certs.source,
                 ),
                 row(
-                    "docker config",
+                    name("docker config", "dockerConfig"),
                     path_str(&s.docker_config.value),
                     &s.docker_config.source,
                 ),
             ];
             for (host, rc) in &s.registries {
                 let file = super::settings::Source::File;
+                let key = |field: &str| {
+                    if plain {
+                        format!("registries.{host}.{field}")
+                    } else {
+                        format!("{host} {field}")
+                    }
+                };
                 if let Some(i) = rc.insecure {
-                    rows.push(row(&format!("{host} insecure"), i.to_string(), &file));
+                    rows.push(row(&key("insecure"), i.to_string(), &file));
                 }
                 if let Some(c) = &rc.ca_cert {
                     rows.push(row(
-                        &format!("{host} ca_cert"),
+                        &key(if plain { "caCert" } else { "ca_cert" }),
                         c.display().to_string(),
                         &file,
                     ));
                 }
                 if let Some(m) = &rc.mirror {
-                    rows.push(row(&format!("{host} mirror"), m.clone(), &file));
+                    rows.push(row(&key("mirror"), m.clone(), &file));
                 }
             }
-            let t = output::table(&["SETTING", "VALUE", "SOURCE"], rows);
-            output::write_table(&mut out, &t)?;
+            if plain {
+                for r in &rows {
+                    let fields: Vec<&str> = r.iter().map(String::as_str).collect();
+                    output::write_plain(&mut out, &fields)?;
+                }
+            } else {
+                let t = output::table(&["SETTING", "VALUE", "SOURCE"], rows);
+                output::write_table(&mut out, &t)?;
+            }
         }
     }
     out.flush()?;

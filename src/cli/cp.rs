@@ -305,14 +305,14 @@ fn write_summary(
     let seconds = summary.elapsed.as_secs_f64();
     writeln!(
         out,
-        "copied {src} to {dst} ({}): {} manifest(s); blobs {} copied, {} skipped, {} mounted; {} in {seconds:.2} s ({:.1} MB/s)",
+        "copied {src} to {dst} ({}): {}; blobs {} copied, {} skipped, {} mounted; {} in {seconds:.2} s ({})",
         summary.digest,
-        summary.manifests,
+        super::output::plural(summary.manifests, "manifest", "manifests"),
         summary.blobs_copied,
         summary.blobs_skipped,
         summary.blobs_mounted,
         super::output::human_size(summary.bytes_copied),
-        summary.bytes_copied as f64 / 1e6 / seconds.max(1e-9),
+        super::output::human_rate(summary.bytes_copied, seconds),
     )?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //!
 //! JSON (`--format json`), a registry: `{"registry", "repositories": [{"name",
 //! "tags", "total", "unique", "shared"}], "total"}` plus, with `--root`,
-//! `"unreferenced"` and `"untagged_only"` (bytes `gc` and `gc
+//! `"unreferenced"` and `"untaggedOnly"` (bytes `gc` and `gc
 //! --delete-untagged` would free). A repository: `{"repository", "tags":
 //! [{"name", "digest", "total", "unique", "shared"}]}`. Sizes in bytes.
 
@@ -29,7 +29,8 @@ pub struct DuArgs {
     #[arg(value_name = "REGISTRY|REPO")]
     pub target: Option<String>,
     /// Read a storage root directly (registry:2's rootdirectory); also
-    /// reports the bytes nothing references. TARGET is then a repository
+    /// reports the bytes nothing references. REGISTRY|REPO is then a
+    /// repository of that root
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
     /// Output format [default: table on a terminal, else plain]
@@ -38,6 +39,7 @@ pub struct DuArgs {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct RegistryJson<'a> {
     registry: &'a str,
     repositories: &'a [Usage],
@@ -174,9 +176,9 @@ async fn per_repository(
             output::write_table(&mut out, &t)?;
             writeln!(
                 out,
-                "\n{} in {} repositories (each blob counted once)",
+                "\n{} in {} (each blob counted once)",
                 human_size(usage.total),
-                usage.repositories.len()
+                output::plural(usage.repositories.len(), "repository", "repositories")
             )?;
             if let Some((unreferenced, untagged)) = collectable {
                 writeln!(

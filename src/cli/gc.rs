@@ -15,7 +15,7 @@ use regctl::ops::gc::{ContainerGc, OfflineRoot};
 use regctl::types::gc::{GcOptions, GcPlan, GcReport, GcSummary, LinkKind};
 
 use super::exit::Usage;
-use super::output::{self, Format, human_size};
+use super::output::{self, Format, human_size, plural};
 use super::{Ctx, prompt, registry_arg};
 
 /// Items of one kind listed before "… and N more".
@@ -72,7 +72,10 @@ pub struct GcArgs {
     /// look in progress
     #[arg(long)]
     pub force: bool,
-    /// Output format (json: the plan and the summary)
+    /// Output format: table (the plan and a summary for people, the
+    /// default), json (the plan and the summary) or plain (a line per item
+    /// removed: `manifest|blob|link|upload|repository<TAB>…`, then
+    /// `key<TAB>value` summary lines)
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }
@@ -87,7 +90,8 @@ struct JsonReport<'a> {
 }
 
 pub async fn run(args: GcArgs, ctx: &Ctx) -> anyhow::Result<()> {
-    let json = output::resolve(args.format) == Format::Json;
+    let format = output::resolve_report(args.format);
+    let json = format == Format::Json;
     let started = Instant::now();
     if args.container.is_some() || args.exec.is_some() {
         return run_container(&args, json, started).await;
@@ -105,7 +109,7 @@ pub async fn run(args: GcArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let report = if let Some(root) = &args.root {
         let root = OfflineRoot::open(root, args.force)?;
         let planned = root.plan(&opts, args.force).await?;
-        if !json {
+        if format == Format::Table {
             show_plan(&mut out, planned.plan())?;
         }
         if args.dry_run || planned.plan().is_empty() {
@@ -117,7 +121,7 @@ pub async fn run(args: GcArgs, ctx: &Ctx) -> anyhow::Result<()> {
     } else {
         let registry = registry_arg(args.registry.as_deref().unwrap_or_default())?;
         let plan = online(ctx, &registry, &opts, true).await?;
-        if !json {
+        if format == Format::Table {
             show_plan(&mut out, &plan.plan)?;
         }
         if args.dry_run || plan.plan.is_empty() {
@@ -137,6 +141,9 @@ pub async fn run(args: GcArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 seconds,
             },
         )?;
+    } else if format == Format::Plain {
+        plain_plan(&mut out, &report.plan)?;
+        plain_summary(&mut out, &report.summary, seconds)?;
     } else {
         writeln!(out, "{}", summary_line(&report.summary, seconds))?;
     }
@@ -170,11 +177,11 @@ async fn online(
 fn confirm(plan: &GcPlan, yes: bool) -> anyhow::Result<()> {
     prompt::confirm_destructive(
         &format!(
-            "Remove {} manifest(s), {} blob(s) ({}), {} repository(ies)?",
-            plan.manifests.len(),
-            plan.blobs.len(),
+            "Remove {}, {} ({}), {}?",
+            plural(plan.manifests.len(), "manifest", "manifests"),
+            plural(plan.blobs.len(), "blob", "blobs"),
             human_size(plan.bytes()),
-            plan.repositories.len()
+            plural(plan.repositories.len(), "repository", "repositories")
         ),
         yes,
     )
@@ -183,8 +190,10 @@ fn confirm(plan: &GcPlan, yes: bool) -> anyhow::Result<()> {
 fn show_plan(out: &mut impl Write, plan: &GcPlan) -> anyhow::Result<()> {
     writeln!(
         out,
-        "scanned {} repositories: {} manifests kept, {} blobs in use",
-        plan.repositories_scanned, plan.manifests_kept, plan.blobs_marked
+        "scanned {}: {} kept, {} in use",
+        plural(plan.repositories_scanned, "repository", "repositories"),
+        plural(plan.manifests_kept, "manifest", "manifests"),
+        plural(plan.blobs_marked, "blob", "blobs")
     )?;
     for w in &plan.warnings {
         writeln!(out, "warning: {w}")?;
@@ -259,17 +268,17 @@ fn summary_line(s: &GcSummary, seconds: f64) -> String {
         .bytes_freed
         .map_or_else(|| "size unknown".to_owned(), human_size);
     let mut line = format!(
-        "gc: {verb} {} manifests, {} blobs ({bytes}), {} repositories, {} links, {} uploads in {seconds:.2} s",
-        s.manifests_removed,
-        s.blobs_removed,
-        s.repositories_removed,
-        s.links_removed,
-        s.uploads_removed,
+        "gc: {verb} {}, {} ({bytes}), {}, {}, {} in {seconds:.2} s",
+        plural(s.manifests_removed, "manifest", "manifests"),
+        plural(s.blobs_removed, "blob", "blobs"),
+        plural(s.repositories_removed, "repository", "repositories"),
+        plural(s.links_removed, "link", "links"),
+        plural(s.uploads_removed, "upload", "uploads"),
     );
     if s.skipped_in_use > 0 {
         line.push_str(&format!(
-            "; kept {} item(s) a push used meanwhile",
-            s.skipped_in_use
+            "; kept {} a push used meanwhile",
+            plural(s.skipped_in_use, "item", "items")
         ));
     }
     line
@@ -313,8 +322,9 @@ async fn run_container(args: &GcArgs, json: bool, started: Instant) -> anyhow::R
     } else {
         prompt::confirm_destructive(
             &format!(
-                "Let registry:2 remove {} manifest(s) and {} blob(s)?",
-                dry.manifests_removed, dry.blobs_removed
+                "Let registry:2 remove {} and {}?",
+                plural(dry.manifests_removed, "manifest", "manifests"),
+                plural(dry.blobs_removed, "blob", "blobs")
             ),
             args.yes,
         )?;
@@ -340,9 +350,45 @@ async fn run_container(args: &GcArgs, json: bool, started: Instant) -> anyhow::R
                 seconds,
             },
         )?;
+    } else if output::resolve_report(args.format) == Format::Plain {
+        plain_summary(&mut out, &summary, seconds)?;
     } else {
         writeln!(out, "{}", summary_line(&summary, seconds))?;
     }
     out.flush()?;
     Ok(())
+}
+
+/// `--format plain`: a line per item the collection removes (or would).
+fn plain_plan(out: &mut impl Write, plan: &GcPlan) -> anyhow::Result<()> {
+    for m in &plan.manifests {
+        output::write_plain(out, &["manifest", &m.repository, &m.digest.to_string()])?;
+    }
+    for b in &plan.blobs {
+        output::write_plain(out, &["blob", &b.digest.to_string(), &b.size.to_string()])?;
+    }
+    for l in &plan.links {
+        let kind = match l.kind {
+            LinkKind::Layer => "layer",
+            LinkKind::Revision => "revision",
+            LinkKind::Tag => "tag",
+        };
+        output::write_plain(out, &["link", &l.repository, kind, &l.name])?;
+    }
+    for u in &plan.uploads {
+        output::write_plain(out, &["upload", &u.repository, &u.id, &u.size.to_string()])?;
+    }
+    for r in &plan.repositories {
+        output::write_plain(out, &["repository", r])?;
+    }
+    for w in &plan.warnings {
+        output::write_plain(out, &["warning", w])?;
+    }
+    Ok(())
+}
+
+/// `--format plain`: the summary as `key<TAB>value` lines, keys as in the JSON.
+fn plain_summary(out: &mut impl Write, s: &GcSummary, seconds: f64) -> anyhow::Result<()> {
+    output::write_plain_fields(out, s)?;
+    output::write_plain(out, &["seconds", &format!("{seconds:.3}")])
 }

@@ -38,7 +38,8 @@ pub struct InspectArgs {
     /// Print the manifest bytes exactly as served
     #[arg(long, conflicts_with = "format")]
     pub raw: bool,
-    /// Output format [default: table on a terminal, else plain]
+    /// Output format: table (text for people, the default), json, or plain
+    /// (`key<TAB>value` lines, keys as in the JSON)
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }
@@ -162,9 +163,10 @@ pub async fn run(args: InspectArgs, ctx: &Ctx) -> anyhow::Result<()> {
     if source.registry() != r.registry() {
         view.pulled_from = Some(source.registry().to_owned());
     }
-    match output::resolve(args.format) {
+    match output::resolve_report(args.format) {
         Format::Json => output::write_json(&mut out, &view)?,
-        Format::Table | Format::Plain => render_text(&mut out, &view)?,
+        Format::Plain => render_plain(&mut out, &view)?,
+        Format::Table => render_text(&mut out, &view)?,
     }
     out.flush()?;
     Ok(())
@@ -246,6 +248,66 @@ async fn build(
         }
     }
     Ok(view)
+}
+
+/// `key<TAB>value…` lines, keys as in the JSON; lists give a line per item.
+fn render_plain(out: &mut impl Write, v: &InspectJson) -> anyhow::Result<()> {
+    let line = |out: &mut _, fields: &[&str]| output::write_plain(out, fields);
+    line(out, &["reference", &v.reference])?;
+    if let Some(m) = &v.pulled_from {
+        line(out, &["pulledFrom", m])?;
+    }
+    if let Some(i) = &v.index {
+        line(out, &["index", &i.digest, &i.media_type])?;
+    }
+    line(out, &["mediaType", &v.media_type])?;
+    line(out, &["digest", &v.digest])?;
+    line(out, &["size", &v.size.to_string()])?;
+    for p in v.platforms.iter().flatten() {
+        line(
+            out,
+            &[
+                "platform",
+                p.platform.as_deref().unwrap_or("-"),
+                &p.digest,
+                &p.media_type,
+                &p.size.to_string(),
+            ],
+        )?;
+    }
+    if let Some(c) = &v.config {
+        line(out, &["config", &c.digest])?;
+        if let Some(created) = &c.created {
+            line(out, &["created", created])?;
+        }
+        line(out, &["os", &c.os])?;
+        line(out, &["architecture", &c.architecture])?;
+        if let Some(var) = &c.variant {
+            line(out, &["variant", var])?;
+        }
+        if let Some(e) = &c.entrypoint {
+            line(out, &["entrypoint", &serde_json::to_string(e)?])?;
+        }
+        if let Some(cmd) = &c.cmd {
+            line(out, &["cmd", &serde_json::to_string(cmd)?])?;
+        }
+        for e in &c.env {
+            line(out, &["env", e])?;
+        }
+        for (k, val) in &c.labels {
+            line(out, &["label", &format!("{k}={val}")])?;
+        }
+    }
+    for l in v.layers.iter().flatten() {
+        line(
+            out,
+            &["layer", &l.digest, &l.media_type, &l.size.to_string()],
+        )?;
+    }
+    if let Some(total) = v.total_size {
+        line(out, &["totalSize", &total.to_string()])?;
+    }
+    Ok(())
 }
 
 fn render_text(out: &mut impl Write, v: &InspectJson) -> anyhow::Result<()> {

@@ -6,6 +6,7 @@ mod cp;
 mod digest;
 mod docs;
 mod du;
+mod examples;
 mod exit;
 mod gc;
 mod inspect;
@@ -45,6 +46,7 @@ pub struct Cli {
 
 /// Options every command accepts.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Registry for references without a host (default: config file's
     /// default_registry, else docker.io)
@@ -108,6 +110,55 @@ pub enum Command {
     /// Write the completion scripts and man pages (for maintainers)
     #[command(hide = true)]
     GenerateDocs(docs::DocsArgs),
+    /// Print completion candidates for the words of a command line (used by
+    /// the scripts of `regctl completions`)
+    #[command(name = "__complete", hide = true)]
+    Complete(completions::CompleteArgs),
+}
+
+/// Global options that mean nothing to a command, hidden from its help (and
+/// its completions and man page); they are still accepted.
+const UNUSED_GLOBALS: &[(&str, &[&str])] = &[
+    (
+        "serve",
+        &["registry", "config", "insecure", "ca_cert", "verbose"],
+    ),
+    (
+        "completions",
+        &["registry", "config", "insecure", "ca_cert", "verbose"],
+    ),
+    (
+        "logout",
+        &["registry", "config", "insecure", "ca_cert", "verbose"],
+    ),
+    // login takes the registry as its argument.
+    ("login", &["registry"]),
+];
+
+/// The command-line interface as parsed, shown in `--help`, completed and
+/// rendered into man pages: the derived definition plus the examples of
+/// `examples.rs` and the per-command view of the global options.
+pub fn command() -> clap::Command {
+    let cmd = examples::attach(Cli::command());
+    let globals: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    // A subcommand that already has an argument does not get the global
+    // one copied in when the command is built: a hidden copy hides it.
+    let mut cmd = cmd.mut_subcommands(|sub| {
+        let hidden = UNUSED_GLOBALS
+            .iter()
+            .find(|(name, _)| *name == sub.get_name())
+            .map_or(&[][..], |(_, ids)| *ids);
+        globals
+            .iter()
+            .filter(|a| hidden.contains(&a.get_id().as_str()))
+            .fold(sub, |sub, a| sub.arg(a.clone().global(false).hide(true)))
+    });
+    cmd.build();
+    cmd
 }
 
 /// What a command runs with: settings and a client.
@@ -153,11 +204,15 @@ fn registry_source(matches: &clap::ArgMatches) -> Source {
 }
 
 pub fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    let matches = command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
+    if let Command::Complete(args) = cli.command {
+        completions::complete(args, std::env::var("REGCTL_REGISTRY").ok());
+        return ExitCode::SUCCESS;
+    }
     if cli.global.verbose {
         let _ = tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
@@ -225,6 +280,7 @@ async fn run(command: Command, input: GlobalInput) -> anyhow::Result<()> {
         Command::Serve(_)
         | Command::Completions(_)
         | Command::GenerateDocs(_)
+        | Command::Complete(_)
         | Command::Config(_) => Ok(()),
     }
 }

@@ -1,5 +1,10 @@
-//! Rendering: `--format table|json|plain`. Table on a terminal, plain (one
-//! item a line) when piped; JSON is stable and documented per command.
+//! Rendering: `--format table|json|plain`, one choice for every command
+//! that prints data. Listings (`ls`, `tags`, `du`) print a table on a
+//! terminal and plain lines when piped; reports (`inspect`, `config`, `gc`,
+//! `prune`) print their text for people unless asked otherwise. `plain` is
+//! always script-friendly lines (tab-separated, raw numbers, keys named as
+//! in the JSON), never the table. JSON keys are camelCase, as in OCI's
+//! JSON; the shapes are in docs/json-output.md. Human sizes use IEC units.
 
 use std::io::{IsTerminal, Write};
 
@@ -13,7 +18,7 @@ pub enum Format {
     Table,
     /// One JSON document.
     Json,
-    /// One item a line, for scripts.
+    /// One item a line, tab-separated, for scripts.
     Plain,
 }
 
@@ -26,6 +31,56 @@ pub fn resolve(format: Option<Format>) -> Format {
             Format::Plain
         }
     })
+}
+
+/// The format asked for, else the text for people: for reports, whose
+/// text is read rather than parsed even through a pipe.
+pub fn resolve_report(format: Option<Format>) -> Format {
+    format.unwrap_or(Format::Table)
+}
+
+/// `1 repository`, `2 repositories`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// A transfer rate in the same (IEC) units as [`human_size`].
+pub fn human_rate(bytes: u64, seconds: f64) -> String {
+    let per_second = (bytes as f64 / seconds.max(1e-9)).min(u64::MAX as f64) as u64;
+    format!("{}/s", human_size(per_second))
+}
+
+/// Writes one tab-separated line; tabs and line breaks inside a field
+/// become spaces, so a line is always one record.
+pub fn write_plain(out: &mut impl Write, fields: &[&str]) -> anyhow::Result<()> {
+    let cleaned: Vec<String> = fields
+        .iter()
+        .map(|f| f.replace(['\t', '\n', '\r'], " "))
+        .collect();
+    writeln!(out, "{}", cleaned.join("\t"))?;
+    Ok(())
+}
+
+/// Writes the scalar fields of a JSON object as `key<TAB>value` lines
+/// (null as `-`), for the plain rendering of a summary.
+pub fn write_plain_fields<T: Serialize>(out: &mut impl Write, value: &T) -> anyhow::Result<()> {
+    if let serde_json::Value::Object(map) = serde_json::to_value(value)? {
+        for (key, v) in map {
+            let text = match v {
+                serde_json::Value::Null => "-".to_owned(),
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Bool(_) | serde_json::Value::Number(_) => v.to_string(),
+                // Lists and objects have their own lines.
+                _ => continue,
+            };
+            write_plain(out, &[&key, &text])?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes a value as pretty JSON plus a newline.
@@ -69,5 +124,31 @@ pub fn human_size(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals_rates_and_plain_lines() {
+        assert_eq!(plural(1, "repository", "repositories"), "1 repository");
+        assert_eq!(plural(0, "repository", "repositories"), "0 repositories");
+        assert_eq!(human_rate(3 * 1024 * 1024, 2.0), "1.5 MiB/s");
+        assert!(human_rate(10, 0.0).ends_with("/s"));
+        let mut out = Vec::new();
+        write_plain(&mut out, &["a\tb", "c\nd"]).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "a b\tc d\n");
+        let mut out = Vec::new();
+        write_plain_fields(
+            &mut out,
+            &serde_json::json!({"dryRun": true, "bytesFreed": null, "n": 2, "list": [1]}),
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "bytesFreed\t-\ndryRun\ttrue\nn\t2\n"
+        );
     }
 }

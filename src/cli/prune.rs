@@ -3,7 +3,7 @@
 //!
 //! JSON (`--format json`): the plan (`repository`, `keep` and `delete`: tags
 //! with `digest`, `created`, `reason`; `manifests` deleted with their tags),
-//! plus `dry_run` and, after a real run, `summary`.
+//! plus `dryRun` and, after a real run, `summary`.
 
 use std::io::Write;
 use std::time::{Duration, SystemTime};
@@ -17,7 +17,7 @@ use regctl::ops::prune::{self, Policy, PrunePlan, PruneSummary, Reason, TagDecis
 
 use super::Ctx;
 use super::exit::Usage;
-use super::output::{self, Format};
+use super::output::{self, Format, plural};
 use super::prompt;
 
 #[derive(Debug, Args)]
@@ -42,12 +42,16 @@ pub struct PruneArgs {
     /// Do not ask for confirmation
     #[arg(short = 'y', long)]
     pub yes: bool,
-    /// Output format (json: the plan, and the summary after a real run)
+    /// Output format: table (the plan for people, the default), json (the
+    /// plan, and the summary after a real run) or plain (`keep|delete<TAB>TAG
+    /// <TAB>DIGEST<TAB>CREATED<TAB>REASON`, `manifest<TAB>DIGEST` lines, then
+    /// `tagsDeleted`/`manifestsDeleted<TAB>N` after a real run)
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct JsonReport<'a> {
     #[serde(flatten)]
     plan: &'a PrunePlan,
@@ -65,6 +69,27 @@ fn reason(r: Reason) -> &'static str {
         Reason::TooRecent => "newer than --older-than",
         Reason::Selected => "to delete",
     }
+}
+
+/// The JSON name of a reason (`not_matched`, …), for plain lines.
+fn reason_key(r: Reason) -> String {
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn plain_line(out: &mut impl Write, verdict: &str, d: &TagDecision) -> anyhow::Result<()> {
+    output::write_plain(
+        out,
+        &[
+            verdict,
+            &d.tag,
+            &d.digest.to_string(),
+            d.created.as_deref().unwrap_or("-"),
+            &reason_key(d.reason),
+        ],
+    )
 }
 
 fn line(d: &TagDecision) -> String {
@@ -102,14 +127,26 @@ pub async fn run(args: PruneArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let plan = prune::plan(&ctx.client, &repo, &policy, SystemTime::now())
         .await
         .with_context(|| format!("examining the tags of {repo}"))?;
-    let json = output::resolve(args.format) == Format::Json;
+    let format = output::resolve_report(args.format);
+    let json = format == Format::Json;
     let mut out = std::io::stdout().lock();
-    if !json {
-        writeln!(out, "keep {} tag(s):", plan.keep.len())?;
+    if format == Format::Plain {
+        for d in &plan.keep {
+            plain_line(&mut out, "keep", d)?;
+        }
+        for d in &plan.delete {
+            plain_line(&mut out, "delete", d)?;
+        }
+        for m in &plan.manifests {
+            output::write_plain(&mut out, &["manifest", &m.to_string()])?;
+        }
+        out.flush()?;
+    } else if format == Format::Table {
+        writeln!(out, "keep {}:", plural(plan.keep.len(), "tag", "tags"))?;
         for d in &plan.keep {
             writeln!(out, "{}", line(d))?;
         }
-        writeln!(out, "delete {} tag(s):", plan.delete.len())?;
+        writeln!(out, "delete {}:", plural(plan.delete.len(), "tag", "tags"))?;
         for d in &plan.delete {
             writeln!(out, "{}", line(d))?;
         }
@@ -127,9 +164,9 @@ pub async fn run(args: PruneArgs, ctx: &Ctx) -> anyhow::Result<()> {
     } else {
         prompt::confirm_destructive(
             &format!(
-                "Delete {} tag(s) of {repo} and {} manifest(s)?",
-                plan.delete.len(),
-                plan.manifests.len()
+                "Delete {} of {repo} and {}?",
+                plural(plan.delete.len(), "tag", "tags"),
+                plural(plan.manifests.len(), "manifest", "manifests")
             ),
             args.yes,
         )?;
@@ -148,11 +185,14 @@ pub async fn run(args: PruneArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 summary: summary.as_ref(),
             },
         )?;
+    } else if let Some(s) = summary.as_ref().filter(|_| format == Format::Plain) {
+        output::write_plain_fields(&mut out, s)?;
     } else if let Some(s) = &summary {
         writeln!(
             out,
-            "deleted {} tag(s) and {} manifest(s) of {repo}",
-            s.tags_deleted, s.manifests_deleted
+            "deleted {} and {} of {repo}",
+            plural(s.tags_deleted, "tag", "tags"),
+            plural(s.manifests_deleted, "manifest", "manifests")
         )?;
         writeln!(
             out,

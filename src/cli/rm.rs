@@ -97,9 +97,9 @@ pub async fn run(args: RmArgs, ctx: &Ctx) -> anyhow::Result<()> {
         format!("Delete {repo}@{}?", digest.short())
     } else {
         format!(
-            "Delete {repo}@{} and {} other tag(s) ({})?",
+            "Delete {repo}@{} and {} ({})?",
             digest.short(),
-            others.len(),
+            super::output::plural(others.len(), "other tag", "other tags"),
             others
                 .iter()
                 .map(|s| s.as_str())

@@ -68,7 +68,11 @@ pub struct RegistryConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insecure: Option<bool>,
     /// Extra CA certificate (PEM) trusted for this registry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename(serialize = "caCert")
+    )]
     pub ca_cert: Option<PathBuf>,
     /// A mirror for pulls (`host[:port]`); shown by `regctl config`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,6 +89,7 @@ pub struct GlobalInput {
 
 /// Everything resolved.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all(serialize = "camelCase"))]
 pub struct Settings {
     /// The configuration file and whether it exists.
     pub config_file: Setting<Option<PathBuf>>,

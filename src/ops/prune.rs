@@ -202,6 +202,7 @@ pub async fn plan(
 
 /// What a prune did.
 #[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PruneSummary {
     pub tags_deleted: usize,
     pub manifests_deleted: usize,

@@ -65,6 +65,7 @@ pub struct PlannedUpload {
 
 /// What a collection would remove, and what it kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct GcPlan {
     pub repositories_scanned: usize,
     pub manifests_kept: usize,
@@ -113,6 +114,7 @@ impl GcPlan {
 
 /// What a collection did (or, with `dry_run`, would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct GcSummary {
     pub dry_run: bool,
     pub manifests_removed: usize,
