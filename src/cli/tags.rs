@@ -42,13 +42,26 @@ pub async fn run(args: TagsArgs, ctx: &Ctx) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let tags = ctx
+    let context = || format!("listing tags of {r}");
+    let mut pager = ctx
         .client
-        .tags(&r, args.page_size)
-        .await
-        .with_context(|| format!("listing tags of {r}"))?;
+        .tags_pager(&r, args.page_size)
+        .with_context(context)?;
+    let format = output::resolve(args.format);
+    if format == Format::Plain {
+        // Page by page, as `ls` does.
+        while let Some(page) = pager.next_page().await.with_context(context)? {
+            let mut out = std::io::stdout().lock();
+            for t in &page {
+                writeln!(out, "{t}")?;
+            }
+            out.flush()?;
+        }
+        return Ok(());
+    }
+    let tags = pager.collect().await.with_context(context)?;
     let mut out = std::io::stdout().lock();
-    match output::resolve(args.format) {
+    match format {
         Format::Json => output::write_json(
             &mut out,
             &TagsJson {
@@ -56,12 +69,7 @@ pub async fn run(args: TagsArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 tags: &tags,
             },
         )?,
-        Format::Plain => {
-            for t in &tags {
-                writeln!(out, "{t}")?;
-            }
-        }
-        Format::Table => {
+        Format::Plain | Format::Table => {
             let t = output::table(&["TAG"], tags.iter().map(|t| vec![t.clone()]));
             output::write_table(&mut out, &t)?;
         }

@@ -23,8 +23,13 @@ pub enum ClientError {
     Connect { url: String, reason: String },
     #[error("TLS error talking to {url}: {reason}")]
     Tls { url: String, reason: String },
-    #[error("request to {url} timed out")]
-    Timeout { url: String },
+    /// No progress (connect, or any read) within the `--timeout`.
+    #[error("{host} did not answer within {} (request to {url})", humantime::format_duration(*.after))]
+    Timeout {
+        url: String,
+        host: String,
+        after: std::time::Duration,
+    },
     #[error("request to {url} failed: {reason}")]
     Transport { url: String, reason: String },
     /// Content did not hash to the digest it was requested by or announced with.
@@ -50,6 +55,13 @@ pub enum ClientError {
     Token {
         realm: String,
         status: Option<u16>,
+        reason: String,
+    },
+    /// A `Link` to the next page that regctl will not follow.
+    #[error("not following the next-page link from {from} to {to}: {reason}")]
+    Paging {
+        from: String,
+        to: String,
         reason: String,
     },
     #[error("cannot use CA certificate {path}: {reason}")]
