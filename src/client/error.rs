@@ -19,6 +19,9 @@ pub enum ClientError {
     /// https was used against a server that speaks plain http.
     #[error("{registry}: server gave HTTP response to HTTPS client")]
     HttpsToHttp { registry: String },
+    /// Plain http was used against a server that speaks https.
+    #[error("{registry}: server answered an http request with TLS: it speaks https")]
+    HttpToHttps { registry: String },
     #[error("cannot connect to {url}: {reason}")]
     Connect { url: String, reason: String },
     #[error("TLS error talking to {url}: {reason}")]
@@ -156,6 +159,7 @@ impl ClientError {
                 _ => ErrorKind::Network,
             },
             ClientError::HttpsToHttp { .. }
+            | ClientError::HttpToHttps { .. }
             | ClientError::Connect { .. }
             | ClientError::Tls { .. }
             | ClientError::Timeout { .. }

@@ -304,8 +304,9 @@ impl Client {
                 path: path.clone(),
                 reason: e.to_string(),
             })?;
-            let parsed =
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ClientError::CaCert {
+            let parsed = rustls_pemfile::certs(&mut pem.as_slice())
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| ClientError::CaCert {
                     path: path.clone(),
                     reason: format!("not a PEM certificate: {e}"),
                 })?;
@@ -315,10 +316,20 @@ impl Client {
                     reason: "no certificate found in it".into(),
                 });
             }
+            for cert in &parsed {
+                webpki::anchor_from_trusted_cert(cert).map_err(|e| ClientError::CaCert {
+                    path: path.clone(),
+                    reason: format!("not a usable certificate: {e}"),
+                })?;
+            }
             certs.extend(parsed);
         }
         if !certs.is_empty() {
-            b = b.tls_certs_merge(certs);
+            let config = super::tls::client_config(certs).map_err(|e| ClientError::CaCert {
+                path: ca_files.first().cloned().unwrap_or_default(),
+                reason: e.to_string(),
+            })?;
+            b = b.tls_backend_preconfigured(config);
         }
         let client = b.build().map_err(|e| ClientError::Transport {
             url: registry.to_owned(),
@@ -723,6 +734,12 @@ impl Client {
             && (chain.contains("InvalidContentType") || chain.contains("corrupt message"))
         {
             return ClientError::HttpsToHttp {
+                registry: req.registry.clone(),
+            };
+        }
+        // A TLS record where an HTTP status line was expected.
+        if req.url.scheme() == "http" && chain.contains("invalid HTTP version parsed") {
+            return ClientError::HttpToHttps {
                 registry: req.registry.clone(),
             };
         }
