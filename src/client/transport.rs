@@ -120,6 +120,8 @@ struct Inner {
     /// One authentication at a time per registry, so that a 401 seen by
     /// several concurrent requests leads to one token or Basic retry.
     auth_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// One scheme probe at a time per registry.
+    probe_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A request body: replayable bytes, or a one-shot stream.
@@ -191,6 +193,7 @@ impl Client {
                 realms: Mutex::new(HashMap::new()),
                 schemes: Mutex::new(HashMap::new()),
                 auth_locks: Mutex::new(HashMap::new()),
+                probe_locks: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -364,6 +367,44 @@ impl Client {
             .entry(registry.to_owned())
             .or_default()
             .clone()
+    }
+
+    /// For a loopback registry whose scheme is not known yet, asks `GET
+    /// /v2/` over https once (concurrent requests wait for the answer): any
+    /// HTTP answer means https; an HTTP answer to the TLS handshake means
+    /// plain http. The answer holds for the rest of the process. Other
+    /// failures (a certificate error, a timeout) are returned as they are.
+    async fn probe_scheme(&self, registry: &str, http: &reqwest::Client) -> Result<()> {
+        if self.scheme_choice(registry) != SchemeChoice::HttpsThenHttp {
+            return Ok(());
+        }
+        let gate = lock(&self.inner.probe_locks)
+            .entry(registry.to_owned())
+            .or_default()
+            .clone();
+        let _held = gate.lock().await;
+        if self.scheme_choice(registry) != SchemeChoice::HttpsThenHttp {
+            return Ok(());
+        }
+        let mut probe = Request::new(Method::GET, registry, self.url(registry, "")?, None);
+        tracing::debug!(target: "regctl::http", "GET {} (is it https?)", probe.url);
+        match http.get(probe.url.clone()).send().await {
+            Ok(_) => {
+                self.set_scheme(registry, Scheme::Https);
+                Ok(())
+            }
+            Err(e) => {
+                let err = self.map_send_error(&probe, &e);
+                // Nothing listening yet is left to the request's own retries.
+                if self.fall_back_to_http(&mut probe, &err)
+                    || matches!(err, ClientError::Connect { .. })
+                {
+                    Ok(())
+                } else {
+                    Err(err)
+                }
+            }
+        }
     }
 
     /// The Authorization header for a request to the registry's own
@@ -608,6 +649,9 @@ impl Client {
         let policy = self.inner.opts.retry.clone();
         let mut authenticated = false;
         let mut retry = 0u32;
+        if self.is_registry_origin(&req.registry, &req.url) {
+            self.probe_scheme(&req.registry, &http).await?;
+        }
         self.rebase(&mut req);
         loop {
             let replayable = !matches!(req.body, Body::Stream(_));
