@@ -197,6 +197,10 @@ impl Pager {
             }
         };
         self.fallback = None;
+        // Where the page really came from (after a scheme probe or a
+        // redirect): what its links are relative to and checked against.
+        let url = resp.url().clone();
+        self.fetched.insert(hash_of(&url.as_str()));
         let next = resp
             .headers()
             .get(LINK)
