@@ -634,4 +634,30 @@ async fn other_hosts_use_the_proxy_unless_no_proxy_names_them() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("registry.regctl-test.invalid"), "{stderr}");
     assert_eq!(proxy.seen().len(), 1, "NO_PROXY was ignored");
+
+    // A proxy that is down is named as the culprit, not the registry.
+    let dead = format!("http://127.0.0.1:{}", dead_port());
+    let out = regctl(home.path())
+        .env("HTTP_PROXY", &dead)
+        .env("http_proxy", &dead)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .args([
+            "--timeout",
+            "5s",
+            "ls",
+            "http://registry.regctl-test.invalid:5000",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("through the proxy {dead}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("NO_PROXY=registry.regctl-test.invalid"),
+        "{stderr}"
+    );
 }

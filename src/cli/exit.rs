@@ -126,6 +126,13 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
             )
         }
         ClientError::Connect { .. } => "is the registry running and reachable at that address?".to_owned(),
+        ClientError::Proxy { url, .. } => {
+            let host = url::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_else(|| "HOST".to_owned());
+            format!("check that the proxy runs, or bypass it for this registry with NO_PROXY={host}")
+        }
         ClientError::TagMoved { .. } => "run the command again to act on the tag's new target".to_owned(),
         _ => match (ce.kind(), ce.code()) {
             (ErrorKind::Unsupported, _) if is_delete(ce) => "deletion is disabled on the server. \

@@ -24,6 +24,15 @@ pub enum ClientError {
     HttpToHttps { registry: String },
     #[error("cannot connect to {url}: {reason}")]
     Connect { url: String, reason: String },
+    /// Connecting through the proxy the environment names failed.
+    #[error(
+        "cannot reach {url} through the proxy {proxy} (from HTTP_PROXY/HTTPS_PROXY/ALL_PROXY): {reason}"
+    )]
+    Proxy {
+        url: String,
+        proxy: String,
+        reason: String,
+    },
     #[error("TLS error talking to {url}: {reason}")]
     Tls { url: String, reason: String },
     /// No progress (connect, or any read) within the `--timeout`.
@@ -160,6 +169,7 @@ impl ClientError {
             },
             ClientError::HttpsToHttp { .. }
             | ClientError::HttpToHttps { .. }
+            | ClientError::Proxy { .. }
             | ClientError::Connect { .. }
             | ClientError::Tls { .. }
             | ClientError::Timeout { .. }

@@ -791,10 +791,34 @@ impl Client {
             return ClientError::Tls { url, reason: chain };
         }
         if e.is_connect() {
+            if let Some(proxy) = proxy_for(&req.registry, &req.url) {
+                return ClientError::Proxy {
+                    url,
+                    proxy,
+                    reason: chain,
+                };
+            }
             return ClientError::Connect { url, reason: chain };
         }
         ClientError::Transport { url, reason: chain }
     }
+}
+
+/// The proxy the environment names for `url` (as reqwest reads it:
+/// `HTTP(S)_PROXY`, `ALL_PROXY`, `NO_PROXY`), shown without credentials.
+/// Loopback registries never use one.
+fn proxy_for(registry: &str, url: &Url) -> Option<String> {
+    if is_loopback_registry(registry) {
+        return None;
+    }
+    let uri: hyper::Uri = url.as_str().parse().ok()?;
+    let intercept = hyper_util::client::proxy::matcher::Matcher::from_system().intercept(&uri)?;
+    let proxy = intercept.uri();
+    let host = proxy.host()?;
+    Some(match proxy.port_u16() {
+        Some(p) => format!("{}://{host}:{p}", proxy.scheme_str().unwrap_or("http")),
+        None => format!("{}://{host}", proxy.scheme_str().unwrap_or("http")),
+    })
 }
 
 fn basic_header(username: &str, password: &Secret) -> String {
