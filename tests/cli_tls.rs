@@ -269,20 +269,34 @@ fn serve_with_a_self_signed_ca_certificate_is_reached_on_localhost() {
 
     // Loopback tries https first; the certificate is pinned with --ca-cert
     // although it is self-signed and marked CA.
-    for target in [host.clone(), format!("https://{host}"), serve.addr().to_owned()] {
-        let (code, out, err) = ls(d, &[&target, "--ca-cert", &cert("self"), "--format", "json"]);
+    for target in [
+        host.clone(),
+        format!("https://{host}"),
+        serve.addr().to_owned(),
+    ] {
+        let (code, out, err) = ls(
+            d,
+            &[&target, "--ca-cert", &cert("self"), "--format", "json"],
+        );
         assert_eq!(code, Some(0), "{target}: {err}");
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["repositories"], serde_json::json!([]));
     }
     // Untrusted, another certificate, or the right key but the wrong name:
     // refused, never silently switched to http.
-    for extra in [vec![], vec!["--ca-cert", &cert("other")], vec!["--ca-cert", &cert("elsewhere")]] {
+    for extra in [
+        vec![],
+        vec!["--ca-cert", &cert("other")],
+        vec!["--ca-cert", &cert("elsewhere")],
+    ] {
         let mut args = vec![host.as_str()];
         args.extend(extra.iter().copied());
         let (code, _, err) = ls(d, &args);
         assert_eq!(code, Some(1), "{args:?}: {err}");
-        assert!(err.contains("TLS error") && err.contains("certificate"), "{args:?}: {err}");
+        assert!(
+            err.contains("TLS error") && err.contains("certificate"),
+            "{args:?}: {err}"
+        );
         assert!(err.contains("--ca-cert"), "the hint names the flag: {err}");
     }
     // An explicit http:// is honoured, and its failure explained.
@@ -299,7 +313,11 @@ fn plain_http_on_loopback_works_with_and_without_a_scheme() {
     let d = dir.path();
     let port = serve.addr().rsplit(':').next().unwrap().to_owned();
     let host = format!("localhost:{port}");
-    for target in [host.clone(), format!("http://{host}"), serve.addr().to_owned()] {
+    for target in [
+        host.clone(),
+        format!("http://{host}"),
+        serve.addr().to_owned(),
+    ] {
         let (code, out, err) = ls(d, &[&target, "--format", "json"]);
         assert_eq!(code, Some(0), "{target}: {err}");
         assert!(out.contains("\"repositories\""), "{out}");
@@ -310,11 +328,18 @@ fn plain_http_on_loopback_works_with_and_without_a_scheme() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "unknown repository, not a bad reference: {err}");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "unknown repository, not a bad reference: {err}"
+    );
     assert!(!err.contains("invalid"), "{err}");
     // An explicit https:// is honoured: not silently switched to http.
     let (code, _, err) = ls(d, &[&format!("https://{host}")]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("HTTP response to HTTPS client"), "{err}");
-    assert!(err.contains(&format!("http://{host}")), "the hint says how: {err}");
+    assert!(
+        err.contains(&format!("http://{host}")),
+        "the hint says how: {err}"
+    );
 }

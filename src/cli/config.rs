@@ -7,6 +7,7 @@
 //!   "defaultRegistry": {"value": "localhost:5000", "source": {"kind": "file"}},
 //!   "insecure": {"value": false, "source": {"kind": "default"}},
 //!   "caCerts": {"value": [], "source": {"kind": "default"}},
+//!   "timeout": {"value": "30s", "source": {"kind": "default"}},
 //!   "dockerConfig": {"value": "/home/u/.docker/config.json", "source": {"kind": "default"}},
 //!   "registries": {"HOST": {"insecure": true, "ca_cert": "/path", "mirror": "HOST2"}} }
 //! ```
@@ -47,6 +48,7 @@ pub fn run(args: ConfigArgs, s: &Settings) -> anyhow::Result<()> {
                 "defaultRegistry": s.default_registry,
                 "insecure": s.insecure,
                 "caCerts": s.ca_certs,
+                "timeout": s.timeout,
                 "dockerConfig": s.docker_config,
                 "registries": s.registries,
             });
@@ -91,6 +93,7 @@ pub fn run(args: ConfigArgs, s: &Settings) -> anyhow::Result<()> {
                     },
                     &s.ca_certs.source,
                 ),
+                row("timeout", s.timeout.value.to_string(), &s.timeout.source),
                 row(
                     "docker config",
                     path_str(&s.docker_config.value),

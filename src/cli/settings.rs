@@ -286,3 +286,21 @@ impl Settings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_parse_as_durations_or_seconds_and_refuse_zero() {
+        assert_eq!(parse_timeout("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_timeout("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_timeout("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_timeout(" 7 "), Ok(Duration::from_secs(7)));
+        for bad in ["0", "0s", "soon", "", "-1s"] {
+            let e = parse_timeout(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")) && e.contains("30s"), "{e}");
+        }
+        assert_eq!(HumanDuration(Duration::from_secs(90)).to_string(), "1m 30s");
+    }
+}

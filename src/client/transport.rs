@@ -787,6 +787,14 @@ impl Client {
                 registry: req.registry.clone(),
             };
         }
+        if chain.contains("CaUsedAsEndEntity") {
+            return ClientError::Tls {
+                url,
+                reason: "the server presents a CA certificate (CA:TRUE, e.g. self-signed with \
+                         `openssl req -x509`) as its own, and it is not trusted"
+                    .to_owned(),
+            };
+        }
         if chain.contains("certificate") || chain.contains("Certificate") || chain.contains("tls") {
             return ClientError::Tls { url, reason: chain };
         }
