@@ -661,3 +661,78 @@ async fn other_hosts_use_the_proxy_unless_no_proxy_names_them() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ls_into_a_reader_that_stops_stops_fetching_pages() {
+    const PAGES: usize = 50;
+    // Page 2 waits until the reader is gone, so that the outcome does not
+    // depend on how much fits in the pipe.
+    let release = Arc::new(tokio::sync::Notify::new());
+    let hold = release.clone();
+    let server = raw_server(
+        "127.0.0.1:0",
+        None,
+        Arc::new(move |req, _| {
+            let page: usize = req
+                .target
+                .split("last=p")
+                .nth(1)
+                .and_then(|p| p.split(['-', '&']).next())
+                .and_then(|p| p.parse::<usize>().ok())
+                .map_or(0, |p| p + 1);
+            let names: Vec<String> = (0..10).map(|i| format!("p{page:03}-{i}")).collect();
+            let last = names.last().cloned().unwrap_or_default();
+            let mut reply = json(serde_json::json!({ "repositories": names }));
+            if page == 1 {
+                reply.hold = Some(hold.clone());
+            }
+            if page + 1 < PAGES {
+                with_link(reply, &format!("/v2/_catalog?last={last}&n=10"))
+            } else {
+                reply
+            }
+        }),
+    )
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let mut child = regctl(home.path())
+        .args([
+            "ls",
+            &format!("http://{}", server.addr),
+            "--page-size",
+            "10",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    reader.read_line(&mut first).unwrap();
+    assert_eq!(first, "p000-0\n");
+    drop(reader);
+    release.notify_one();
+    let out = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                return child.wait_with_output().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        panic!("regctl kept running after its reader went away");
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a closed pipe is a quiet end: {stderr}"
+    );
+    let fetched = server.seen().len();
+    println!("pages fetched after the reader stopped at page 1: {fetched} of {PAGES}");
+    assert!(fetched < PAGES, "all {PAGES} pages were fetched for nobody");
+}
