@@ -125,7 +125,7 @@ _regctl() {
 
     case "${cmd}" in
         regctl)
-            opts="-r -v -h -V --registry --config --insecure --ca-cert --verbose --help --version ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help"
+            opts="-r -v -h -V --registry --config --insecure --ca-cert --timeout --verbose --help --version ls tags digest inspect rm cp prune du gc tag login logout config completions serve generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -147,6 +147,10 @@ _regctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -155,7 +159,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__completions)
-            opts="-r -v -h -V --registry --config --insecure --ca-cert --verbose --help --version bash elvish fish powershell zsh"
+            opts="-r -v -h -V --registry --config --insecure --ca-cert --timeout --verbose --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -177,6 +181,10 @@ _regctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -185,7 +193,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__config)
-            opts="-r -v -h -V --format --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-r -v -h -V --format --registry --config --insecure --ca-cert --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -211,6 +219,10 @@ _regctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -219,7 +231,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__cp)
-            opts="-j -r -v -h -V --platform --jobs --referrers --all-tags --format --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-j -r -v -h -V --platform --jobs --referrers --all-tags --format --registry --config --insecure --ca-cert --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -257,6 +269,10 @@ _regctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -265,7 +281,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__digest)
-            opts="-r -v -h -V --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-r -v -h -V --registry --config --insecure --ca-cert --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -287,6 +303,10 @@ _regctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -295,7 +315,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__du)
-            opts="-r -v -h -V --root --format --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-r -v -h -V --root --format --registry --config --insecure --ca-cert --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -325,6 +345,10 @@ _regctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -333,7 +357,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__gc)
-            opts="-y -v -h -V --root --container --exec --registry-config --delete-untagged --prune-empty-repos --min-age --dry-run --yes --force --format --config --insecure --ca-cert --verbose --help --version"
+            opts="-y -v -h -V --root --container --exec --registry-config --delete-untagged --prune-empty-repos --min-age --dry-run --yes --force --format --config --insecure --ca-cert --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -371,6 +395,10 @@ _regctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -379,7 +407,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__generate__subcmd__docs)
-            opts="-r -v -h -V --out --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-r -v -h -V --out --registry --config --insecure --ca-cert --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -402,6 +430,10 @@ _regctl() {
                     return 0
                     ;;
                 --ca-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -665,7 +697,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__inspect)
-            opts="-r -v -h -V --platform --raw --format --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-r -v -h -V --platform --raw --format --registry --config --insecure --ca-cert --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -695,6 +727,10 @@ _regctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -703,7 +739,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__login)
-            opts="-u -r -v -h -V --username --password-stdin --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-u -r -v -h -V --username --password-stdin --registry --config --insecure --ca-cert --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -733,6 +769,10 @@ _regctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -741,7 +781,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__logout)
-            opts="-r -v -h -V --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-r -v -h -V --registry --config --insecure --ca-cert --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -763,6 +803,10 @@ _regctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -771,7 +815,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__ls)
-            opts="-r -v -h -V --limit --page-size --format --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-r -v -h -V --limit --page-size --format --registry --config --insecure --ca-cert --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -805,6 +849,10 @@ _regctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -813,7 +861,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__prune)
-            opts="-y -r -v -h -V --keep --older-than --match --exclude --dry-run --yes --format --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-y -r -v -h -V --keep --older-than --match --exclude --dry-run --yes --format --registry --config --insecure --ca-cert --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -855,6 +903,10 @@ _regctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -863,7 +915,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__rm)
-            opts="-y -r -v -h -V --yes --dry-run --tag-only --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-y -r -v -h -V --yes --dry-run --tag-only --registry --config --insecure --ca-cert --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -885,6 +937,10 @@ _regctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -893,7 +949,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__serve)
-            opts="-p -r -v -h -V --addr --port --root --no-delete --read-only --htpasswd --tls-cert --tls-key --gc-interval --log-format --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-p -r -v -h -V --addr --port --root --no-delete --read-only --htpasswd --tls-cert --tls-key --gc-interval --log-format --registry --config --insecure --ca-cert --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -951,6 +1007,10 @@ _regctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -959,7 +1019,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__tag)
-            opts="-r -v -h -V --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-r -v -h -V --registry --config --insecure --ca-cert --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -981,6 +1041,10 @@ _regctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -989,7 +1053,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__tags)
-            opts="-r -v -h -V --page-size --format --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-r -v -h -V --page-size --format --registry --config --insecure --ca-cert --timeout --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1016,6 +1080,10 @@ _regctl() {
                     return 0
                     ;;
                 --ca-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

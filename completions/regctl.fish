@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_regctl_global_optspecs
-    string join \n r/registry= config= insecure ca-cert= v/verbose h/help V/version
+    string join \n r/registry= config= insecure ca-cert= timeout= v/verbose h/help V/version
 end
 
 function __fish_regctl_needs_command
@@ -26,7 +26,8 @@ end
 
 complete -c regctl -n "__fish_regctl_needs_command" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_needs_command" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
-complete -c regctl -n "__fish_regctl_needs_command" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_needs_command" -l ca-cert -d 'Trust this certificate (PEM) for TLS: a CA, or the registry\'s own self-signed certificate; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_needs_command" -l timeout -d 'Give up on a registry that makes no progress for this long (connecting, or between reads; not a cap on long transfers), e.g. 30s, 2m [default: 30s]' -r
 complete -c regctl -n "__fish_regctl_needs_command" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_needs_command" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_needs_command" -s h -l help -d 'Print help'
@@ -55,7 +56,8 @@ json\t'One JSON document'
 plain\t'One item a line, for scripts'"
 complete -c regctl -n "__fish_regctl_using_subcommand ls" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand ls" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand ls" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand ls" -l ca-cert -d 'Trust this certificate (PEM) for TLS: a CA, or the registry\'s own self-signed certificate; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand ls" -l timeout -d 'Give up on a registry that makes no progress for this long (connecting, or between reads; not a cap on long transfers), e.g. 30s, 2m [default: 30s]' -r
 complete -c regctl -n "__fish_regctl_using_subcommand ls" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand ls" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -66,14 +68,16 @@ json\t'One JSON document'
 plain\t'One item a line, for scripts'"
 complete -c regctl -n "__fish_regctl_using_subcommand tags" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand tags" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand tags" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand tags" -l ca-cert -d 'Trust this certificate (PEM) for TLS: a CA, or the registry\'s own self-signed certificate; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand tags" -l timeout -d 'Give up on a registry that makes no progress for this long (connecting, or between reads; not a cap on long transfers), e.g. 30s, 2m [default: 30s]' -r
 complete -c regctl -n "__fish_regctl_using_subcommand tags" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand tags" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand tags" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c regctl -n "__fish_regctl_using_subcommand tags" -s V -l version -d 'Print version'
 complete -c regctl -n "__fish_regctl_using_subcommand digest" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand digest" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand digest" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand digest" -l ca-cert -d 'Trust this certificate (PEM) for TLS: a CA, or the registry\'s own self-signed certificate; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand digest" -l timeout -d 'Give up on a registry that makes no progress for this long (connecting, or between reads; not a cap on long transfers), e.g. 30s, 2m [default: 30s]' -r
 complete -c regctl -n "__fish_regctl_using_subcommand digest" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand digest" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand digest" -s h -l help -d 'Print help'
@@ -84,7 +88,8 @@ json\t'One JSON document'
 plain\t'One item a line, for scripts'"
 complete -c regctl -n "__fish_regctl_using_subcommand inspect" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l ca-cert -d 'Trust this certificate (PEM) for TLS: a CA, or the registry\'s own self-signed certificate; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l timeout -d 'Give up on a registry that makes no progress for this long (connecting, or between reads; not a cap on long transfers), e.g. 30s, 2m [default: 30s]' -r
 complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l raw -d 'Print the manifest bytes exactly as served'
 complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand inspect" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
@@ -92,7 +97,8 @@ complete -c regctl -n "__fish_regctl_using_subcommand inspect" -s h -l help -d '
 complete -c regctl -n "__fish_regctl_using_subcommand inspect" -s V -l version -d 'Print version'
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand rm" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand rm" -l ca-cert -d 'Trust this certificate (PEM) for TLS: a CA, or the registry\'s own self-signed certificate; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand rm" -l timeout -d 'Give up on a registry that makes no progress for this long (connecting, or between reads; not a cap on long transfers), e.g. 30s, 2m [default: 30s]' -r
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -s y -l yes -d 'Do not ask for confirmation'
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -l dry-run -d 'Only show what would be deleted'
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -l tag-only -d 'Remove only this tag; keep the manifest and its other tags'
@@ -106,7 +112,8 @@ complete -c regctl -n "__fish_regctl_using_subcommand cp" -l format -d 'Summary 
 json\t'The summary as JSON: `{"source","destination","digest","manifests","blobsCopied", "blobsSkipped","blobsMounted","bytesCopied","seconds"}`; with --all-tags an array of them'"
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand cp" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand cp" -l ca-cert -d 'Trust this certificate (PEM) for TLS: a CA, or the registry\'s own self-signed certificate; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand cp" -l timeout -d 'Give up on a registry that makes no progress for this long (connecting, or between reads; not a cap on long transfers), e.g. 30s, 2m [default: 30s]' -r
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -l referrers -d 'Also copy the artifacts that refer to the image (OCI 1.1 `subject`: signatures, SBOMs)'
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -l all-tags -d 'Copy every tag of the source repository (SRC and DST name repositories)'
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
@@ -122,7 +129,8 @@ json\t'One JSON document'
 plain\t'One item a line, for scripts'"
 complete -c regctl -n "__fish_regctl_using_subcommand prune" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand prune" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand prune" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand prune" -l ca-cert -d 'Trust this certificate (PEM) for TLS: a CA, or the registry\'s own self-signed certificate; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand prune" -l timeout -d 'Give up on a registry that makes no progress for this long (connecting, or between reads; not a cap on long transfers), e.g. 30s, 2m [default: 30s]' -r
 complete -c regctl -n "__fish_regctl_using_subcommand prune" -l dry-run -d 'Only show the plan'
 complete -c regctl -n "__fish_regctl_using_subcommand prune" -s y -l yes -d 'Do not ask for confirmation'
 complete -c regctl -n "__fish_regctl_using_subcommand prune" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
@@ -135,7 +143,8 @@ json\t'One JSON document'
 plain\t'One item a line, for scripts'"
 complete -c regctl -n "__fish_regctl_using_subcommand du" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand du" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand du" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand du" -l ca-cert -d 'Trust this certificate (PEM) for TLS: a CA, or the registry\'s own self-signed certificate; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand du" -l timeout -d 'Give up on a registry that makes no progress for this long (connecting, or between reads; not a cap on long transfers), e.g. 30s, 2m [default: 30s]' -r
 complete -c regctl -n "__fish_regctl_using_subcommand du" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand du" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand du" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -149,7 +158,8 @@ complete -c regctl -n "__fish_regctl_using_subcommand gc" -l format -d 'Output f
 json\t'One JSON document'
 plain\t'One item a line, for scripts'"
 complete -c regctl -n "__fish_regctl_using_subcommand gc" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand gc" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -l ca-cert -d 'Trust this certificate (PEM) for TLS: a CA, or the registry\'s own self-signed certificate; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand gc" -l timeout -d 'Give up on a registry that makes no progress for this long (connecting, or between reads; not a cap on long transfers), e.g. 30s, 2m [default: 30s]' -r
 complete -c regctl -n "__fish_regctl_using_subcommand gc" -l delete-untagged -d 'Also remove manifests no tag reaches; children of a tagged index and referrers (signatures, SBOMs) of a kept manifest are always kept'
 complete -c regctl -n "__fish_regctl_using_subcommand gc" -l prune-empty-repos -d 'Remove repositories left with no tags and no manifests, so they leave the catalog'
 complete -c regctl -n "__fish_regctl_using_subcommand gc" -l dry-run -d 'Only show the plan'
@@ -161,7 +171,8 @@ complete -c regctl -n "__fish_regctl_using_subcommand gc" -s h -l help -d 'Print
 complete -c regctl -n "__fish_regctl_using_subcommand gc" -s V -l version -d 'Print version'
 complete -c regctl -n "__fish_regctl_using_subcommand tag" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand tag" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand tag" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand tag" -l ca-cert -d 'Trust this certificate (PEM) for TLS: a CA, or the registry\'s own self-signed certificate; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand tag" -l timeout -d 'Give up on a registry that makes no progress for this long (connecting, or between reads; not a cap on long transfers), e.g. 30s, 2m [default: 30s]' -r
 complete -c regctl -n "__fish_regctl_using_subcommand tag" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand tag" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand tag" -s h -l help -d 'Print help'
@@ -169,7 +180,8 @@ complete -c regctl -n "__fish_regctl_using_subcommand tag" -s V -l version -d 'P
 complete -c regctl -n "__fish_regctl_using_subcommand login" -s u -l username -d 'User name' -r
 complete -c regctl -n "__fish_regctl_using_subcommand login" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand login" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand login" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand login" -l ca-cert -d 'Trust this certificate (PEM) for TLS: a CA, or the registry\'s own self-signed certificate; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand login" -l timeout -d 'Give up on a registry that makes no progress for this long (connecting, or between reads; not a cap on long transfers), e.g. 30s, 2m [default: 30s]' -r
 complete -c regctl -n "__fish_regctl_using_subcommand login" -l password-stdin -d 'Read the password from stdin'
 complete -c regctl -n "__fish_regctl_using_subcommand login" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand login" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
@@ -177,7 +189,8 @@ complete -c regctl -n "__fish_regctl_using_subcommand login" -s h -l help -d 'Pr
 complete -c regctl -n "__fish_regctl_using_subcommand login" -s V -l version -d 'Print version'
 complete -c regctl -n "__fish_regctl_using_subcommand logout" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand logout" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand logout" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand logout" -l ca-cert -d 'Trust this certificate (PEM) for TLS: a CA, or the registry\'s own self-signed certificate; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand logout" -l timeout -d 'Give up on a registry that makes no progress for this long (connecting, or between reads; not a cap on long transfers), e.g. 30s, 2m [default: 30s]' -r
 complete -c regctl -n "__fish_regctl_using_subcommand logout" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand logout" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand logout" -s h -l help -d 'Print help'
@@ -187,14 +200,16 @@ json\t'One JSON document'
 plain\t'One item a line, for scripts'"
 complete -c regctl -n "__fish_regctl_using_subcommand config" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand config" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand config" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand config" -l ca-cert -d 'Trust this certificate (PEM) for TLS: a CA, or the registry\'s own self-signed certificate; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand config" -l timeout -d 'Give up on a registry that makes no progress for this long (connecting, or between reads; not a cap on long transfers), e.g. 30s, 2m [default: 30s]' -r
 complete -c regctl -n "__fish_regctl_using_subcommand config" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand config" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand config" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c regctl -n "__fish_regctl_using_subcommand config" -s V -l version -d 'Print version'
 complete -c regctl -n "__fish_regctl_using_subcommand completions" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand completions" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand completions" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand completions" -l ca-cert -d 'Trust this certificate (PEM) for TLS: a CA, or the registry\'s own self-signed certificate; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand completions" -l timeout -d 'Give up on a registry that makes no progress for this long (connecting, or between reads; not a cap on long transfers), e.g. 30s, 2m [default: 30s]' -r
 complete -c regctl -n "__fish_regctl_using_subcommand completions" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand completions" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand completions" -s h -l help -d 'Print help'
@@ -210,7 +225,8 @@ complete -c regctl -n "__fish_regctl_using_subcommand serve" -l log-format -d 'A
 json\t''"
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand serve" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l ca-cert -d 'Trust this certificate (PEM) for TLS: a CA, or the registry\'s own self-signed certificate; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l timeout -d 'Give up on a registry that makes no progress for this long (connecting, or between reads; not a cap on long transfers), e.g. 30s, 2m [default: 30s]' -r
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -l no-delete -d 'Answer DELETE with 405 UNSUPPORTED, like registry:2 with delete disabled'
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -l read-only -d 'Refuse every write with 405 UNSUPPORTED'
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
@@ -220,7 +236,8 @@ complete -c regctl -n "__fish_regctl_using_subcommand serve" -s V -l version -d 
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l out -d 'Directory that receives completions/ and man/' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
-complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l ca-cert -d 'Trust this certificate (PEM) for TLS: a CA, or the registry\'s own self-signed certificate; repeatable' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l timeout -d 'Give up on a registry that makes no progress for this long (connecting, or between reads; not a cap on long transfers), e.g. 30s, 2m [default: 30s]' -r
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand generate-docs" -s h -l help -d 'Print help'
