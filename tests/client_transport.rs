@@ -511,7 +511,8 @@ fn a_registry_that_never_answers_times_out_naming_it() {
     let home = tempfile::tempdir().unwrap();
     let addr = silent.addr.to_string();
     for (args, env) in [
-        // https first on loopback: the TLS handshake gets no answer.
+        // https first on loopback: the TLS handshake gets no answer, then
+        // neither does plain http.
         (vec!["--timeout", "1s", "ls", addr.as_str()], None),
         // Plain http: the response never comes.
         (

@@ -31,6 +31,11 @@ const MAX_SMALL_BODY: usize = 1024 * 1024;
 /// `--timeout` when none is set.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a loopback registry gets to answer the https probe before it is
+/// taken to speak plain http (a minimal server may not answer a TLS
+/// handshake at all). A TLS handshake on loopback takes milliseconds.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// How the client is set up; built by the CLI from flags, env and config file.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -371,9 +376,10 @@ impl Client {
 
     /// For a loopback registry whose scheme is not known yet, asks `GET
     /// /v2/` over https once (concurrent requests wait for the answer): any
-    /// HTTP answer means https; an HTTP answer to the TLS handshake means
-    /// plain http. The answer holds for the rest of the process. Other
-    /// failures (a certificate error, a timeout) are returned as they are.
+    /// HTTP answer means https; anything but TLS coming back (an HTTP
+    /// answer, a hang-up, silence for [`PROBE_TIMEOUT`]) means plain http,
+    /// as docker decides. The answer holds for the rest of the process. A
+    /// certificate error is returned as it is: that server speaks TLS.
     async fn probe_scheme(&self, registry: &str, http: &reqwest::Client) -> Result<()> {
         if self.scheme_choice(registry) != SchemeChoice::HttpsThenHttp {
             return Ok(());
@@ -388,7 +394,8 @@ impl Client {
         }
         let mut probe = Request::new(Method::GET, registry, self.url(registry, "")?, None);
         tracing::debug!(target: "regctl::http", "GET {} (is it https?)", probe.url);
-        match http.get(probe.url.clone()).send().await {
+        let limit = PROBE_TIMEOUT.min(self.inner.opts.timeout);
+        match http.get(probe.url.clone()).timeout(limit).send().await {
             Ok(_) => {
                 self.set_scheme(registry, Scheme::Https);
                 Ok(())
@@ -539,12 +546,20 @@ impl Client {
     }
 
     /// After `err` from an https attempt: if the registry is on loopback,
-    /// its scheme was not given, and it answered with plain HTTP (or, with
-    /// no port given, nothing listens on 443), switch it to http for the
-    /// rest of the process. Returns whether the request should be resent.
+    /// its scheme was not given, and what came back was not TLS (plain
+    /// HTTP, a hang-up, silence; or, with no port given, nothing listens on
+    /// 443), switch it to http for the rest of the process. Returns whether
+    /// the request should be resent.
     fn fall_back_to_http(&self, req: &mut Request, err: &ClientError) -> bool {
-        let plain_answer = matches!(err, ClientError::HttpsToHttp { .. })
-            || (matches!(err, ClientError::Connect { .. }) && req.url.port().is_none());
+        let plain_answer = match err {
+            ClientError::HttpsToHttp { .. }
+            | ClientError::Timeout { .. }
+            | ClientError::Transport { .. } => true,
+            ClientError::Connect { .. } => req.url.port().is_none(),
+            // Hung up on the handshake: not a TLS server.
+            ClientError::Tls { reason, .. } => reason.contains("handshake eof"),
+            _ => false,
+        };
         if !plain_answer
             || req.url.scheme() != "https"
             || self.scheme_choice(&req.registry) != SchemeChoice::HttpsThenHttp
