@@ -334,6 +334,27 @@ fn plain_http_on_loopback_works_with_and_without_a_scheme() {
         "unknown repository, not a bad reference: {err}"
     );
     assert!(!err.contains("invalid"), "{err}");
+    // And on cp's image arguments; one scheme per registry.
+    let img = common::TestImage::oci("scheme", 2, 1024);
+    let layout = d.join("layout");
+    common::write_oci_layout(&layout, &[("v1", common::image::Artifact::Image(&img))]);
+    let src = format!("oci:{}:v1", layout.display());
+    let out = regctl(d)
+        .args(["cp", &src, &format!("http://{host}/app:v1")])
+        .output()
+        .unwrap();
+    common::run_ok(out);
+    let out = regctl(d)
+        .args([
+            "cp",
+            &format!("http://{host}/app:v1"),
+            &format!("https://{host}/copy:v1"),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("one scheme per registry"), "{err}");
     // An explicit https:// is honoured: not silently switched to http.
     let (code, _, err) = ls(d, &[&format!("https://{host}")]);
     assert_eq!(code, Some(1), "{err}");
