@@ -453,6 +453,7 @@ async fn ls_prints_each_page_as_it_arrives() {
             Err(_) => {
                 release.notify_one();
                 let _ = child.kill();
+                let _ = child.wait();
                 panic!(
                     "only {} lines were printed before the last page was served: \
                      ls does not stream",
@@ -722,6 +723,7 @@ async fn ls_into_a_reader_that_stops_stops_fetching_pages() {
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = child.kill();
+        let _ = child.wait();
         panic!("regctl kept running after its reader went away");
     })
     .await
