@@ -61,6 +61,8 @@ type Handler = Arc<dyn Fn(&Seen, usize) -> Reply + Send + Sync>;
 struct Raw {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
+    /// TLS handshakes it was sent (and answered with a plain 400).
+    tls_hellos: Arc<AtomicUsize>,
 }
 
 impl Raw {
@@ -74,27 +76,38 @@ async fn raw_server(bind: &str, tls: Option<tokio_rustls::TlsAcceptor>, handler:
     let addr = listener.local_addr().unwrap();
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let count = Arc::new(AtomicUsize::new(0));
+    let tls_hellos = Arc::new(AtomicUsize::new(0));
     let seen2 = seen.clone();
+    let hellos = tls_hellos.clone();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
-            let (handler, seen, count, tls) =
-                (handler.clone(), seen2.clone(), count.clone(), tls.clone());
+            let (handler, seen, count, tls, hellos) = (
+                handler.clone(),
+                seen2.clone(),
+                count.clone(),
+                tls.clone(),
+                hellos.clone(),
+            );
             tokio::spawn(async move {
                 match tls {
                     Some(acceptor) => {
                         if let Ok(s) = acceptor.accept(stream).await {
-                            serve_one(s, handler, seen, count).await;
+                            serve_one(s, handler, seen, count, hellos).await;
                         }
                     }
-                    None => serve_one(stream, handler, seen, count).await,
+                    None => serve_one(stream, handler, seen, count, hellos).await,
                 }
             });
         }
     });
-    Raw { addr, seen }
+    Raw {
+        addr,
+        seen,
+        tls_hellos,
+    }
 }
 
 async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
@@ -102,6 +115,7 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
     handler: Handler,
     seen: Arc<Mutex<Vec<Seen>>>,
     count: Arc<AtomicUsize>,
+    tls_hellos: Arc<AtomicUsize>,
 ) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -111,6 +125,7 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
             _ => return,
         }
         if buf.first() == Some(&0x16) {
+            tls_hellos.fetch_add(1, Ordering::SeqCst);
             let _ = s
                 .write_all(
                     b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -738,4 +753,66 @@ async fn ls_into_a_reader_that_stops_stops_fetching_pages() {
     let fetched = server.seen().len();
     println!("pages fetched after the reader stopped at page 1: {fetched} of {PAGES}");
     assert!(fetched < PAGES, "all {PAGES} pages were fetched for nobody");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_requests_share_one_scheme_probe() {
+    let server = raw_server(
+        "127.0.0.1:0",
+        None,
+        Arc::new(|_, _| json(serde_json::json!({"repositories": ["a"]}))),
+    )
+    .await;
+    let reg = server.addr.to_string();
+    let c = client(Vec::new());
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (c, reg) = (c.clone(), reg.clone());
+            tokio::spawn(async move { c.catalog(&reg, None, None).await })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), ["a"]);
+    }
+    assert_eq!(
+        server.tls_hellos.load(Ordering::SeqCst),
+        1,
+        "one https probe for 8 concurrent first requests"
+    );
+    assert_eq!(server.seen().len(), 8);
+    assert_eq!(c.fixed_scheme(&reg), Some(Scheme::Http));
+}
+
+#[tokio::test]
+async fn a_certificate_in_certs_d_is_pinned_for_its_registry_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((cert, key)) = self_signed(dir.path(), "server") else {
+        return;
+    };
+    let handler: Handler = Arc::new(|_, _| json(serde_json::json!({"repositories": ["ok"]})));
+    let pinned = raw_server("127.0.0.1:0", Some(acceptor(&cert, &key)), handler.clone()).await;
+    let other = raw_server("127.0.0.1:0", Some(acceptor(&cert, &key)), handler).await;
+    let certs_d = dir.path().join("certs.d");
+    let host_dir = certs_d.join(pinned.addr.to_string());
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::copy(&cert, host_dir.join("ca.crt")).unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let c = Client::new(ClientOptions {
+        docker_config: None,
+        docker_certs_dir: Some(certs_d),
+        timeout: Duration::from_secs(10),
+        retry: RetryPolicy::none(),
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let names = c
+        .catalog(&pinned.addr.to_string(), None, None)
+        .await
+        .unwrap();
+    assert_eq!(names, ["ok"]);
+    let err = c
+        .catalog(&other.addr.to_string(), None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Tls { .. }), "{err}");
 }
