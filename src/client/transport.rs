@@ -835,7 +835,7 @@ fn proxy_for(registry: &str, url: &Url) -> Option<String> {
         return None;
     }
     let uri: hyper::Uri = url.as_str().parse().ok()?;
-    let intercept = hyper_util::client::proxy::matcher::Matcher::from_system().intercept(&uri)?;
+    let intercept = hyper_util::client::proxy::matcher::Matcher::from_env().intercept(&uri)?;
     let proxy = intercept.uri();
     let host = proxy.host()?;
     Some(match proxy.port_u16() {
