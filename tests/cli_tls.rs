@@ -224,3 +224,143 @@ fn serve_over_tls_with_htpasswd_accepts_only_trusted_logged_in_clients() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("certificate"), "{err}");
 }
+
+/// A self-signed certificate made the way registry guides show: `openssl
+/// req -x509` (which marks it CA:TRUE), for `names` (subjectAltName).
+fn self_signed(dir: &Path, stem: &str, names: &str) {
+    sh(
+        dir,
+        &format!(
+            "openssl req -x509 -newkey rsa:2048 -nodes -keyout {stem}.key -out {stem}.pem -days 2 \
+             -subj /CN=localhost -addext subjectAltName={names} 2>/dev/null"
+        ),
+    );
+}
+
+/// `regctl ls ARGS` in `home`; (exit code, stdout, stderr).
+fn ls(home: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = regctl(home).arg("ls").args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn serve_with_a_self_signed_ca_certificate_is_reached_on_localhost() {
+    if !have("openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    self_signed(d, "self", "DNS:localhost,IP:127.0.0.1");
+    self_signed(d, "other", "DNS:localhost,IP:127.0.0.1");
+    self_signed(d, "elsewhere", "DNS:registry.example.com");
+    let serve = common::Serve::start(&[
+        "--tls-cert",
+        d.join("self.pem").to_str().unwrap(),
+        "--tls-key",
+        d.join("self.key").to_str().unwrap(),
+    ]);
+    let port = serve.addr().rsplit(':').next().unwrap().to_owned();
+    let host = format!("localhost:{port}");
+    let cert = |name: &str| d.join(format!("{name}.pem")).to_str().unwrap().to_owned();
+
+    // Loopback tries https first; the certificate is pinned with --ca-cert
+    // although it is self-signed and marked CA.
+    for target in [
+        host.clone(),
+        format!("https://{host}"),
+        serve.addr().to_owned(),
+    ] {
+        let (code, out, err) = ls(
+            d,
+            &[&target, "--ca-cert", &cert("self"), "--format", "json"],
+        );
+        assert_eq!(code, Some(0), "{target}: {err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["repositories"], serde_json::json!([]));
+    }
+    // Untrusted, another certificate, or the right key but the wrong name:
+    // refused, never silently switched to http.
+    for extra in [
+        vec![],
+        vec!["--ca-cert", &cert("other")],
+        vec!["--ca-cert", &cert("elsewhere")],
+    ] {
+        let mut args = vec![host.as_str()];
+        args.extend(extra.iter().copied());
+        let (code, _, err) = ls(d, &args);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("TLS error") && err.contains("certificate"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("--ca-cert"), "the hint names the flag: {err}");
+    }
+    // An explicit http:// is honoured, and its failure explained.
+    let (code, _, err) = ls(d, &[&format!("http://{host}")]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("speaks https"), "{err}");
+    assert!(err.contains(&format!("https://{host}")), "{err}");
+}
+
+#[test]
+fn plain_http_on_loopback_works_with_and_without_a_scheme() {
+    let serve = common::Serve::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = serve.addr().rsplit(':').next().unwrap().to_owned();
+    let host = format!("localhost:{port}");
+    for target in [
+        host.clone(),
+        format!("http://{host}"),
+        serve.addr().to_owned(),
+    ] {
+        let (code, out, err) = ls(d, &[&target, "--format", "json"]);
+        assert_eq!(code, Some(0), "{target}: {err}");
+        assert!(out.contains("\"repositories\""), "{out}");
+    }
+    // A scheme on a repository reference, e.g. for tags.
+    let out = regctl(d)
+        .args(["tags", &format!("http://{host}/busybox")])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "unknown repository, not a bad reference: {err}"
+    );
+    assert!(!err.contains("invalid"), "{err}");
+    // And on cp's image arguments; one scheme per registry.
+    let img = common::TestImage::oci("scheme", 2, 1024);
+    let layout = d.join("layout");
+    common::write_oci_layout(&layout, &[("v1", common::image::Artifact::Image(&img))]);
+    let src = format!("oci:{}:v1", layout.display());
+    let out = regctl(d)
+        .args(["cp", &src, &format!("http://{host}/app:v1")])
+        .output()
+        .unwrap();
+    common::run_ok(out);
+    let out = regctl(d)
+        .args([
+            "cp",
+            &format!("http://{host}/app:v1"),
+            &format!("https://{host}/copy:v1"),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("one scheme per registry"), "{err}");
+    // An explicit https:// is honoured: not silently switched to http.
+    let (code, _, err) = ls(d, &[&format!("https://{host}")]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("HTTP response to HTTPS client"), "{err}");
+    assert!(
+        err.contains(&format!("http://{host}")),
+        "the hint says how: {err}"
+    );
+}

@@ -437,6 +437,8 @@ fn look_up_with_timeout(
         config: globals.config.map(Into::into),
         insecure: globals.insecure,
         ca_certs: globals.ca_certs.into_iter().map(Into::into).collect(),
+        // The look-up has its own cap (LOOKUP_TIMEOUT).
+        timeout: None,
     };
     let Ok(settings) = Settings::resolve(input) else {
         return Vec::new();

@@ -7,6 +7,7 @@
 //!   "defaultRegistry": {"value": "localhost:5000", "source": {"kind": "file"}},
 //!   "insecure": {"value": false, "source": {"kind": "default"}},
 //!   "caCerts": {"value": [], "source": {"kind": "default"}},
+//!   "timeout": {"value": "30s", "source": {"kind": "default"}},
 //!   "dockerConfig": {"value": "/home/u/.docker/config.json", "source": {"kind": "default"}},
 //!   "registries": {"HOST": {"insecure": true, "caCert": "/path", "mirror": "HOST2"}} }
 //! ```
@@ -52,6 +53,7 @@ pub fn run(args: ConfigArgs, s: &Settings) -> anyhow::Result<()> {
                 "defaultRegistry": s.default_registry,
                 "insecure": s.insecure,
                 "caCerts": s.ca_certs,
+                "timeout": s.timeout,
                 "dockerConfig": s.docker_config,
                 "registries": s.registries,
             });
@@ -99,6 +101,7 @@ pub fn run(args: ConfigArgs, s: &Settings) -> anyhow::Result<()> {
                     },
                     &s.ca_certs.source,
                 ),
+                row("timeout", s.timeout.value.to_string(), &s.timeout.source),
                 row(
                     name("docker config", "dockerConfig"),
                     path_str(&s.docker_config.value),

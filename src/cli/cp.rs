@@ -173,9 +173,8 @@ fn destination_name(src: &ImageRef, dst: &ImageRef) -> Option<String> {
 }
 
 pub async fn run(args: CpArgs, ctx: &Ctx) -> anyhow::Result<()> {
-    let default = &ctx.settings.default_registry.value;
-    let src = ImageRef::parse(&args.source, default).map_err(|e| Usage(e.to_string()))?;
-    let dst = ImageRef::parse(&args.destination, default).map_err(|e| Usage(e.to_string()))?;
+    let src = ctx.image_ref(&args.source)?;
+    let dst = ctx.image_ref(&args.destination)?;
     if let ImageRef::Registry(r) = &dst
         && r.digest().is_some()
     {

@@ -18,9 +18,9 @@ use regctl::ops::du::{self, ApiSource, StorageSource, Usage, UsageSource};
 use regctl::storage::{FsBackend, Registry, gc};
 use regctl::types::gc::GcOptions;
 
+use super::Ctx;
 use super::exit::Usage as UsageErr;
 use super::output::{self, Format, human_size};
-use super::{Ctx, registry_arg};
 
 #[derive(Debug, Args)]
 pub struct DuArgs {
@@ -93,7 +93,7 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| ctx.settings.default_registry.value.clone());
     if is_registry(&target) {
-        let registry = registry_arg(&target)?;
+        let registry = ctx.registry(&target)?;
         let src = ApiSource {
             client: &ctx.client,
             registry: registry.clone(),

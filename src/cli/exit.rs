@@ -108,9 +108,16 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
     let ce = client_error(err)?;
     let hint = match ce {
         ClientError::HttpsToHttp { registry } => format!(
-            "{registry} speaks plain http: pass --insecure, or set insecure = true under \
-             [registries.\"{registry}\"] in the regctl config file"
+            "{registry} speaks plain http: write http://{registry}, pass --insecure, or set \
+             insecure = true under [registries.\"{registry}\"] in the regctl config file"
         ),
+        ClientError::HttpToHttps { registry } => format!(
+            "write https://{registry} (or drop http:// and any insecure = true for it); if its \
+             certificate is self-signed, pass it with --ca-cert FILE"
+        ),
+        ClientError::Timeout { .. } => "is the registry overloaded or stuck? \
+             raise the limit with --timeout (or REGCTL_TIMEOUT, or timeout in the config file)"
+            .to_owned(),
         ClientError::Tls { url, .. } => {
             let host = host_of(url).unwrap_or_else(|| "HOST".to_owned());
             format!(
@@ -119,6 +126,13 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
             )
         }
         ClientError::Connect { .. } => "is the registry running and reachable at that address?".to_owned(),
+        ClientError::Proxy { url, .. } => {
+            let host = url::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_else(|| "HOST".to_owned());
+            format!("check that the proxy runs, or bypass it for this registry with NO_PROXY={host}")
+        }
         ClientError::TagMoved { .. } => "run the command again to act on the tag's new target".to_owned(),
         _ => match (ce.kind(), ce.code()) {
             (ErrorKind::Unsupported, _) if is_delete(ce) => "deletion is disabled on the server. \

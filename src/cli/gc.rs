@@ -16,7 +16,7 @@ use regctl::types::gc::{GcOptions, GcPlan, GcReport, GcSummary, LinkKind};
 
 use super::exit::Usage;
 use super::output::{self, Format, human_size, plural};
-use super::{Ctx, prompt, registry_arg};
+use super::{Ctx, prompt};
 
 /// Items of one kind listed before "… and N more".
 const LISTED: usize = 20;
@@ -119,7 +119,7 @@ pub async fn run(args: GcArgs, ctx: &Ctx) -> anyhow::Result<()> {
             planned.sweep().await?
         }
     } else {
-        let registry = registry_arg(args.registry.as_deref().unwrap_or_default())?;
+        let registry = ctx.registry(args.registry.as_deref().unwrap_or_default())?;
         let plan = online(ctx, &registry, &opts, true).await?;
         if format == Format::Table {
             show_plan(&mut out, &plan.plan)?;

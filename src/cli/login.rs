@@ -9,7 +9,7 @@ use clap::Args;
 use regctl::client::{Credential, DockerConfig, ErrorKind, Secret};
 
 use super::exit::{LoginRejected, Usage};
-use super::{Ctx, prompt, registry_arg};
+use super::{Ctx, prompt};
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
@@ -25,7 +25,7 @@ pub struct LoginArgs {
 }
 
 pub async fn run(args: LoginArgs, ctx: &Ctx) -> anyhow::Result<()> {
-    let registry = registry_arg(&args.server)?;
+    let registry = ctx.registry(&args.server)?;
     let username = match args.username {
         Some(u) => u,
         None if prompt::interactive() && !args.password_stdin => prompt::input("Username")?,

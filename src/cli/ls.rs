@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 
+use super::Ctx;
 use super::output::{self, Format};
-use super::{Ctx, registry_arg};
 
 #[derive(Debug, Args)]
 pub struct LsArgs {
@@ -36,16 +36,29 @@ pub struct LsJson<'a> {
 
 pub async fn run(args: LsArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let registry = match &args.server {
-        Some(r) => registry_arg(r)?,
+        Some(r) => ctx.registry(r)?,
         None => ctx.settings.default_registry.value.clone(),
     };
-    let repos = ctx
+    let context = || format!("listing repositories of {registry}");
+    let mut pager = ctx
         .client
-        .catalog(&registry, args.page_size, args.limit)
-        .await
-        .with_context(|| format!("listing repositories of {registry}"))?;
+        .catalog_pager(&registry, args.page_size, args.limit)
+        .with_context(context)?;
+    let format = output::resolve(args.format);
+    if format == Format::Plain {
+        // Page by page: a huge catalog is printed as it arrives.
+        while let Some(page) = pager.next_page().await.with_context(context)? {
+            let mut out = std::io::stdout().lock();
+            for r in &page {
+                writeln!(out, "{r}")?;
+            }
+            out.flush()?;
+        }
+        return Ok(());
+    }
+    let repos = pager.collect().await.with_context(context)?;
     let mut out = std::io::stdout().lock();
-    match output::resolve(args.format) {
+    match format {
         Format::Json => output::write_json(
             &mut out,
             &LsJson {
@@ -53,12 +66,7 @@ pub async fn run(args: LsArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 repositories: &repos,
             },
         )?,
-        Format::Plain => {
-            for r in &repos {
-                writeln!(out, "{r}")?;
-            }
-        }
-        Format::Table => {
+        Format::Plain | Format::Table => {
             let t = output::table(&["REPOSITORY"], repos.iter().map(|r| vec![r.clone()]));
             output::write_table(&mut out, &t)?;
         }

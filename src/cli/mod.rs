@@ -30,7 +30,8 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use regctl::client::Client;
-use regctl::types::Reference;
+use regctl::types::reference::{Scheme, split_scheme};
+use regctl::types::{ImageRef, Reference};
 
 use settings::{GlobalInput, Settings, Source};
 
@@ -65,9 +66,15 @@ pub struct GlobalArgs {
     /// Allow plain http to any registry (loopback registries use http by default)
     #[arg(long, global = true)]
     pub insecure: bool,
-    /// Trust this CA certificate (PEM) for TLS; repeatable
+    /// Trust this certificate (PEM) for TLS: a CA, or the registry's own
+    /// self-signed certificate; repeatable
     #[arg(long, global = true, value_name = "FILE")]
     pub ca_cert: Vec<PathBuf>,
+    /// Give up on a registry that makes no progress for this long
+    /// (connecting, or between reads; not a cap on long transfers), e.g.
+    /// 30s, 2m [default: 30s]
+    #[arg(long, env = "REGCTL_TIMEOUT", global = true, value_name = "DURATION")]
+    pub timeout: Option<String>,
     /// Log HTTP requests to stderr (never credentials or tokens)
     #[arg(short, long, global = true)]
     pub verbose: bool,
@@ -121,15 +128,21 @@ pub enum Command {
 const UNUSED_GLOBALS: &[(&str, &[&str])] = &[
     (
         "serve",
-        &["registry", "config", "insecure", "ca_cert", "verbose"],
+        &[
+            "registry", "config", "insecure", "ca_cert", "timeout", "verbose",
+        ],
     ),
     (
         "completions",
-        &["registry", "config", "insecure", "ca_cert", "verbose"],
+        &[
+            "registry", "config", "insecure", "ca_cert", "timeout", "verbose",
+        ],
     ),
     (
         "logout",
-        &["registry", "config", "insecure", "ca_cert", "verbose"],
+        &[
+            "registry", "config", "insecure", "ca_cert", "timeout", "verbose",
+        ],
     ),
     // login takes the registry as its argument.
     ("login", &["registry"]),
@@ -183,23 +196,69 @@ impl Ctx {
             .context("cannot find a home directory for Docker's config.json; set DOCKER_CONFIG")
     }
 
-    /// Parses a reference; short names go to the default registry.
+    /// Parses a reference; short names go to the default registry. An
+    /// `http://` or `https://` prefix says how to reach its registry.
     pub fn reference(&self, input: &str) -> anyhow::Result<Reference> {
-        Ok(Reference::parse(
-            input,
-            &self.settings.default_registry.value,
-        )?)
+        let (scheme, rest) = split_scheme(input);
+        let r = Reference::parse(rest, &self.settings.default_registry.value)?;
+        self.use_scheme(r.registry(), scheme, input)?;
+        Ok(r)
+    }
+
+    /// Parses a registry argument (see [`registry_arg`]), honouring an
+    /// `http://` or `https://` prefix.
+    pub fn registry(&self, input: &str) -> anyhow::Result<String> {
+        let registry = registry_arg(input)?;
+        self.use_scheme(&registry, split_scheme(input).0, input)?;
+        Ok(registry)
+    }
+
+    /// Parses a `cp` location: a store (`oci:`...) or a registry reference,
+    /// which may start with `http://` or `https://`.
+    pub fn image_ref(&self, input: &str) -> anyhow::Result<ImageRef> {
+        let (scheme, rest) = split_scheme(input);
+        let parsed = ImageRef::parse(rest, &self.settings.default_registry.value)
+            .map_err(|e| exit::Usage(e.to_string()))?;
+        if let ImageRef::Registry(r) = &parsed {
+            self.use_scheme(r.registry(), scheme, input)?;
+        }
+        Ok(parsed)
+    }
+
+    /// Makes the client speak `scheme` to `registry`; one scheme per
+    /// registry and command.
+    fn use_scheme(
+        &self,
+        registry: &str,
+        scheme: Option<Scheme>,
+        input: &str,
+    ) -> anyhow::Result<()> {
+        let Some(scheme) = scheme else {
+            return Ok(());
+        };
+        if let Some(before) = self.client.fixed_scheme(registry)
+            && before != scheme
+        {
+            return Err(exit::Usage(format!(
+                "{input:?} says {scheme}:// but {registry} was already given as {before}://; \
+                 use one scheme per registry"
+            ))
+            .into());
+        }
+        self.client.set_scheme(registry, scheme);
+        Ok(())
     }
 }
 
-fn registry_source(matches: &clap::ArgMatches) -> Source {
+/// Where a global option's value came from: its flag or its variable.
+fn global_source(matches: &clap::ArgMatches, id: &str, flag: &str, env: &str) -> Source {
     let sub = matches.subcommand().map(|(_, m)| m);
     let src = sub
-        .and_then(|m| m.value_source("registry"))
-        .or_else(|| matches.value_source("registry"));
+        .and_then(|m| m.value_source(id))
+        .or_else(|| matches.value_source(id));
     match src {
-        Some(ValueSource::EnvVariable) => Source::Env("REGCTL_REGISTRY".into()),
-        _ => Source::Flag("--registry".into()),
+        Some(ValueSource::EnvVariable) => Source::Env(env.into()),
+        _ => Source::Flag(flag.into()),
     }
 }
 
@@ -239,10 +298,26 @@ pub fn main() -> ExitCode {
             .registry
             .clone()
             .filter(|r| !r.is_empty())
-            .map(|r| (r, registry_source(&matches))),
+            .map(|r| {
+                (
+                    r,
+                    global_source(&matches, "registry", "--registry", "REGCTL_REGISTRY"),
+                )
+            }),
         config: cli.global.config.clone(),
         insecure: cli.global.insecure,
         ca_certs: cli.global.ca_cert.clone(),
+        timeout: cli
+            .global
+            .timeout
+            .clone()
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                (
+                    t,
+                    global_source(&matches, "timeout", "--timeout", "REGCTL_TIMEOUT"),
+                )
+            }),
     };
     let result = runtime.block_on(run(cli.command, input));
     match result {
@@ -285,12 +360,10 @@ async fn run(command: Command, input: GlobalInput) -> anyhow::Result<()> {
     }
 }
 
-/// Normalises a registry argument: accepts `https://host/` forms as docker does.
+/// Normalises a registry argument: accepts `https://host/` forms as docker
+/// does (the scheme itself is honoured by [`Ctx::registry`]).
 pub fn registry_arg(input: &str) -> anyhow::Result<String> {
-    let s = input
-        .strip_prefix("https://")
-        .or_else(|| input.strip_prefix("http://"))
-        .unwrap_or(input);
+    let s = split_scheme(input).1;
     let s = s.split('/').next().unwrap_or(s);
     let s = match s {
         "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => "docker.io",

@@ -4,12 +4,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use regctl::client::ClientOptions;
 use regctl::client::creds::default_docker_config_path;
+use regctl::client::transport::DEFAULT_TIMEOUT;
 use regctl::types::reference::{DOCKER_HUB, validate_registry};
 
 /// Where a setting's value came from.
@@ -56,6 +58,9 @@ pub struct FileConfig {
     /// Registry for references without a host.
     #[serde(default)]
     pub default_registry: Option<String>,
+    /// Longest wait without progress, e.g. `"30s"` (as `--timeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
     /// Per-registry settings, keyed by `host[:port]`.
     #[serde(default)]
     pub registries: BTreeMap<String, RegistryConfig>,
@@ -85,6 +90,42 @@ pub struct GlobalInput {
     pub config: Option<PathBuf>,
     pub insecure: bool,
     pub ca_certs: Vec<PathBuf>,
+    /// `--timeout` or `REGCTL_TIMEOUT`, unparsed.
+    pub timeout: Option<(String, Source)>,
+}
+
+/// A duration shown the way it is written (`30s`, `1m 30s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl Serialize for HumanDuration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_duration(self.0))
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+/// Parses a timeout: `30s`, `2m`, `500ms`, or a bare number of seconds.
+pub fn parse_timeout(input: &str) -> Result<Duration, String> {
+    let s = input.trim();
+    let parsed = match s.parse::<u64>() {
+        Ok(secs) => Ok(Duration::from_secs(secs)),
+        Err(_) => humantime::parse_duration(s).map_err(|e| e.to_string()),
+    };
+    match parsed {
+        Ok(d) if d.is_zero() => Err(format!(
+            "timeout {input:?} must be more than zero; write e.g. 30s, 2m or 500ms"
+        )),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!(
+            "timeout {input:?} is not a duration ({e}); write e.g. 30s, 2m or 500ms"
+        )),
+    }
 }
 
 /// Everything resolved.
@@ -97,6 +138,8 @@ pub struct Settings {
     pub default_registry: Setting<String>,
     pub insecure: Setting<bool>,
     pub ca_certs: Setting<Vec<PathBuf>>,
+    /// Longest wait without progress (connect, or any read).
+    pub timeout: Setting<HumanDuration>,
     pub docker_config: Setting<Option<PathBuf>>,
     pub registries: BTreeMap<String, RegistryConfig>,
 }
@@ -124,6 +167,9 @@ fn load_file(path: &Path, required: bool) -> anyhow::Result<Option<FileConfig>> 
     if let Some(r) = &cfg.default_registry {
         validate_registry(r)
             .with_context(|| format!("config file {}: default_registry", path.display()))?;
+    }
+    if let Some(t) = &cfg.timeout {
+        parse_timeout(t).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
     }
     for (host, rc) in &cfg.registries {
         validate_registry(host)
@@ -181,6 +227,17 @@ impl Settings {
             }
             Setting::new(input.ca_certs, Source::Flag("--ca-cert".into()))
         };
+        let timeout = match (&input.timeout, &file.timeout) {
+            (Some((t, src)), _) => {
+                let d = parse_timeout(t).map_err(|e| anyhow::anyhow!("{src}: {e}"))?;
+                Setting::new(HumanDuration(d), src.clone())
+            }
+            (None, Some(t)) => Setting::new(
+                HumanDuration(parse_timeout(t).map_err(anyhow::Error::msg)?),
+                Source::File,
+            ),
+            (None, None) => Setting::new(HumanDuration(DEFAULT_TIMEOUT), Source::Default),
+        };
         let docker_config = match std::env::var_os("DOCKER_CONFIG").filter(|v| !v.is_empty()) {
             Some(_) => Setting::new(
                 default_docker_config_path(),
@@ -194,6 +251,7 @@ impl Settings {
             default_registry,
             insecure,
             ca_certs,
+            timeout,
             docker_config,
             registries: file.registries,
         })
@@ -228,7 +286,26 @@ impl Settings {
             registry_ca_certs,
             mirrors,
             docker_config: self.docker_config.value.clone(),
+            timeout: self.timeout.value.0,
             ..ClientOptions::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_parse_as_durations_or_seconds_and_refuse_zero() {
+        assert_eq!(parse_timeout("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_timeout("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_timeout("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_timeout(" 7 "), Ok(Duration::from_secs(7)));
+        for bad in ["0", "0s", "soon", "", "-1s"] {
+            let e = parse_timeout(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")) && e.contains("30s"), "{e}");
+        }
+        assert_eq!(HumanDuration(Duration::from_secs(90)).to_string(), "1m 30s");
     }
 }

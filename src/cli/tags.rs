@@ -165,11 +165,14 @@ pub fn sort_tags(tags: &mut [String], sort: TagSort) {
 }
 
 /// The tags to print: filtered, sorted, reversed and cut as asked.
+/// Whether `--include`/`--exclude` keep this tag.
+fn matches(tag: &str, args: &TagsArgs) -> bool {
+    args.include.as_ref().is_none_or(|re| re.is_match(tag))
+        && !args.exclude.as_ref().is_some_and(|re| re.is_match(tag))
+}
+
 fn select(mut tags: Vec<String>, args: &TagsArgs) -> Vec<String> {
-    tags.retain(|t| {
-        args.include.as_ref().is_none_or(|re| re.is_match(t))
-            && !args.exclude.as_ref().is_some_and(|re| re.is_match(t))
-    });
+    tags.retain(|t| matches(t, args));
     sort_tags(&mut tags, args.sort);
     if args.reverse {
         tags.reverse();
@@ -190,14 +193,32 @@ pub async fn run(args: TagsArgs, ctx: &Ctx) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let tags = ctx
+    let context = || format!("listing tags of {r}");
+    let mut pager = ctx
         .client
-        .tags(&r, args.page_size)
-        .await
-        .with_context(|| format!("listing tags of {r}"))?;
-    let tags = select(tags, &args);
+        .tags_pager(&r, args.page_size)
+        .with_context(context)?;
+    let format = output::resolve(args.format);
+    if format == Format::Plain && args.sort == TagSort::None && !args.reverse {
+        // In the registry's order nothing needs the whole list: print page by
+        // page, as `ls` does, so memory stays flat on huge repositories.
+        let mut left = args.limit;
+        while let Some(page) = pager.next_page().await.with_context(context)? {
+            let mut out = std::io::stdout().lock();
+            for t in page.into_iter().filter(|t| matches(t, &args)) {
+                if left == Some(0) {
+                    return Ok(());
+                }
+                writeln!(out, "{t}")?;
+                left = left.map(|n| n - 1);
+            }
+            out.flush()?;
+        }
+        return Ok(());
+    }
+    let tags = select(pager.collect().await.with_context(context)?, &args);
     let mut out = std::io::stdout().lock();
-    match output::resolve(args.format) {
+    match format {
         Format::Json => output::write_json(
             &mut out,
             &TagsJson {

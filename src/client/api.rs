@@ -7,16 +7,15 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_util::stream::{self, Stream, StreamExt};
 use reqwest::Method;
-use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LINK, LOCATION, RANGE};
+use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
 use serde::Deserialize;
 use url::Url;
 
-use super::auth::{CATALOG_SCOPE, repository_scope};
+use super::auth::repository_scope;
 use super::error::{ClientError, Result};
-use super::pagination::next_link;
 use super::transport::{Body, Client, Request, error_chain, error_from_response, read_limited};
 use crate::types::media_type::MANIFEST_ACCEPT;
-use crate::types::{Descriptor, Digest, DigestMismatch, Digester, ErrorCode, Manifest, Reference};
+use crate::types::{Descriptor, Digest, DigestMismatch, Digester, Manifest, Reference};
 
 /// What a manifest `HEAD` tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,23 +25,7 @@ pub struct ManifestHead {
     pub size: Option<u64>,
 }
 
-#[derive(Deserialize)]
-struct CatalogPage {
-    #[serde(default)]
-    repositories: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-struct TagsPage {
-    // registry:2 answers `"tags": null` once every tag is deleted.
-    #[serde(default)]
-    tags: Option<Vec<String>>,
-}
-
 const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
-
-/// Catalog page asked for when the user sets none: registry:2's maximum.
-const DEFAULT_CATALOG_PAGE: usize = 1000;
 
 fn pull(r: &Reference) -> Option<String> {
     Some(repository_scope(r.repository(), "pull"))
@@ -79,110 +62,6 @@ impl Client {
         self.send_ok(Request::new(Method::GET, registry, url, None))
             .await
             .map(drop)
-    }
-
-    /// Repositories from `/v2/_catalog`, following `Link` pages to the end,
-    /// or until `limit` names were read. `page_size` sets `n`.
-    pub async fn catalog(
-        &self,
-        registry: &str,
-        page_size: Option<usize>,
-        limit: Option<usize>,
-    ) -> Result<Vec<String>> {
-        // Without a page size, ask for registry:2's largest page: its default
-        // of 100 makes a 10,000-repository catalog 100 walks of its tree.
-        let asked = page_size.is_some();
-        let page_size = page_size.unwrap_or(match limit {
-            Some(l) if l <= DEFAULT_CATALOG_PAGE => l,
-            _ => DEFAULT_CATALOG_PAGE,
-        });
-        match self.catalog_pages(registry, Some(page_size), limit).await {
-            // A registry that refuses our default page size gets its own.
-            Err(e) if !asked && e.code() == Some(&ErrorCode::PaginationNumberInvalid) => {
-                self.catalog_pages(registry, None, limit).await
-            }
-            other => other,
-        }
-    }
-
-    async fn catalog_pages(
-        &self,
-        registry: &str,
-        page_size: Option<usize>,
-        limit: Option<usize>,
-    ) -> Result<Vec<String>> {
-        let mut url = self.url(registry, "_catalog")?;
-        if let Some(n) = page_size {
-            url.query_pairs_mut().append_pair("n", &n.to_string());
-        }
-        self.paginate(registry, url, CATALOG_SCOPE, limit, |body, url| {
-            serde_json::from_slice::<CatalogPage>(body)
-                .map(|p| p.repositories.unwrap_or_default())
-                .map_err(|e| ClientError::InvalidResponse {
-                    url: url.to_owned(),
-                    reason: format!("not a catalog: {e}"),
-                })
-        })
-        .await
-    }
-
-    /// Every tag of a repository (all pages). A repository whose tags were
-    /// all deleted has none (registry:2 says `null`).
-    pub async fn tags(&self, repo: &Reference, page_size: Option<usize>) -> Result<Vec<String>> {
-        let mut url = self.url(repo.registry(), &format!("{}/tags/list", repo.repository()))?;
-        if let Some(n) = page_size {
-            url.query_pairs_mut().append_pair("n", &n.to_string());
-        }
-        let scope = repository_scope(repo.repository(), "pull");
-        self.paginate(repo.registry(), url, &scope, None, |body, url| {
-            serde_json::from_slice::<TagsPage>(body)
-                .map(|p| p.tags.unwrap_or_default())
-                .map_err(|e| ClientError::InvalidResponse {
-                    url: url.to_owned(),
-                    reason: format!("not a tag list: {e}"),
-                })
-        })
-        .await
-    }
-
-    async fn paginate(
-        &self,
-        registry: &str,
-        first: Url,
-        scope: &str,
-        limit: Option<usize>,
-        parse: impl Fn(&[u8], &str) -> Result<Vec<String>>,
-    ) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        let mut next = Some(first);
-        let mut seen = std::collections::HashSet::new();
-        while let Some(url) = next.take() {
-            // A server that links a page to itself must not loop us forever.
-            if !seen.insert(url.to_string()) {
-                break;
-            }
-            let req = Request::new(Method::GET, registry, url.clone(), Some(scope.to_owned()));
-            let resp = self.send_ok(req).await?;
-            next = resp
-                .headers()
-                .get(LINK)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|h| next_link(h, &url));
-            let body = read_limited(resp, 64 * 1024 * 1024, url.as_str()).await?;
-            let page = parse(&body, url.as_str())?;
-            let empty = page.is_empty();
-            out.extend(page);
-            if let Some(l) = limit
-                && out.len() >= l
-            {
-                out.truncate(l);
-                break;
-            }
-            if empty {
-                break;
-            }
-        }
-        Ok(out)
     }
 
     /// Manifests whose `subject` is `digest` (OCI 1.1 referrers API). A

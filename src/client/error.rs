@@ -19,12 +19,29 @@ pub enum ClientError {
     /// https was used against a server that speaks plain http.
     #[error("{registry}: server gave HTTP response to HTTPS client")]
     HttpsToHttp { registry: String },
+    /// Plain http was used against a server that speaks https.
+    #[error("{registry}: server answered an http request with TLS: it speaks https")]
+    HttpToHttps { registry: String },
     #[error("cannot connect to {url}: {reason}")]
     Connect { url: String, reason: String },
+    /// Connecting through the proxy the environment names failed.
+    #[error(
+        "cannot reach {url} through the proxy {proxy} (from HTTP_PROXY/HTTPS_PROXY/ALL_PROXY): {reason}"
+    )]
+    Proxy {
+        url: String,
+        proxy: String,
+        reason: String,
+    },
     #[error("TLS error talking to {url}: {reason}")]
     Tls { url: String, reason: String },
-    #[error("request to {url} timed out")]
-    Timeout { url: String },
+    /// No progress (connect, or any read) within the `--timeout`.
+    #[error("{host} did not answer within {} (request to {url})", humantime::format_duration(*.after))]
+    Timeout {
+        url: String,
+        host: String,
+        after: std::time::Duration,
+    },
     #[error("request to {url} failed: {reason}")]
     Transport { url: String, reason: String },
     /// Content did not hash to the digest it was requested by or announced with.
@@ -50,6 +67,13 @@ pub enum ClientError {
     Token {
         realm: String,
         status: Option<u16>,
+        reason: String,
+    },
+    /// A `Link` to the next page that regctl will not follow.
+    #[error("not following the next-page link from {from} to {to}: {reason}")]
+    Paging {
+        from: String,
+        to: String,
         reason: String,
     },
     #[error("cannot use CA certificate {path}: {reason}")]
@@ -144,6 +168,8 @@ impl ClientError {
                 _ => ErrorKind::Network,
             },
             ClientError::HttpsToHttp { .. }
+            | ClientError::HttpToHttps { .. }
+            | ClientError::Proxy { .. }
             | ClientError::Connect { .. }
             | ClientError::Tls { .. }
             | ClientError::Timeout { .. }

@@ -9,6 +9,7 @@ pub mod delete;
 pub mod error;
 pub mod pagination;
 pub mod retry;
+mod tls;
 pub mod transport;
 
 pub use api::{BlobStream, ManifestHead};

@@ -51,6 +51,51 @@ pub enum ParseError {
         "invalid registry {input:?}: expected a host name with an optional port, e.g. localhost:5000"
     )]
     RegistryInvalid { input: String },
+    /// `http://` or `https://` before a reference, where none is accepted
+    /// (the command line strips and honours it with [`split_scheme`]).
+    #[error(
+        "invalid reference {input:?}: a scheme (http:// or https://) is not accepted here; \
+         write the reference without it"
+    )]
+    SchemeNotAccepted { input: String },
+}
+
+/// How a registry is spoken to, when the user says so with an `http://` or
+/// `https://` prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Splits an explicit `http://` / `https://` (any case) off a registry or
+/// reference argument: `https://localhost:5000/a` -> `(Some(Https),
+/// "localhost:5000/a")`. Anything else is returned unchanged.
+pub fn split_scheme(input: &str) -> (Option<Scheme>, &str) {
+    for (prefix, scheme) in [("https://", Scheme::Https), ("http://", Scheme::Http)] {
+        if input.len() >= prefix.len()
+            && input.is_char_boundary(prefix.len())
+            && input[..prefix.len()].eq_ignore_ascii_case(prefix)
+        {
+            return (Some(scheme), &input[prefix.len()..]);
+        }
+    }
+    (None, input)
 }
 
 /// Checks a repository name against the distribution spec's name grammar.
@@ -191,6 +236,11 @@ impl Reference {
     pub fn parse(input: &str, default_registry: &str) -> Result<Self, ParseError> {
         if input.is_empty() {
             return Err(ParseError::Empty(input.to_owned()));
+        }
+        if split_scheme(input).0.is_some() {
+            return Err(ParseError::SchemeNotAccepted {
+                input: input.to_owned(),
+            });
         }
         let (rest, digest) = match input.rsplit_once('@') {
             Some((rest, d)) => {
@@ -499,6 +549,24 @@ mod tests {
         assert!(validate_tag(".a").is_err());
         assert!(validate_tag("a/b").is_err());
         assert!(validate_tag("").is_err());
+    }
+
+    #[test]
+    fn schemes_are_split_off_and_refused_by_the_parser() {
+        assert_eq!(
+            split_scheme("https://localhost:5704"),
+            (Some(Scheme::Https), "localhost:5704")
+        );
+        assert_eq!(
+            split_scheme("HTTP://localhost:5000/busybox:1"),
+            (Some(Scheme::Http), "localhost:5000/busybox:1")
+        );
+        assert_eq!(split_scheme("localhost:5000/a"), (None, "localhost:5000/a"));
+        assert_eq!(split_scheme("http:"), (None, "http:"));
+        assert_eq!(split_scheme("é"), (None, "é"));
+        let e = Reference::parse("http://localhost:5000/busybox", DOCKER_HUB).unwrap_err();
+        assert!(matches!(e, ParseError::SchemeNotAccepted { .. }), "{e}");
+        assert!(e.to_string().contains("scheme"), "{e}");
     }
 
     #[test]

@@ -153,15 +153,33 @@ impl DistRegistry {
     pub fn start(delete_enabled: bool) -> Option<DistRegistry> {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
-        Self::start_in(dir, &root, delete_enabled)
+        Self::start_in(dir, &root, delete_enabled, "")
+    }
+
+    /// Starts on a fresh root, asking for Basic credentials from an
+    /// htpasswd file (bcrypt entries).
+    pub fn start_with_htpasswd(htpasswd: &Path) -> Option<DistRegistry> {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let auth = format!(
+            "auth:\n  htpasswd:\n    realm: regctl-test\n    path: {}\n",
+            htpasswd.display()
+        );
+        Self::start_in(dir, &root, true, &auth)
     }
 
     /// Serves an existing root (e.g. one written by `regctl serve`).
     pub fn start_with_root(root: &Path, delete_enabled: bool) -> Option<DistRegistry> {
-        Self::start_in(tempfile::tempdir().unwrap(), root, delete_enabled)
+        Self::start_in(tempfile::tempdir().unwrap(), root, delete_enabled, "")
     }
 
-    fn start_in(dir: tempfile::TempDir, root: &Path, delete_enabled: bool) -> Option<DistRegistry> {
+    /// `extra`: more top-level config.yml sections (e.g. `auth:`).
+    fn start_in(
+        dir: tempfile::TempDir,
+        root: &Path,
+        delete_enabled: bool,
+        extra: &str,
+    ) -> Option<DistRegistry> {
         if !require_peer("docker-registry") {
             return None;
         }
@@ -173,7 +191,7 @@ impl DistRegistry {
             std::fs::write(
                 &config,
                 format!(
-                    "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {delete_enabled}\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: {addr}\n",
+                    "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {delete_enabled}\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: {addr}\n{extra}",
                     root.display()
                 ),
             )
