@@ -46,6 +46,14 @@ pub struct ServeArgs {
     /// manifests and anything written in the last hour
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub gc_interval: Option<std::time::Duration>,
+    /// Do not serve the web UI at / (the registry API is unaffected)
+    #[arg(long)]
+    pub no_ui: bool,
+    /// Let web pages from ORIGIN (e.g. https://ui.example.com) call the API
+    /// from a browser; repeatable. `*` lets any origin read, without
+    /// credentials and without deleting
+    #[arg(long, value_name = "ORIGIN")]
+    pub cors_origin: Vec<String>,
     /// Access-log format on stderr
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -114,6 +122,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         read_only: args.read_only,
         htpasswd: args.htpasswd,
         gc_interval: args.gc_interval,
+        ui: !args.no_ui,
+        cors_origins: args.cors_origin,
         ..ServerConfig::new(&root)
     };
     let app = server::router(config)?;

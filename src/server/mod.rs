@@ -9,11 +9,13 @@
 mod admin;
 mod auth;
 mod blobs;
+mod cors;
 mod error;
 mod listing;
 mod manifests;
 pub mod route;
 mod tls;
+mod ui;
 mod uploads;
 
 use std::path::PathBuf;
@@ -28,9 +30,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
 pub use auth::{Htpasswd, HtpasswdError};
+pub use cors::CorsOriginError;
 pub use error::ApiError;
 pub use listing::MAX_PAGE_SIZE;
 pub use tls::TlsError;
+pub use ui::{CONTENT_SECURITY_POLICY, first_page_size};
 
 /// The server's header parsers, public only for the fuzz targets in `fuzz/`.
 #[doc(hidden)]
@@ -61,6 +65,10 @@ pub struct ServerConfig {
     /// Collect garbage online this often (needs a Tokio runtime when the
     /// router is built).
     pub gc_interval: Option<std::time::Duration>,
+    /// Serve the web UI at `/` (off with `--no-ui`).
+    pub ui: bool,
+    /// Origins whose browser pages may call the API (`--cors-origin`).
+    pub cors_origins: Vec<String>,
 }
 
 impl ServerConfig {
@@ -72,6 +80,8 @@ impl ServerConfig {
             htpasswd: None,
             realm: "regctl".to_owned(),
             gc_interval: None,
+            ui: true,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -83,6 +93,8 @@ pub enum ServerError {
     Htpasswd(#[from] HtpasswdError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Cors(#[from] CorsOriginError),
     #[error("cannot create the storage root {path}: {source}")]
     Root {
         path: String,
@@ -99,6 +111,8 @@ pub struct AppState {
     config: ServerConfig,
     auth: Option<Htpasswd>,
     www_authenticate: HeaderValue,
+    cors: cors::Cors,
+    usage: ui::UsageCache,
 }
 
 type SharedState = Arc<AppState>;
@@ -115,11 +129,14 @@ pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
         config.realm.replace(['"', '\\'], "")
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"regctl\""));
+    let cors = cors::Cors::new(&config.cors_origins)?;
     let state = Arc::new(AppState {
         registry: Registry::new(Arc::new(FsBackend::new(config.root.clone()))),
         config,
         auth,
         www_authenticate,
+        cors,
+        usage: ui::UsageCache::default(),
     });
     if let Some(every) = state.config.gc_interval
         && state.config.delete_enabled
@@ -130,6 +147,8 @@ pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
     Ok(Router::new()
         .fallback(dispatch)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(middleware::from_fn_with_state(state.clone(), ui::shell))
+        .layer(middleware::from_fn_with_state(state.clone(), cors::layer))
         .layer(middleware::from_fn(access_log))
         .with_state(state))
 }
@@ -386,6 +405,7 @@ async fn dispatch(State(state): State<SharedState>, req: Request) -> Response {
                 .map(|c| c.0);
             admin::collect(st, peer, query).await
         }
+        (_, Route::Ui { what }) => ui::api(&state, &parts, what, query).await,
         (&Method::GET, Route::Tags { name }) => listing::tags(st, name, query).await,
         (&Method::GET, Route::Referrers { name, digest }) => {
             listing::referrers(st, name, digest, query).await
