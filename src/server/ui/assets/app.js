@@ -69,7 +69,7 @@ function when(s) {
 }
 
 function repoHref(name) { return '/ui/repo/' + encodeURI(name); }
-function imageHref(name, digest) { return '/ui/image/' + encodeURI(name) + '@' + encodeURIComponent(digest); }
+function imageHref(name, digest) { return '/ui/image/' + encodeURI(name) + '@' + digest; }
 
 function copyLine(text) {
   const code = h('code', { text });
@@ -290,7 +290,7 @@ async function deleteTag(name, tag, group) {
   ], 'Delete tag');
   if (!ok) return;
   try {
-    await api('/v2/' + name + '/manifests/' + encodeURIComponent(tag), { method: 'DELETE' });
+    await api('/v2/' + name + '/manifests/' + tag, { method: 'DELETE' });
     setStatus('Deleted tag ' + name + ':' + tag + '.');
     refreshUsage();
   } catch (e) {
@@ -309,7 +309,7 @@ async function deleteManifest(name, digest, tags, after) {
   ], 'Delete manifest');
   if (!ok) return;
   try {
-    await api('/v2/' + name + '/manifests/' + encodeURIComponent(digest), { method: 'DELETE' });
+    await api('/v2/' + name + '/manifests/' + digest, { method: 'DELETE' });
     setStatus('Deleted manifest ' + shortDigest(digest) + (tags.length ? ' and its tags ' + tags.join(', ') : '') + '.');
     refreshUsage();
     if (after) { navigate(after); return; }
@@ -379,7 +379,7 @@ async function pageRepo(name, token) {
 }
 
 async function fetchManifest(name, digest) {
-  const resp = await api('/v2/' + name + '/manifests/' + encodeURIComponent(digest), { headers: { Accept: MANIFEST_ACCEPT } });
+  const resp = await api('/v2/' + name + '/manifests/' + digest, { headers: { Accept: MANIFEST_ACCEPT } });
   const text = await resp.text();
   return { manifest: JSON.parse(text), size: new TextEncoder().encode(text).length, type: (resp.headers.get('Content-Type') || '').split(';')[0] };
 }
@@ -442,7 +442,7 @@ async function pageImage(name, digest, token) {
   parts.push(h('h2', { text: 'Referrers (signatures, SBOMs, attestations)' }), referrers);
   show(...parts);
   try {
-    const index = await getJSON('/v2/' + name + '/referrers/' + encodeURIComponent(digest));
+    const index = await getJSON('/v2/' + name + '/referrers/' + digest);
     if (token !== renderToken) return;
     const list = index.manifests || [];
     referrers.replaceChildren(list.length ? h('table', {},
@@ -460,7 +460,7 @@ async function pageImage(name, digest, token) {
 
 async function loadConfig(name, desc, card, token) {
   try {
-    const config = await getJSON('/v2/' + name + '/blobs/' + encodeURIComponent(desc.digest));
+    const config = await getJSON('/v2/' + name + '/blobs/' + desc.digest);
     if (token !== renderToken) return;
     const c = config.config || {};
     const labels = c.Labels || {};
