@@ -901,3 +901,179 @@ async fn browser_hides_actions_the_server_refuses() {
         );
     }
 }
+
+// ---- figures and screenshots (run by hand) ------------------------------
+
+/// Writes `count` repositories straight into a storage root (as bench/
+/// does), each tagging the same tiny image: `repo-00000` ... .
+fn write_many_repositories(root: &std::path::Path, count: usize) {
+    use regctl::storage::{RepoName, TagName, paths};
+    let img = TestImage::oci("many", 1, 64);
+    let write = |key: String, data: &[u8]| {
+        let path = root.join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, data).unwrap();
+    };
+    for blob in img.blobs().into_iter().chain([img.manifest.as_slice()]) {
+        write(paths::blob_data(&Digest::sha256_of(blob)), blob);
+    }
+    let tag = TagName::new("latest").unwrap();
+    for i in 0..count {
+        let repo = RepoName::new(&format!("team-{:02}/repo-{i:05}", i % 50)).unwrap();
+        let d = img.digest.to_string();
+        write(paths::revision_link(&repo, &img.digest), d.as_bytes());
+        write(paths::tag_current_link(&repo, &tag), d.as_bytes());
+        write(
+            paths::tag_index_link(&repo, &tag, &img.digest),
+            d.as_bytes(),
+        );
+        for blob in img.blobs() {
+            let b = Digest::sha256_of(blob);
+            write(paths::layer_link(&repo, &b), b.to_string().as_bytes());
+        }
+    }
+}
+
+/// `cargo test --test web_ui -- --ignored --nocapture ten_thousand`
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement: prints figures, asserts none"]
+async fn ten_thousand_repositories_list_figures() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let t = Instant::now();
+    write_many_repositories(&root, 10_000);
+    println!("wrote 10000 repositories in {:?}", t.elapsed());
+    let s = Serve::start_with_root(&root, &[]);
+    let base = format!("http://{}", s.addr());
+    // First page size as served (gzip -9 of shell + script + style).
+    let c = http();
+    let mut plain = 0;
+    let mut gz = 0;
+    let shell = c
+        .get(format!("{base}/"))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let css_start = shell.find("/ui/assets/app.css").unwrap();
+    let css = &shell[css_start..css_start + shell[css_start..].find('"').unwrap()];
+    for path in ["/".to_owned(), script_path(&shell), css.to_owned()] {
+        for (enc, total) in [("identity", &mut plain), ("gzip", &mut gz)] {
+            let r = c
+                .get(format!("{base}{path}"))
+                .header("Accept", "text/html")
+                .header("Accept-Encoding", enc)
+                .send()
+                .await
+                .unwrap();
+            *total += r.bytes().await.unwrap().len();
+        }
+    }
+    println!("first page: {plain} bytes, {gz} bytes gzip -9");
+    for round in ["cold", "warm"] {
+        let t = Instant::now();
+        b.goto(&format!("{base}/")).await;
+        b.wait_for("#repo-rows tr[data-repo=\"team-00/repo-00000\"]")
+            .await;
+        let first = t.elapsed();
+        let count = b.wait_for_text("#repo-count", "10000").await;
+        println!(
+            "{round}: first 100 of 10000 repositories shown in {first:?} ({})",
+            b.text(&count).await
+        );
+    }
+    let filter = b.wait_for("#filter").await;
+    let t = Instant::now();
+    b.type_text(&filter, "repo-0999").await;
+    b.wait_until(
+        "filtered",
+        "return document.querySelectorAll('#repo-rows tr[data-repo]').length === 10;",
+    )
+    .await;
+    println!(
+        "filter 'repo-0999' (10 matches, 150 ms debounce included) in {:?}",
+        t.elapsed()
+    );
+    let t = Instant::now();
+    b.goto(&format!("{base}/")).await;
+    b.click(&b.wait_for("#more").await).await;
+    b.wait_until(
+        "second page",
+        "return document.querySelectorAll('#repo-rows tr[data-repo]').length === 200;",
+    )
+    .await;
+    println!("reloaded and showed page 2 in {:?}", t.elapsed());
+}
+
+/// `cargo test --test web_ui -- --ignored screenshots`: writes
+/// docs/ui-*.png for the README.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "writes the README's screenshots"]
+async fn screenshots_for_the_readme() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = Serve::start(&[]);
+    let addr = s.addr().to_owned();
+    let seeded = seed(&addr).await;
+    for (repo, tag, seed, layers) in [
+        ("library/alpine", "3.20", "alpine", 1),
+        ("library/postgres", "16", "postgres", 3),
+        ("tools/builder", "2026.01", "builder", 2),
+    ] {
+        push_image(&addr, repo, tag, &TestImage::oci(seed, layers, 20_000)).await;
+    }
+    let base = format!("http://{addr}");
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    b.set_window_size(1100, 900).await;
+    let shoot = |name: &'static str| {
+        let b = &b;
+        let docs = docs.clone();
+        async move {
+            // Let late figures (sizes) arrive.
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            let png = b.screenshot().await;
+            println!("{name}: {} bytes", png.len());
+            std::fs::write(docs.join(name), png).unwrap();
+        }
+    };
+    // Sizes computed before the first picture.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(&addr, "/v2/_regctl/ui/usage", "*/*")
+        .await
+        .3
+        .windows(12)
+        .all(|w| w != b"\"ready\":true")
+    {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    b.goto(&format!("{base}/")).await;
+    b.wait_for_text("#repo-rows", "library/postgres").await;
+    shoot("ui-repositories.png").await;
+    b.goto(&format!("{base}/ui/repo/apps/web")).await;
+    b.wait_for_text("#tag-rows", "latest").await;
+    shoot("ui-repository.png").await;
+    b.goto(&format!("{base}/ui/image/apps/web@{}", seeded.index.digest))
+        .await;
+    b.wait_for_text("#referrers", "cosign").await;
+    shoot("ui-index.png").await;
+    let (_, amd64) = &seeded.index.children[0];
+    b.goto(&format!("{base}/ui/image/apps/web@{}", amd64.digest))
+        .await;
+    b.wait_for_text("#config", "Cmd").await;
+    shoot("ui-image.png").await;
+    b.goto(&format!("{base}/ui/storage")).await;
+    b.wait_for_text("#usage-rows", "apps/web").await;
+    b.click(&b.wait_for("#gc-untagged").await).await;
+    b.click(&b.wait_for("#gc-plan").await).await;
+    b.wait_for("#gc-summary").await;
+    shoot("ui-storage.png").await;
+}

@@ -260,7 +260,7 @@ async function pageRepos(token) {
   }
 
   let timer = null;
-  filter.addEventListener('input', () => {
+  const onFilter = () => {
     clearTimeout(timer);
     timer = setTimeout(() => {
       query = filter.value.trim();
@@ -269,7 +269,9 @@ async function pageRepos(token) {
       shown = [];
       load(false).catch(fail);
     }, 150);
-  });
+  };
+  filter.addEventListener('input', onFilter);
+  filter.addEventListener('search', onFilter);
   await load(false);
   filter.focus();
 }
@@ -507,7 +509,7 @@ async function pageStorage(token) {
               h('td', { class: 'num', text: bytes(r.total) }),
               h('td', { class: 'num', text: bytes(r.unique) }),
               h('td', { class: 'num', text: bytes(r.shared) }),
-              h('td', { style: undefined }, bar));
+              h('td', { class: 'barcell' }, bar));
           }))));
     }
     if (u.error) usageBody.append(h('p', { class: 'muted', text: 'Sizes could not be computed: ' + u.error }));
