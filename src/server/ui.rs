@@ -254,10 +254,18 @@ impl UsageCache {
             slot.stale = false;
             let state = state.clone();
             tokio::spawn(async move {
-                let result = du::registry_usage(&StorageSource {
-                    registry: &state.registry,
+                // The walk runs in its own task so that even a panic in it
+                // clears `running` and lets a later request try again.
+                let walker = state.clone();
+                let result = tokio::spawn(async move {
+                    du::registry_usage(&StorageSource {
+                        registry: &walker.registry,
+                    })
+                    .await
+                    .map_err(|e| e.to_string())
                 })
-                .await;
+                .await
+                .unwrap_or_else(|e| Err(format!("the size walk failed: {e}")));
                 let mut slot = state.usage.inner.lock().unwrap_or_else(|e| e.into_inner());
                 slot.running = false;
                 match result {
@@ -265,7 +273,7 @@ impl UsageCache {
                         slot.value = Some((Instant::now(), SystemTime::now(), Arc::new(u)));
                         slot.error = None;
                     }
-                    Err(e) => slot.error = Some(e.to_string()),
+                    Err(e) => slot.error = Some(e),
                 }
             });
         }
