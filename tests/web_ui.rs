@@ -761,6 +761,33 @@ async fn browser_browses_deep_links_deletes_a_tag_and_collects() {
     b.wait_for_text("#repo-name", "evil").await;
     assert_not_injected(&b).await;
 
+    // Deleting a manifest lists every tag that goes with it (cancelled here).
+    b.goto(&format!("{base}/ui/repo/apps/web")).await;
+    let del = b
+        .wait_for(&format!(
+            "#tag-rows tr[data-digest=\"{idx}\"] button.delete-manifest"
+        ))
+        .await;
+    b.click(&del).await;
+    let body = b.wait_for_text("#confirm-body", "apps/web:1.0").await;
+    assert!(b.text(&body).await.contains("apps/web:latest"));
+    b.click(&b.wait_for_text("#confirm-cancel", "Cancel").await)
+        .await;
+    // The hostile image's manifest, deleted from its own page.
+    b.goto(&format!("{base}/ui/image/evil@{}", seeded.evil.digest))
+        .await;
+    b.click(&b.wait_for("#delete-image").await).await;
+    b.wait_for_text("#confirm-body", "evil:v1").await;
+    b.click(&b.wait_for_text("#confirm-ok", "Delete manifest").await)
+        .await;
+    b.wait_for_text("#status", "Deleted manifest").await;
+    b.wait_for_text("#repo-name", "evil").await;
+    assert_eq!(
+        manifest_status(&addr, "evil", &seeded.evil.digest.to_string()).await,
+        404
+    );
+    assert!(tags_of(&addr, "evil").await.is_empty());
+
     // Delete one tag: only that tag goes.
     b.goto(&format!("{base}/ui/repo/apps/web")).await;
     let del = b
@@ -813,8 +840,14 @@ async fn browser_browses_deep_links_deletes_a_tag_and_collects() {
     let (status, _, _, _) = get(&addr, &format!("/v2/apps/web/blobs/{layer}"), "*/*").await;
     assert_eq!(status, 404, "the collected layer is still served");
     // What stayed is whole.
-    common::push::assert_same_image(&addr, "evil", "v1", &seeded.evil).await;
     assert_eq!(manifest_status(&addr, "apps/web", "1.0").await, 200);
+    for (_, child) in &seeded.index.children {
+        common::push::assert_same_image(&addr, "apps/web", &child.digest.to_string(), child).await;
+    }
+    assert_eq!(
+        manifest_status(&addr, "apps/web", &seeded.signature.to_string()).await,
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -312,9 +312,11 @@ async function deleteManifest(name, digest, tags, after) {
   if (!ok) return;
   try {
     await api('/v2/' + name + '/manifests/' + digest, { method: 'DELETE' });
+    // Navigating clears the status line, so it goes first.
+    if (after) navigate(after);
     setStatus('Deleted manifest ' + shortDigest(digest) + (tags.length ? ' and its tags ' + tags.join(', ') : '') + '.');
     refreshUsage();
-    if (after) { navigate(after); return; }
+    if (after) return;
   } catch (e) {
     if (e instanceof AuthError) throw e;
     setStatus('Could not delete ' + shortDigest(digest) + ': ' + e.message, true);
