@@ -577,6 +577,9 @@ async fn ui_endpoints_answer_the_registry_content() {
     let old = tags.iter().find(|t| t["tag"] == "old").unwrap();
     assert_eq!(old["platforms"], json!(["linux/amd64"]));
     assert_eq!(old["created"], "2026-01-02T03:04:05Z");
+    let (status, _, _, body) = get(addr, "/v2/_regctl/ui/repositories?n=ten", "*/*").await;
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("n must be"));
     let (status, _, _, _) = get(addr, "/v2/_regctl/ui/repository?name=nope", "*/*").await;
     assert_eq!(status, 404);
     let (status, _, _, _) = get(addr, "/v2/_regctl/ui/repository?name=Bad..Name", "*/*").await;

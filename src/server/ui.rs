@@ -18,6 +18,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
@@ -52,23 +53,25 @@ const MAX_CONFIG_SIZE: u64 = 4 * 1024 * 1024;
 
 /// One embedded file, with its gzip form and validator made once.
 struct Asset {
-    body: &'static [u8],
-    gzip: Vec<u8>,
+    body: Bytes,
+    gzip: Bytes,
     etag: String,
     content_type: &'static str,
 }
 
 impl Asset {
-    fn new(body: &'static [u8], content_type: &'static str) -> Asset {
+    fn new(body: impl Into<Bytes>, content_type: &'static str) -> Asset {
+        let body: Bytes = body.into();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        // No gzip form (served plain) in the unlikely case compression fails.
         let gzip = gz
-            .write_all(body)
+            .write_all(&body)
             .and_then(|()| gz.finish())
             .unwrap_or_default();
-        let hex = Digest::sha256_of(body).hex().to_owned();
+        let hex = Digest::sha256_of(&body).hex().to_owned();
         Asset {
             body,
-            gzip,
+            gzip: gzip.into(),
             etag: format!("\"{}\"", &hex[..16]),
             content_type,
         }
@@ -87,17 +90,16 @@ struct Assets {
 fn assets() -> &'static Assets {
     static ASSETS: OnceLock<Assets> = OnceLock::new();
     ASSETS.get_or_init(|| {
-        let js = Asset::new(APP_JS.as_bytes(), "text/javascript; charset=utf-8");
-        let css = Asset::new(APP_CSS.as_bytes(), "text/css; charset=utf-8");
-        let icon = Asset::new(ICON_SVG.as_bytes(), "image/svg+xml");
+        let js = Asset::new(APP_JS, "text/javascript; charset=utf-8");
+        let css = Asset::new(APP_CSS, "text/css; charset=utf-8");
+        let icon = Asset::new(ICON_SVG, "image/svg+xml");
         let version = |a: &Asset| a.etag.trim_matches('"').to_owned();
         let shell = SHELL
             .replace("{{js}}", &version(&js))
             .replace("{{css}}", &version(&css))
             .replace("{{icon}}", &version(&icon));
-        let shell: &'static str = Box::leak(shell.into_boxed_str());
         Assets {
-            shell: Asset::new(shell.as_bytes(), "text/html; charset=utf-8"),
+            shell: Asset::new(shell, "text/html; charset=utf-8"),
             js,
             css,
             icon,
@@ -158,10 +160,10 @@ fn serve_asset(asset: &Asset, headers: &HeaderMap, cache: &str, head: bool) -> R
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let gzip = accepts_gzip(headers) && !asset.gzip.is_empty();
-        let body: Vec<u8> = if gzip {
+        let body = if gzip {
             asset.gzip.clone()
         } else {
-            asset.body.to_vec()
+            asset.body.clone()
         };
         let len = body.len();
         let mut r = if head {
@@ -440,10 +442,17 @@ async fn repositories(state: &SharedState, query: Option<&str>) -> Result<Respon
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    let n = query_param(query, "n")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(DEFAULT_PAGE)
-        .clamp(1, MAX_PAGE);
+    let n = match query_param(query, "n") {
+        None => DEFAULT_PAGE,
+        Some(v) => v.parse::<usize>().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::PaginationNumberInvalid,
+                format!("n must be a positive integer, got {v:?}"),
+            )
+        })?,
+    }
+    .clamp(1, MAX_PAGE);
     let last = query_param(query, "last");
     let all = state.registry.repositories().await?;
     let matching: Vec<&String> = all
