@@ -1000,6 +1000,7 @@ async fn ten_thousand_repositories_list_figures() {
     write_many_repositories(&root, 10_000);
     println!("wrote 10000 repositories in {:?}", t.elapsed());
     let s = Serve::start_with_root(&root, &[]);
+    let started = Instant::now();
     let base = format!("http://{}", s.addr());
     // First page size as served (gzip -9 of shell + script + style).
     let c = http();
@@ -1062,6 +1063,20 @@ async fn ten_thousand_repositories_list_figures() {
     )
     .await;
     println!("reloaded and showed page 2 in {:?}", t.elapsed());
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !get(s.addr(), "/v2/_regctl/ui/usage", "*/*")
+        .await
+        .3
+        .windows(12)
+        .any(|w| w == b"\"ready\":true")
+    {
+        assert!(Instant::now() < deadline, "sizes never became ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "sizes of all 10000 repositories ready {:?} after the server started",
+        started.elapsed()
+    );
 }
 
 /// `cargo test --test web_ui -- --ignored screenshots`: writes
