@@ -574,6 +574,7 @@ async fn ui_endpoints_answer_the_registry_content() {
     let latest = tags.iter().find(|t| t["tag"] == "latest").unwrap();
     assert_eq!(latest["digest"], seeded.index.digest.to_string());
     assert_eq!(latest["platforms"], json!(["linux/amd64", "linux/arm64"]));
+    assert_eq!(latest["created"], "2026-01-02T03:04:05Z");
     let old = tags.iter().find(|t| t["tag"] == "old").unwrap();
     assert_eq!(old["platforms"], json!(["linux/amd64"]));
     assert_eq!(old["created"], "2026-01-02T03:04:05Z");
@@ -818,13 +819,20 @@ async fn browser_browses_deep_links_deletes_a_tag_and_collects() {
     // Storage: sizes, then the plan and the collection.
     b.goto(&format!("{base}/ui/storage")).await;
     b.wait_for_text("#usage-rows", "apps/web").await;
+    // The page plans with the default options at once; then with these.
+    b.wait_for_text("#gc-summary", "Would remove 0 manifests")
+        .await;
     let untagged = b.wait_for("#gc-untagged").await;
     b.click(&untagged).await;
     let min_age = b.wait_for("#gc-min-age").await;
     b.clear(&min_age).await;
     b.type_text(&min_age, "0s").await;
-    let plan = b.wait_for("#gc-plan").await;
-    b.click(&plan).await;
+    b.wait_until(
+        "plan button enabled",
+        "return !document.getElementById('gc-plan').disabled;",
+    )
+    .await;
+    b.click(&b.wait_for("#gc-plan").await).await;
     b.wait_for_text("#gc-summary", "Would remove 1 manifests")
         .await;
     assert_eq!(
@@ -1140,7 +1148,13 @@ async fn screenshots_for_the_readme() {
     shoot("ui-image.png").await;
     b.goto(&format!("{base}/ui/storage")).await;
     b.wait_for_text("#usage-rows", "apps/web").await;
+    b.wait_for("#gc-summary").await;
     b.click(&b.wait_for("#gc-untagged").await).await;
+    b.wait_until(
+        "plan button enabled",
+        "return !document.getElementById('gc-plan').disabled;",
+    )
+    .await;
     b.click(&b.wait_for("#gc-plan").await).await;
     b.wait_for("#gc-summary").await;
     shoot("ui-storage.png").await;

@@ -581,6 +581,20 @@ async fn summarise(state: &SharedState, repo: &RepoName, digest: &Digest) -> Opt
                 .iter()
                 .filter_map(|d| d.platform.as_ref().map(platform_string))
                 .collect();
+            // An index has no config: its first image's creation time stands in.
+            if s.created.is_none()
+                && let Some(first) = index.manifests.first()
+                && let Ok(child) = state
+                    .registry
+                    .get_manifest(repo, &ManifestRef::Digest(first.digest.clone()))
+                    .await
+                && let Ok(child) = Manifest::parse_with_digest(child.bytes, None, child.digest)
+                && let ManifestBody::Image(image) = child.body()
+            {
+                s.created = config_of(state, &image.config.digest)
+                    .await
+                    .and_then(|c| c.created);
+            }
         }
         ManifestBody::Image(image) => {
             if let Some(config) = config_of(state, &image.config.digest).await {

@@ -119,6 +119,8 @@ async function api(path, opts = {}) {
   const headers = { 'X-Regctl-Request': '1', Accept: 'application/json', ...(opts.headers || {}) };
   const auth = authHeader();
   if (auth) headers.Authorization = auth;
+  // credentials 'omit': the browser neither sends credentials it remembers
+  // nor pops up its own Basic dialog on a 401; only this page's form signs in.
   const resp = await fetch(path, { method: opts.method || 'GET', headers, credentials: 'omit', cache: 'no-store' });
   if (resp.status === 401) throw new AuthError('authentication required');
   if (!resp.ok) {
@@ -538,20 +540,29 @@ async function pageStorage(token) {
           h('ul', {}, r.plan.blobs.slice(0, 200).map((b) => h('li', { class: 'mono', text: b.digest + ' ' + bytes(b.size) })))) : null,
         r.plan.warnings && r.plan.warnings.length ? h('ul', {}, r.plan.warnings.map((w) => h('li', { text: w }))) : null);
     };
-    const invalidate = () => { planned = null; run.disabled = true; };
+    // One plan at a time (the server runs one collection or plan at once),
+    // and only the plan for the options now shown counts.
+    let planSeq = 0;
+    const invalidate = () => { planned = null; planSeq++; run.disabled = true; };
     untagged.addEventListener('change', invalidate);
     minAge.addEventListener('input', invalidate);
-    plan.addEventListener('click', async () => {
+    const showPlan = async () => {
+      const mine = ++planSeq;
+      plan.disabled = true;
       try {
         const r = await getJSON('/v2/_regctl/gc?' + query(true), { method: 'POST' });
+        if (mine !== planSeq || token !== renderToken) return;
         planned = r;
         result.replaceChildren(describe(r));
         run.disabled = false;
       } catch (e) {
         if (e instanceof AuthError) return fail(e);
         result.replaceChildren(h('p', { class: 'muted', text: 'The plan failed: ' + e.message }));
+      } finally {
+        plan.disabled = false;
       }
-    });
+    };
+    plan.addEventListener('click', showPlan);
     run.addEventListener('click', async () => {
       if (!planned) return;
       const s = planned.summary;
@@ -574,6 +585,9 @@ async function pageStorage(token) {
         h('label', {}, 'keep what was written in the last ', minAge)),
       h('div', { class: 'toolbar' }, plan, run),
       result);
+    // What a collection with the default options would free, at once (a
+    // dry run changes nothing).
+    showPlan();
   }
   await loadUsage(0);
 }
