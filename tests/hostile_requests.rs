@@ -338,11 +338,19 @@ async fn hostile_requests_get_spec_errors_and_stay_inside_the_root() {
         long_tag.as_str(),
         "a%20b",
     ] {
+        // A reference that cannot exist is 404 MANIFEST_UNKNOWN on a read
+        // (issue 12, item 6: registry:2 and the OCI conformance suite).
         cases.push(case(
             "GET",
             format!("/v2/ok/manifests/{tag}"),
-            400,
-            Some("TAG_INVALID"),
+            404,
+            Some("MANIFEST_UNKNOWN"),
+        ));
+        cases.push(case(
+            "HEAD",
+            format!("/v2/ok/manifests/{tag}"),
+            404,
+            None,
         ));
         cases.push(
             case(

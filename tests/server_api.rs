@@ -835,6 +835,33 @@ async fn malformed_digests_are_digest_invalid_everywhere() {
     let r = s.send(Method::GET, "/v2/lib/app/manifests/v1").await;
     assert_eq!(r.status(), StatusCode::OK);
     let r = s.send(Method::GET, "/v2/lib/app/manifests/-bad").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(r).await, "MANIFEST_UNKNOWN");
+}
+
+/// Issue 12, item 6: a reference that cannot exist is 404 MANIFEST_UNKNOWN
+/// on GET and HEAD, as registry:2 answers and the OCI conformance suite
+/// expects; a PUT under such a tag is still refused with TAG_INVALID.
+#[tokio::test]
+async fn an_impossible_tag_is_an_unknown_manifest_on_read() {
+    let s = TestServer::start().await;
+    for method in [Method::GET, Method::HEAD] {
+        let r = s
+            .send(method.clone(), "/v2/lib/app/manifests/.INVALID_MANIFEST_NAME")
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{method}");
+        if method == Method::GET {
+            assert_eq!(error_code(r).await, "MANIFEST_UNKNOWN");
+        }
+    }
+    let r = s
+        .req(Method::PUT, "/v2/lib/app/manifests/.INVALID_MANIFEST_NAME")
+        .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(r).await, "TAG_INVALID");
 }
 

@@ -31,7 +31,16 @@ pub async fn get(
     reference: &str,
     head_only: bool,
 ) -> Result<Response, ApiError> {
-    let (repo, reference) = parts(name, reference)?;
+    let repo = RepoName::new(name).map_err(StorageError::from)?;
+    // A tag that breaks the grammar names no manifest: 404 MANIFEST_UNKNOWN,
+    // as registry:2 answers and the OCI conformance suite expects (a PUT of
+    // such a tag is still 400 TAG_INVALID).
+    let reference = match ManifestRef::parse(reference) {
+        Err(StorageError::Name(crate::types::ParseError::TagInvalid { .. })) => {
+            return Err(StorageError::ManifestUnknown(reference.to_owned()).into());
+        }
+        other => other?,
+    };
     let m = state.registry.get_manifest(&repo, &reference).await?;
     let builder = Response::builder()
         .status(StatusCode::OK)
