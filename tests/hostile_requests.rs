@@ -10,93 +10,9 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::Serve;
+use common::raw::raw;
 use regctl::types::Digest;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// What came back for one request.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    /// Header names lower-cased.
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    /// A write that failed because the server closed on us.
-    write_error: Option<String>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The first error code of a JSON error body, or "" when there is none.
-    fn code(&self) -> String {
-        let v: Value = serde_json::from_slice(&self.body).unwrap_or_default();
-        v["errors"][0]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-}
-
-/// One request as raw HTTP/1.1 on a fresh connection.
-async fn raw(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Answer {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if !headers.iter().any(|(k, _)| {
-        k.eq_ignore_ascii_case("transfer-encoding") || k.eq_ignore_ascii_case("content-length")
-    }) {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let mut write_error = None;
-    if let Err(e) = stream.write_all(head.as_bytes()).await {
-        write_error = Some(e.to_string());
-    } else if let Err(e) = stream.write_all(body).await {
-        write_error = Some(e.to_string());
-    }
-    let mut out = Vec::new();
-    let _ = stream.read_to_end(&mut out).await;
-    parse_answer(&out, write_error)
-}
-
-fn parse_answer(out: &[u8], write_error: Option<String>) -> Answer {
-    let split = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(out.len());
-    let head = String::from_utf8_lossy(&out[..split]);
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.get(9..12))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let body = out.get(split + 4..).unwrap_or_default().to_vec();
-    Answer {
-        status,
-        headers,
-        body,
-        write_error,
-    }
-}
 
 /// A request and what the spec says it must get.
 struct Case {

@@ -5,7 +5,7 @@
 //! renamed into place before any link names it, and a manifest's revision
 //! link is written before a tag points at it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -70,9 +70,10 @@ struct UploadState {
     size: u64,
 }
 
-struct HashSink<'a>(&'a mut Option<Digester>);
+/// Hashes what an append writes, when the upload's hash state is known.
+struct HashSink(Option<Digester>);
 
-impl ChunkSink for HashSink<'_> {
+impl ChunkSink for HashSink {
     fn chunk(&mut self, data: &[u8]) {
         if let Some(d) = self.0.as_mut() {
             d.update(data);
@@ -80,10 +81,52 @@ impl ChunkSink for HashSink<'_> {
     }
 }
 
+/// Upload sessions of this process: the hash states kept between requests,
+/// and the sessions a request is working on right now.
+#[derive(Default)]
+struct Sessions {
+    states: HashMap<UploadId, UploadState>,
+    busy: HashSet<UploadId>,
+}
+
+type SharedSessions = Arc<Mutex<Sessions>>;
+
+fn lock_sessions(sessions: &SharedSessions) -> std::sync::MutexGuard<'_, Sessions> {
+    sessions.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn keep_upload_state(sessions: &SharedSessions, id: &UploadId, state: UploadState) {
+    let mut sessions = lock_sessions(sessions);
+    if sessions.states.len() >= MAX_UPLOAD_STATES {
+        sessions.states.clear();
+    }
+    sessions.states.insert(id.clone(), state);
+}
+
+/// One request's exclusive use of an upload session (issue 12): while it is
+/// held, no other request appends to, finishes or cancels the session, so
+/// the bytes on disk are the bytes that were hashed. Released on drop, also
+/// when the request is dropped half-way.
+struct SessionClaim {
+    sessions: SharedSessions,
+    id: UploadId,
+}
+
+impl Drop for SessionClaim {
+    fn drop(&mut self) {
+        lock_sessions(&self.sessions).busy.remove(&self.id);
+    }
+}
+
+/// How many verified blob digests are remembered (see [`Registry::sound_blob_size`]).
+const VERIFIED_BLOBS: usize = 100_000;
+
 /// The registry's content, over one backend.
 pub struct Registry {
     backend: Arc<dyn Backend>,
-    uploads: Mutex<HashMap<UploadId, UploadState>>,
+    sessions: SharedSessions,
+    /// Blobs whose content this process has checked against their digest.
+    verified: Mutex<HashSet<Digest>>,
     manifests: Mutex<ManifestCache>,
     /// Tag lists by repository, with the `tags/` directory's mtime they match.
     tags: Mutex<TagCache>,
@@ -117,7 +160,8 @@ impl Registry {
     pub fn new(backend: Arc<dyn Backend>) -> Self {
         Registry {
             backend,
-            uploads: Mutex::new(HashMap::new()),
+            sessions: SharedSessions::default(),
+            verified: Mutex::new(HashSet::new()),
             manifests: Mutex::new(ManifestCache::default()),
             tags: Mutex::new(HashMap::new()),
             gc: GcCoordinator::default(),
@@ -325,13 +369,72 @@ impl Registry {
         len: u64,
         chunk: usize,
     ) -> Result<ByteStream> {
-        if self.repo_blob_size(repo, digest).await?.is_none() {
+        if self.sound_repo_blob_size(repo, digest).await?.is_none() {
             return Err(StorageError::BlobUnknown(digest.clone()));
         }
         self.backend
             .stream(&paths::blob_data(digest), offset, Some(len), chunk)
             .await?
             .ok_or_else(|| StorageError::BlobUnknown(digest.clone()))
+    }
+
+    /// Size of a blob in the global store if its content is what its digest
+    /// says; a blob whose bytes do not hash to its digest is treated as
+    /// missing (and logged), so the next genuine push replaces it.
+    ///
+    /// Hashing a blob costs a read of it (~1.5 GB/s with SHA-NI), too much
+    /// for every request: each digest is verified once per process and
+    /// remembered. Blobs written by this process are verified as they
+    /// arrive; those found on disk are checked when first served or pushed.
+    pub async fn sound_blob_size(&self, digest: &Digest) -> Result<Option<u64>> {
+        let Some(size) = self.blob_size(digest).await? else {
+            return Ok(None);
+        };
+        if self.is_verified(digest) {
+            return Ok(Some(size));
+        }
+        let actual = self
+            .hash_object(&paths::blob_data(digest), digest.algorithm())
+            .await?;
+        if &actual != digest {
+            tracing::warn!(
+                %digest,
+                %actual,
+                size,
+                "stored blob does not match its digest; treating it as missing until it is pushed again"
+            );
+            return Ok(None);
+        }
+        self.remember_verified(digest);
+        Ok(Some(size))
+    }
+
+    fn is_verified(&self, digest: &Digest) -> bool {
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(digest)
+    }
+
+    fn remember_verified(&self, digest: &Digest) {
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if verified.len() >= VERIFIED_BLOBS {
+            verified.clear();
+        }
+        verified.insert(digest.clone());
+    }
+
+    /// [`Registry::repo_blob_size`] for a blob about to be served or
+    /// mounted: only if its content matches its digest.
+    pub async fn sound_repo_blob_size(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<u64>> {
+        if self.repo_blob_size(repo, digest).await?.is_none() {
+            return Ok(None);
+        }
+        self.sound_blob_size(digest).await
     }
 
     /// Makes an existing blob visible in a repository.
@@ -355,7 +458,7 @@ impl Registry {
         from: &RepoName,
         digest: &Digest,
     ) -> Result<bool> {
-        if self.repo_blob_size(from, digest).await?.is_none() {
+        if self.sound_repo_blob_size(from, digest).await?.is_none() {
             return Ok(false);
         }
         self.link_blob(repo, digest).await?;
@@ -383,7 +486,8 @@ impl Registry {
         self.backend
             .put(&paths::upload_data(repo, &id), Bytes::new())
             .await?;
-        self.keep_upload_state(
+        keep_upload_state(
+            &self.sessions,
             &id,
             UploadState {
                 digester: Digester::new(Algorithm::Sha256),
@@ -393,12 +497,17 @@ impl Registry {
         Ok(id)
     }
 
-    fn keep_upload_state(&self, id: &UploadId, state: UploadState) {
-        let mut uploads = self.uploads.lock().unwrap_or_else(|e| e.into_inner());
-        if uploads.len() >= MAX_UPLOAD_STATES {
-            uploads.clear();
+    /// Takes a session for one request, or refuses at once when another
+    /// request is using it (never waits: a client must not be able to park
+    /// requests behind a stalled one).
+    fn claim(&self, id: &UploadId) -> Result<SessionClaim> {
+        if !lock_sessions(&self.sessions).busy.insert(id.clone()) {
+            return Err(StorageError::UploadBusy);
         }
-        uploads.insert(id.clone(), state);
+        Ok(SessionClaim {
+            sessions: self.sessions.clone(),
+            id: id.clone(),
+        })
     }
 
     /// Bytes received so far by an upload.
@@ -419,7 +528,8 @@ impl Registry {
     }
 
     /// Appends a chunk. `offset`, when given (from `Content-Range`), must be
-    /// where the upload currently ends. Returns the new size.
+    /// where the upload currently ends. Returns the new size. Refused with
+    /// [`StorageError::UploadBusy`] while another request uses the session.
     pub async fn append_upload(
         &self,
         repo: &RepoName,
@@ -427,7 +537,25 @@ impl Registry {
         offset: Option<u64>,
         body: ByteStream,
     ) -> Result<u64> {
-        let size = self.upload_size(repo, id).await?;
+        let claim = self.claim(id)?;
+        let (size, _claim) = self.append_claimed(claim, repo, offset, body).await?;
+        Ok(size)
+    }
+
+    /// Appends under a claim and hands the claim back. The append runs on
+    /// its own task, which keeps the claim until the data file is settled:
+    /// a request dropped half-way (the client went away) cannot leave a
+    /// writer behind that a later request on the session would race, and
+    /// the failed chunk is still cut back.
+    async fn append_claimed(
+        &self,
+        claim: SessionClaim,
+        repo: &RepoName,
+        offset: Option<u64>,
+        body: ByteStream,
+    ) -> Result<(u64, SessionClaim)> {
+        let id = claim.id.clone();
+        let size = self.upload_size(repo, &id).await?;
         if let Some(got) = offset
             && got != size
         {
@@ -436,34 +564,41 @@ impl Registry {
                 got,
             });
         }
-        let mut digester = self
-            .uploads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id)
+        let kept = lock_sessions(&self.sessions)
+            .states
+            .remove(&id)
             .filter(|s| s.size == size)
             .map(|s| s.digester);
-        let written = self
-            .backend
-            .append(
-                &paths::upload_data(repo, id),
-                body,
-                &mut HashSink(&mut digester),
-            )
-            .await;
-        // On error the state is dropped: it no longer matches the file.
-        let written = written?;
-        let new_size = size + written;
-        if let Some(digester) = digester {
-            self.keep_upload_state(
-                id,
-                UploadState {
-                    digester,
-                    size: new_size,
-                },
-            );
-        }
-        Ok(new_size)
+        let backend = self.backend.clone();
+        let key = paths::upload_data(repo, &id);
+        let task = tokio::spawn(async move {
+            let mut sink = HashSink(kept.clone());
+            let written = backend.append(&key, body, &mut sink).await;
+            let sessions = claim.sessions.clone();
+            match written {
+                Ok(n) => {
+                    if let Some(digester) = sink.0 {
+                        let state = UploadState {
+                            digester,
+                            size: size + n,
+                        };
+                        keep_upload_state(&sessions, &claim.id, state);
+                    }
+                    (Ok(size + n), claim)
+                }
+                Err(e) => {
+                    // The backend cut the chunk back: the state from before
+                    // it still describes the file (checked against the
+                    // file's length before it is trusted).
+                    if let Some(digester) = kept {
+                        keep_upload_state(&sessions, &claim.id, UploadState { digester, size });
+                    }
+                    (Err(e), claim)
+                }
+            }
+        });
+        let (result, claim) = task.await.map_err(io::Error::other)?;
+        Ok((result?, claim))
     }
 
     /// Finishes an upload: appends `last` if given, verifies the content
@@ -476,23 +611,28 @@ impl Registry {
         digest: &Digest,
         last: Option<ByteStream>,
     ) -> Result<u64> {
-        let size = match last {
-            Some(body) => self.append_upload(repo, id, None, body).await?,
-            None => self.upload_size(repo, id).await?,
+        let claim = self.claim(id)?;
+        let (size, _claim) = match last {
+            Some(body) => self.append_claimed(claim, repo, None, body).await?,
+            None => (self.upload_size(repo, id).await?, claim),
         };
-        let state = self
-            .uploads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id)
-            .filter(|s| s.size == size && digest.algorithm() == Algorithm::Sha256);
         let data_key = paths::upload_data(repo, id);
+        // What is hashed must be what is on disk: the in-memory state is
+        // used only when it covers exactly the file's length; otherwise the
+        // file itself is hashed.
+        let on_disk = self.backend.stat(&data_key).await?.map(|m| m.size);
+        let state = lock_sessions(&self.sessions)
+            .states
+            .remove(id)
+            .filter(|s| {
+                s.size == size && on_disk == Some(size) && digest.algorithm() == Algorithm::Sha256
+            });
         let actual = match state {
             Some(s) => s.digester.finish(),
             None => self.hash_object(&data_key, digest.algorithm()).await?,
         };
         if &actual != digest {
-            self.cancel_upload(repo, id).await?;
+            self.discard_upload(repo, id).await?;
             return Err(crate::types::DigestMismatch {
                 expected: digest.clone(),
                 actual,
@@ -501,10 +641,14 @@ impl Registry {
         }
         let gc = self.gc.writing().await;
         self.gc.touch([digest]);
-        if self.blob_size(digest).await?.is_none() {
+        // An existing blob is kept only if it is what its digest says; a
+        // damaged one (e.g. stored before uploads were kept apart) is
+        // replaced by these verified bytes.
+        if self.sound_blob_size(digest).await?.is_none() {
             self.backend
                 .commit(&data_key, &paths::blob_data(digest))
                 .await?;
+            self.remember_verified(digest);
         }
         self.link_blob_unguarded(repo, digest).await?;
         drop(gc);
@@ -512,11 +656,14 @@ impl Registry {
         Ok(size)
     }
 
+    /// Cancels an upload; refused while another request uses the session.
     pub async fn cancel_upload(&self, repo: &RepoName, id: &UploadId) -> Result<()> {
-        self.uploads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+        let _claim = self.claim(id)?;
+        self.discard_upload(repo, id).await
+    }
+
+    async fn discard_upload(&self, repo: &RepoName, id: &UploadId) -> Result<()> {
+        lock_sessions(&self.sessions).states.remove(id);
         if self
             .backend
             .stat(&paths::upload_dir(repo, id))

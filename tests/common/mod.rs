@@ -6,6 +6,7 @@
 pub mod image;
 pub mod peers;
 pub mod push;
+pub mod raw;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
