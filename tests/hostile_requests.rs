@@ -262,12 +262,7 @@ async fn hostile_requests_get_spec_errors_and_stay_inside_the_root() {
             404,
             Some("MANIFEST_UNKNOWN"),
         ));
-        cases.push(case(
-            "HEAD",
-            format!("/v2/ok/manifests/{tag}"),
-            404,
-            None,
-        ));
+        cases.push(case("HEAD", format!("/v2/ok/manifests/{tag}"), 404, None));
         cases.push(
             case(
                 "PUT",

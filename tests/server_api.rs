@@ -847,7 +847,10 @@ async fn an_impossible_tag_is_an_unknown_manifest_on_read() {
     let s = TestServer::start().await;
     for method in [Method::GET, Method::HEAD] {
         let r = s
-            .send(method.clone(), "/v2/lib/app/manifests/.INVALID_MANIFEST_NAME")
+            .send(
+                method.clone(),
+                "/v2/lib/app/manifests/.INVALID_MANIFEST_NAME",
+            )
             .await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{method}");
         if method == Method::GET {

@@ -12,7 +12,14 @@ use regctl::types::Digest;
 
 /// A new upload session in `repo`; its path.
 async fn session(addr: &str, repo: &str) -> String {
-    let a = raw(addr, "POST", &format!("/v2/{repo}/blobs/uploads/"), &[], b"").await;
+    let a = raw(
+        addr,
+        "POST",
+        &format!("/v2/{repo}/blobs/uploads/"),
+        &[],
+        b"",
+    )
+    .await;
     assert_eq!(a.status, 202, "{a:?}");
     a.header("location").unwrap().to_owned()
 }
@@ -236,6 +243,10 @@ async fn a_poisoned_blob_is_not_served_and_a_genuine_push_replaces_it() {
     assert_eq!(a.status, 201, "{a:?}");
     assert_eq!(std::fs::read(&blob).unwrap(), genuine);
     for repo in ["genuine", "attacker"] {
-        assert_eq!(assert_never_served_wrong(addr, repo, &d).await, 200, "{repo}");
+        assert_eq!(
+            assert_never_served_wrong(addr, repo, &d).await,
+            200,
+            "{repo}"
+        );
     }
 }

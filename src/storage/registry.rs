@@ -621,12 +621,9 @@ impl Registry {
         // used only when it covers exactly the file's length; otherwise the
         // file itself is hashed.
         let on_disk = self.backend.stat(&data_key).await?.map(|m| m.size);
-        let state = lock_sessions(&self.sessions)
-            .states
-            .remove(id)
-            .filter(|s| {
-                s.size == size && on_disk == Some(size) && digest.algorithm() == Algorithm::Sha256
-            });
+        let state = lock_sessions(&self.sessions).states.remove(id).filter(|s| {
+            s.size == size && on_disk == Some(size) && digest.algorithm() == Algorithm::Sha256
+        });
         let actual = match state {
             Some(s) => s.digester.finish(),
             None => self.hash_object(&data_key, digest.algorithm()).await?,

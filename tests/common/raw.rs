@@ -125,6 +125,11 @@ impl RawConn {
         }
     }
 
+    /// Whether a write failed (the server closed the connection).
+    pub fn write_failed(&self) -> bool {
+        self.write_error.is_some()
+    }
+
     /// Reads the answer up to the server closing the connection.
     pub async fn answer(mut self) -> Answer {
         let mut out = Vec::new();
