@@ -28,7 +28,10 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
-pub use auth::{Htpasswd, HtpasswdError};
+pub use auth::{
+    AuthOutcome, Authenticator, FAILURE_WINDOW, Htpasswd, HtpasswdError, LOCKOUT, MAX_FAILURES,
+    VERIFIED_TTL,
+};
 pub use error::ApiError;
 pub use hygiene::{BODY_TIMEOUT, ConnectionLimits, IDLE_TIMEOUT, MIN_PROGRESS};
 pub use listing::MAX_PAGE_SIZE;
@@ -103,7 +106,7 @@ pub enum ServerError {
 pub struct AppState {
     pub registry: Registry,
     config: ServerConfig,
-    auth: Option<Htpasswd>,
+    auth: Option<Authenticator>,
     www_authenticate: HeaderValue,
 }
 
@@ -115,7 +118,12 @@ pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
         path: config.root.display().to_string(),
         source,
     })?;
-    let auth = config.htpasswd.as_deref().map(Htpasswd::load).transpose()?;
+    let auth = config
+        .htpasswd
+        .as_deref()
+        .map(Htpasswd::load)
+        .transpose()?
+        .map(Authenticator::new);
     let www_authenticate = HeaderValue::from_str(&format!(
         "Basic realm=\"{}\"",
         config.realm.replace(['"', '\\'], "")
@@ -402,16 +410,35 @@ async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Re
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        if auth.check(value).is_none() {
-            let mut resp = ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::Unauthorized,
-                "authentication required",
-            )
-            .into_response();
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, state.www_authenticate.clone());
-            return refuse(req, resp).await;
+        let peer = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        match auth.authenticate(value, peer).await {
+            AuthOutcome::Allowed(_) => {}
+            AuthOutcome::Denied => {
+                let mut resp = ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::Unauthorized,
+                    "authentication required",
+                )
+                .into_response();
+                resp.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, state.www_authenticate.clone());
+                return refuse(req, resp).await;
+            }
+            AuthOutcome::Throttled(wait) => {
+                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let mut resp = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    ErrorCode::TooManyRequests,
+                    format!("too many failed logins from this address; try again in {seconds} s"),
+                )
+                .into_response();
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                return refuse(req, resp).await;
+            }
         }
     }
     let method = req.method();
