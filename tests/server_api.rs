@@ -735,6 +735,100 @@ async fn referrers_list_manifests_with_a_subject() {
     assert_eq!(v["manifests"], json!([]));
 }
 
+/// The referrers index (issue 12, item 5) follows this server's PUTs and
+/// DELETEs, a second server writing the same root, and a revision removed
+/// the way registry:2 deletes one (its link file only).
+#[tokio::test]
+async fn referrers_index_follows_puts_deletes_and_other_writers() {
+    let s = TestServer::start().await;
+    let (subject_bytes, subject) = s.push_image("r", "app", "subject").await;
+    let empty = s.push_blob("r", b"{}").await;
+    let referrer = |kind: &str, index: bool| {
+        let subject = json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject.to_string(), "size": subject_bytes.len()});
+        let m = if index {
+            json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                "artifactType": kind, "manifests": [], "subject": subject})
+        } else {
+            json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "artifactType": kind,
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2},
+                "layers": [], "subject": subject})
+        };
+        serde_json::to_vec(&m).unwrap()
+    };
+    let subject_path = format!("/v2/r/referrers/{subject}");
+    let listed = |base: String| {
+        let url = format!("{base}{subject_path}");
+        async move {
+            let r = reqwest::get(url).await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+            let mut kinds: Vec<String> = v["manifests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["artifactType"].as_str().unwrap().to_owned())
+                .collect();
+            kinds.sort();
+            kinds
+        }
+    };
+    assert!(listed(s.base.clone()).await.is_empty());
+    let put = |s: &TestServer, m: Vec<u8>, media: &'static str| {
+        let d = Digest::sha256_of(&m);
+        let req = s
+            .req(Method::PUT, &format!("/v2/r/manifests/{d}"))
+            .header("Content-Type", media)
+            .body(m);
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+            d
+        }
+    };
+    const IMAGE: &str = "application/vnd.oci.image.manifest.v1+json";
+    const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    let a = put(&s, referrer("a/sig", false), IMAGE).await;
+    // The same manifest twice is listed once.
+    put(&s, referrer("a/sig", false), IMAGE).await;
+    put(&s, referrer("b/index", true), INDEX).await;
+    assert_eq!(listed(s.base.clone()).await, ["a/sig", "b/index"]);
+    let r = s
+        .send(Method::DELETE, &format!("/v2/r/manifests/{a}"))
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(listed(s.base.clone()).await, ["b/index"]);
+
+    // Another server on the same root adds one.
+    let other_app = server::router(ServerConfig::new(&s.root)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server::serve(listener, other_app, None, async {
+        let _ = rx.await;
+    }));
+    let c = referrer("c/sbom", false);
+    let cd = Digest::sha256_of(&c);
+    let r = reqwest::Client::new()
+        .put(format!("{other_base}/v2/r/manifests/{cd}"))
+        .header("Content-Type", IMAGE)
+        .body(c)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let _ = tx.send(());
+    assert_eq!(listed(s.base.clone()).await, ["b/index", "c/sbom"]);
+
+    // registry:2 removes just the link file of a deleted revision.
+    let link = s.root.join(format!(
+        "docker/registry/v2/repositories/r/_manifests/revisions/sha256/{}/link",
+        cd.hex()
+    ));
+    std::fs::remove_file(link).unwrap();
+    assert_eq!(listed(s.base.clone()).await, ["b/index"]);
+}
+
 #[tokio::test]
 async fn htpasswd_requires_valid_basic_credentials() {
     let dir = tempfile::tempdir().unwrap();

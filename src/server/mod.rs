@@ -108,6 +108,8 @@ pub struct AppState {
     config: ServerConfig,
     auth: Option<Authenticator>,
     www_authenticate: HeaderValue,
+    /// Large manifest PUTs handled at once (see [`manifests::LARGE_MANIFEST`]).
+    large_manifests: tokio::sync::Semaphore,
 }
 
 type SharedState = Arc<AppState>;
@@ -134,6 +136,7 @@ pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
         config,
         auth,
         www_authenticate,
+        large_manifests: tokio::sync::Semaphore::new(manifests::LARGE_MANIFEST_PERMITS),
     });
     if let Some(every) = state.config.gc_interval
         && state.config.delete_enabled

@@ -18,8 +18,8 @@ use super::backend::{Backend, ByteStream, ChunkSink};
 use super::error::{Result, StorageError};
 use super::gc::GcCoordinator;
 use super::paths::{self, RepoName, TagName, UploadId};
-use crate::types::manifest::MAX_MANIFEST_SIZE;
-use crate::types::{Algorithm, Descriptor, Digest, Digester, Manifest, MediaType};
+use crate::types::manifest::{MAX_MANIFEST_SIZE, detect_media_type};
+use crate::types::{Algorithm, Descriptor, Digest, Digester, ManifestOutline, MediaType};
 
 /// How a manifest is addressed: by tag or by digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,25 @@ impl ManifestRef {
         }
     }
 }
+
+/// What a manifest PUT stored: its digest and the subject it refers to.
+#[derive(Debug, Clone)]
+pub struct PutManifest {
+    pub digest: Digest,
+    pub subject: Option<Digest>,
+}
+
+/// A repository's referrers, by subject digest, as of a version of its
+/// revisions directories (their modification times, which change when a
+/// revision is added or removed, also by another process).
+struct ReferrersIndex {
+    version: Vec<Option<SystemTime>>,
+    /// Subject → (referrer digest, its descriptor for the referrers API).
+    by_subject: HashMap<Digest, Vec<Descriptor>>,
+}
+
+/// How many repositories' referrers indexes are kept.
+const REFERRERS_INDEX_REPOSITORIES: usize = 1024;
 
 /// A manifest as stored: its bytes, digest and media type.
 #[derive(Debug, Clone)]
@@ -133,6 +152,9 @@ pub struct Registry {
     gc: GcCoordinator,
     /// The last repository walk, and when it was made.
     repos: Mutex<Option<(Instant, Arc<Vec<String>>)>>,
+    /// Referrers by repository, kept up to date by this process's manifest
+    /// PUTs and DELETEs, rebuilt when another writer changed the revisions.
+    referrers: Mutex<HashMap<RepoName, ReferrersIndex>>,
 }
 
 /// Directories listed at once by a repository walk.
@@ -166,6 +188,7 @@ impl Registry {
             tags: Mutex::new(HashMap::new()),
             gc: GcCoordinator::default(),
             repos: Mutex::new(None),
+            referrers: Mutex::new(HashMap::new()),
         }
     }
 
@@ -720,9 +743,8 @@ impl Registry {
         let Some(bytes) = self.backend.get(&paths::blob_data(digest)).await? else {
             return Ok(None);
         };
-        let manifest = Manifest::parse_with_digest(bytes.clone(), None, digest.clone())
+        let media_type = detect_media_type(&bytes, None)
             .map_err(|e| StorageError::ManifestInvalid(format!("stored manifest {digest}: {e}")))?;
-        let media_type = manifest.media_type().clone();
         let mut cache = self.manifests.lock().unwrap_or_else(|e| e.into_inner());
         if cache.bytes + bytes.len() > MANIFEST_CACHE_BYTES {
             cache.entries.clear();
@@ -796,14 +818,14 @@ impl Registry {
 
     /// Stores a manifest after checking it parses, matches a digest
     /// reference, and that every blob and child manifest it names is in the
-    /// repository. Returns the parsed manifest.
+    /// repository.
     pub async fn put_manifest(
         &self,
         repo: &RepoName,
         reference: &ManifestRef,
         bytes: Bytes,
         content_type: Option<&str>,
-    ) -> Result<Manifest> {
+    ) -> Result<PutManifest> {
         if bytes.len() > MAX_MANIFEST_SIZE {
             return Err(StorageError::ManifestTooLarge {
                 limit: MAX_MANIFEST_SIZE,
@@ -816,31 +838,43 @@ impl Registry {
             }
             ManifestRef::Tag(_) => Digest::sha256_of(&bytes),
         };
-        let manifest = Manifest::parse_with_digest(bytes.clone(), content_type, digest.clone())
+        // An outline, not a tree: a manifest may list tens of thousands of
+        // layers, and many may arrive at once.
+        let outline = ManifestOutline::parse(&bytes, content_type)
             .map_err(|e| StorageError::ManifestInvalid(e.to_string()))?;
         // Checks and links under the collector's gate: a concurrent sweep
         // either sees these digests touched or has already removed a blob,
         // which the checks below then report.
         let _gc = self.gc.writing().await;
-        self.gc.touch(
-            std::iter::once(&digest)
-                .chain(manifest.blobs())
-                .chain(manifest.children().iter().map(|c| &c.digest)),
-        );
-        for blob in manifest.blobs() {
-            if self.repo_blob_size(repo, blob).await?.is_none() {
-                return Err(StorageError::ManifestBlobUnknown(blob.clone()));
+        self.gc.touch([&digest]);
+        let mut checked = HashSet::new();
+        for blob in outline.blobs() {
+            if !checked.insert(blob.clone()) {
+                continue;
+            }
+            self.gc.touch([&blob]);
+            if self.repo_blob_size(repo, &blob).await?.is_none() {
+                return Err(StorageError::ManifestBlobUnknown(blob));
             }
         }
-        for child in manifest.children() {
+        for child in outline.children() {
+            self.gc.touch([&child]);
             if self
-                .resolve(repo, &ManifestRef::Digest(child.digest.clone()))
+                .resolve(repo, &ManifestRef::Digest(child.clone()))
                 .await?
                 .is_none()
             {
-                return Err(StorageError::ManifestBlobUnknown(child.digest.clone()));
+                return Err(StorageError::ManifestBlobUnknown(child));
             }
         }
+        let referrer = outline.subject().map(|s| {
+            (
+                s.digest.clone(),
+                outline.referrer_descriptor(digest.clone(), bytes.len()),
+            )
+        });
+        let subject = referrer.as_ref().map(|(s, _)| s.clone());
+        drop(outline);
         let new_repository = !self.repository_exists(repo).await?;
         if self.blob_size(&digest).await?.is_none() {
             self.backend.put(&paths::blob_data(&digest), bytes).await?;
@@ -863,7 +897,16 @@ impl Registry {
         if new_repository {
             self.forget_repositories();
         }
-        Ok(manifest)
+        self.update_referrers(repo, |by_subject| {
+            if let Some((subject, desc)) = referrer {
+                let list = by_subject.entry(subject).or_default();
+                if !list.iter().any(|d| d.digest == desc.digest) {
+                    list.push(desc);
+                }
+            }
+        })
+        .await?;
+        Ok(PutManifest { digest, subject })
     }
 
     /// Deletes a manifest revision and every tag pointing at it.
@@ -894,6 +937,13 @@ impl Registry {
             .delete(&paths::revision_dir(repo, digest))
             .await?;
         self.forget_tags(repo);
+        self.update_referrers(repo, |by_subject| {
+            for list in by_subject.values_mut() {
+                list.retain(|d| &d.digest != digest);
+            }
+            by_subject.retain(|_, list| !list.is_empty());
+        })
+        .await?;
         Ok(removed)
     }
 
@@ -912,36 +962,114 @@ impl Registry {
         Ok(())
     }
 
+    /// The modification times of a repository's revisions directories.
+    async fn revisions_version(&self, repo: &RepoName) -> Result<Vec<Option<SystemTime>>> {
+        let mut version = Vec::new();
+        for algo in [Algorithm::Sha256, Algorithm::Sha512] {
+            let dir = paths::revisions_dir(repo, algo.as_str());
+            version.push(self.backend.stat(&dir).await?.map(|m| m.modified));
+        }
+        Ok(version)
+    }
+
+    /// Applies this process's own change to a repository's referrers index
+    /// (if one is built) and records the revisions' new version, so the
+    /// change does not cost a rebuild.
+    async fn update_referrers(
+        &self,
+        repo: &RepoName,
+        change: impl FnOnce(&mut HashMap<Digest, Vec<Descriptor>>),
+    ) -> Result<()> {
+        let version = self.revisions_version(repo).await?;
+        if let Some(index) = self.lock_referrers().get_mut(repo) {
+            change(&mut index.by_subject);
+            index.version = version;
+        }
+        Ok(())
+    }
+
+    fn lock_referrers(&self) -> std::sync::MutexGuard<'_, HashMap<RepoName, ReferrersIndex>> {
+        self.referrers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Manifests in a repository whose `subject` is `digest`, as
-    /// descriptors for the referrers API, optionally filtered by artifact type.
+    /// descriptors for the referrers API, optionally filtered by artifact
+    /// type. Answered from the repository's referrers index, built once by
+    /// reading every manifest and rebuilt only when the revisions changed
+    /// behind this process's back.
     pub async fn referrers(
         &self,
         repo: &RepoName,
         digest: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Vec<Descriptor>> {
-        let mut out = Vec::new();
+        let version = self.revisions_version(repo).await?;
+        let current = self
+            .lock_referrers()
+            .get(repo)
+            .is_some_and(|i| i.version == version);
+        if !current {
+            // Built without the lock: other repositories' queries and this
+            // process's manifest writes go on meanwhile. A revision added
+            // after `version` was read makes the next query rebuild.
+            let by_subject = self.build_referrers(repo).await?;
+            let mut indexes = self.lock_referrers();
+            if indexes.len() >= REFERRERS_INDEX_REPOSITORIES {
+                indexes.clear();
+            }
+            indexes.insert(
+                repo.clone(),
+                ReferrersIndex {
+                    version,
+                    by_subject,
+                },
+            );
+        }
+        let out: Vec<Descriptor> = self
+            .lock_referrers()
+            .get(repo)
+            .and_then(|i| i.by_subject.get(digest))
+            .into_iter()
+            .flatten()
+            .filter(|d| artifact_type.is_none_or(|want| d.artifact_type.as_deref() == Some(want)))
+            .cloned()
+            .collect();
+        // A revision whose link was removed inside its directory (as
+        // registry:2 deletes) leaves the directory's time unchanged: check
+        // each answer, a read per referrer, not per manifest.
+        let mut live = Vec::with_capacity(out.len());
+        for desc in out {
+            if self
+                .resolve(repo, &ManifestRef::Digest(desc.digest.clone()))
+                .await?
+                .is_some()
+            {
+                live.push(desc);
+            }
+        }
+        live.sort_by(|a, b| a.digest.cmp(&b.digest));
+        Ok(live)
+    }
+
+    /// Reads every manifest of a repository for its subject.
+    async fn build_referrers(&self, repo: &RepoName) -> Result<HashMap<Digest, Vec<Descriptor>>> {
+        let mut by_subject: HashMap<Digest, Vec<Descriptor>> = HashMap::new();
         for rev in self.revisions(repo).await? {
             let Some((bytes, _)) = self.manifest_bytes(&rev).await? else {
                 continue;
             };
-            let Ok(m) = Manifest::parse_with_digest(bytes, None, rev.clone()) else {
+            let Ok(outline) = ManifestOutline::parse(&bytes, None) else {
                 continue;
             };
-            if m.subject().map(|s| &s.digest) != Some(digest) {
-                continue;
+            if let Some(subject) = outline.subject() {
+                let desc = outline.referrer_descriptor(rev.clone(), bytes.len());
+                by_subject
+                    .entry(subject.digest.clone())
+                    .or_default()
+                    .push(desc);
             }
-            let kind = m.artifact_type();
-            if artifact_type.is_some_and(|want| kind.as_deref() != Some(want)) {
-                continue;
-            }
-            let mut desc = m.descriptor();
-            desc.artifact_type = kind;
-            desc.annotations = m.annotations().cloned();
-            out.push(desc);
         }
-        out.sort_by(|a, b| a.digest.cmp(&b.digest));
-        Ok(out)
+        Ok(by_subject)
     }
 }
 
