@@ -1055,10 +1055,12 @@ impl Registry {
     async fn build_referrers(&self, repo: &RepoName) -> Result<HashMap<Digest, Vec<Descriptor>>> {
         let mut by_subject: HashMap<Digest, Vec<Descriptor>> = HashMap::new();
         for rev in self.revisions(repo).await? {
-            let Some((bytes, _)) = self.manifest_bytes(&rev).await? else {
+            // Straight from the store: one pass over the bytes, and the
+            // manifest cache is left to the manifests clients fetch.
+            let Some(bytes) = self.backend.get(&paths::blob_data(&rev)).await? else {
                 continue;
             };
-            let Ok(outline) = ManifestOutline::parse(&bytes, None) else {
+            let Ok(outline) = ManifestOutline::parse_head(&bytes, None) else {
                 continue;
             };
             if let Some(subject) = outline.subject() {

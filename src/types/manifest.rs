@@ -234,6 +234,10 @@ pub fn detect_media_type(
         media_type: content_type.unwrap_or("manifest").to_owned(),
         source,
     })?;
+    media_type_of(probe, content_type)
+}
+
+fn media_type_of(probe: Probe, content_type: Option<&str>) -> Result<MediaType, ManifestError> {
     let declared = content_type
         .map(MediaType::parse)
         .filter(MediaType::is_manifest);
@@ -468,6 +472,29 @@ struct OutlineFields<'a> {
     annotations: Option<BTreeMap<String, String>>,
 }
 
+/// [`OutlineFields`] without the lists, which are skipped unread, and
+/// with what [`Probe`] looks at, so one pass finds the media type too.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HeadFields<'a> {
+    #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    manifests: Option<IgnoredAny>,
+    #[serde(default)]
+    fs_layers: Option<IgnoredAny>,
+    #[serde(default)]
+    schema_version: Option<u32>,
+    #[serde(default)]
+    artifact_type: Option<String>,
+    #[serde(borrow, default)]
+    config: Option<OutlineDescriptor<'a>>,
+    #[serde(default)]
+    subject: Option<Descriptor>,
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
+}
+
 /// What a registry needs from a manifest, read without building a
 /// [`Descriptor`] per layer: digests stay slices of the manifest's bytes.
 /// A 3.2 MiB manifest of 22,000 layers takes ~0.5 MiB this way instead of
@@ -506,6 +533,38 @@ impl<'a> ManifestOutline<'a> {
         } else if fields.schema_version.is_none() {
             return Err(shape_error("schemaVersion"));
         }
+        Ok(ManifestOutline { media_type, fields })
+    }
+
+    /// Only what the referrers API shows (subject, artifact type,
+    /// annotations) of a manifest that was checked when it was stored: its
+    /// blob and child lists are skipped, not read ([`Self::blobs`] and
+    /// [`Self::children`] are then empty).
+    pub fn parse_head(raw: &'a [u8], content_type: Option<&str>) -> Result<Self, ManifestError> {
+        if raw.len() > MAX_MANIFEST_SIZE {
+            return Err(ManifestError::TooLarge { size: raw.len() });
+        }
+        let head: HeadFields<'a> =
+            serde_json::from_slice(raw).map_err(|source| ManifestError::Invalid {
+                media_type: content_type.unwrap_or("manifest").to_owned(),
+                source,
+            })?;
+        let probe = Probe {
+            media_type: head.media_type,
+            schema_version: head.schema_version,
+            manifests: head.manifests,
+            config: head.config.as_ref().map(|_| IgnoredAny),
+            fs_layers: head.fs_layers,
+        };
+        let media_type = media_type_of(probe, content_type)?;
+        let fields = OutlineFields {
+            schema_version: head.schema_version,
+            artifact_type: head.artifact_type,
+            config: head.config,
+            subject: head.subject,
+            annotations: head.annotations,
+            ..OutlineFields::default()
+        };
         Ok(ManifestOutline { media_type, fields })
     }
 
