@@ -893,7 +893,7 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__serve)
-            opts="-p -r -v -h -V --addr --port --root --no-delete --read-only --htpasswd --tls-cert --tls-key --gc-interval --log-format --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-p -r -v -h -V --addr --port --root --no-delete --read-only --htpasswd --tls-cert --tls-key --gc-interval --max-connections --idle-timeout --body-timeout --log-format --registry --config --insecure --ca-cert --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -928,6 +928,18 @@ _regctl() {
                     return 0
                     ;;
                 --gc-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --body-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -206,6 +206,9 @@ complete -c regctl -n "__fish_regctl_using_subcommand serve" -l htpasswd -d 'Req
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -l tls-cert -d 'PEM certificate chain for https (with --tls-key)' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -l tls-key -d 'PEM private key for https (with --tls-cert)' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -l gc-interval -d 'Collect garbage online every DURATION (e.g. 24h): keeps untagged manifests and anything written in the last hour' -r
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l max-connections -d 'Keep at most N connections open; more wait to be accepted' -r
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l idle-timeout -d 'Close a connection that sends nothing for this long between requests (also the time allowed for request headers)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand serve" -l body-timeout -d 'Abort a request whose body makes no progress for this long' -r
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -l log-format -d 'Access-log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c regctl -n "__fish_regctl_using_subcommand serve" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
