@@ -1203,3 +1203,102 @@ async fn a_refused_upload_gets_its_answer_not_a_broken_pipe() {
         );
     }
 }
+
+/// Referrer PUTs and referrers queries at once (issue 12): a referrer is
+/// listed by every query made after its 201, and once at the end.
+#[tokio::test]
+async fn concurrent_referrer_puts_and_queries_agree() {
+    let s = std::sync::Arc::new(TestServer::start().await);
+    let (subject_bytes, subject) = s.push_image("r", "app", "subject").await;
+    let empty = s.push_blob("r", b"{}").await;
+    let listing = format!("/v2/r/referrers/{subject}");
+    let list = |s: std::sync::Arc<TestServer>, path: String| async move {
+        let v = s.json(&path).await;
+        v["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["digest"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    // A query first, so the PUTs below update a built index.
+    assert!(list(s.clone(), listing.clone()).await.is_empty());
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let (s1, listing1) = (s.clone(), listing.clone());
+        let m = serde_json::to_vec(&json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": format!("t/{i}"),
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2},
+            "layers": [],
+            "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject.to_string(), "size": subject_bytes.len()},
+        }))
+        .unwrap();
+        tasks.push(tokio::spawn(async move {
+            let d = Digest::sha256_of(&m);
+            let r = s1
+                .put_manifest(
+                    "r",
+                    &d.to_string(),
+                    "application/vnd.oci.image.manifest.v1+json",
+                    &m,
+                )
+                .await;
+            assert_eq!(r.status(), StatusCode::CREATED);
+            let seen = list(s1, listing1).await;
+            assert!(seen.contains(&d.to_string()), "{d} missing after its 201");
+        }));
+        let (s2, listing2) = (s.clone(), listing.clone());
+        tasks.push(tokio::spawn(async move {
+            list(s2, listing2).await;
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut all = list(s.clone(), listing).await;
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 16);
+}
+
+/// Large manifests (over the 256 KiB threshold, so they take turns) pushed
+/// at once all succeed and read back byte for byte.
+#[tokio::test]
+async fn concurrent_large_manifest_puts_all_succeed() {
+    let s = std::sync::Arc::new(TestServer::start().await);
+    let config = s.push_blob("big", b"{}").await;
+    let layer = s.push_blob("big", b"layer").await;
+    let mut tasks = Vec::new();
+    for n in 0..6 {
+        let s = s.clone();
+        let layers: Vec<_> = (0..3000)
+            .map(|_| json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer.to_string(), "size": 5}))
+            .collect();
+        let m = serde_json::to_vec(&json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.to_string(), "size": 2},
+            "layers": layers, "annotations": {"n": n.to_string()},
+        }))
+        .unwrap();
+        assert!(m.len() > 256 * 1024);
+        tasks.push(tokio::spawn(async move {
+            let r = s
+                .put_manifest(
+                    "big",
+                    &format!("t{n}"),
+                    "application/vnd.oci.image.manifest.v1+json",
+                    &m,
+                )
+                .await;
+            assert_eq!(r.status(), StatusCode::CREATED);
+            let got = s
+                .send(Method::GET, &format!("/v2/big/manifests/t{n}"))
+                .await;
+            assert_eq!(got.bytes().await.unwrap(), m);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}

@@ -403,6 +403,10 @@ async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Re
     // Every request body, refused or handled, must keep making progress.
     let body_timeout = state.config.limits.body_timeout;
     let req = req.map(|body| {
+        if axum::body::HttpBody::is_end_stream(&body) {
+            // No body (most GETs): nothing to guard.
+            return body;
+        }
         Body::from_stream(hygiene::StallGuard::new(
             body.into_data_stream(),
             body_timeout,

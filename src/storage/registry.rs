@@ -56,6 +56,14 @@ struct ReferrersIndex {
     by_subject: HashMap<Digest, Vec<Descriptor>>,
 }
 
+/// Referrers indexes, and a count of this process's changes to referrers:
+/// an index built while one happened may have missed it and is not kept.
+#[derive(Default)]
+struct ReferrersIndexes {
+    generation: u64,
+    by_repo: HashMap<RepoName, ReferrersIndex>,
+}
+
 /// How many repositories' referrers indexes are kept.
 const REFERRERS_INDEX_REPOSITORIES: usize = 1024;
 
@@ -154,7 +162,7 @@ pub struct Registry {
     repos: Mutex<Option<(Instant, Arc<Vec<String>>)>>,
     /// Referrers by repository, kept up to date by this process's manifest
     /// PUTs and DELETEs, rebuilt when another writer changed the revisions.
-    referrers: Mutex<HashMap<RepoName, ReferrersIndex>>,
+    referrers: Mutex<ReferrersIndexes>,
 }
 
 /// Directories listed at once by a repository walk.
@@ -188,7 +196,7 @@ impl Registry {
             tags: Mutex::new(HashMap::new()),
             gc: GcCoordinator::default(),
             repos: Mutex::new(None),
-            referrers: Mutex::new(HashMap::new()),
+            referrers: Mutex::new(ReferrersIndexes::default()),
         }
     }
 
@@ -981,14 +989,16 @@ impl Registry {
         change: impl FnOnce(&mut HashMap<Digest, Vec<Descriptor>>),
     ) -> Result<()> {
         let version = self.revisions_version(repo).await?;
-        if let Some(index) = self.lock_referrers().get_mut(repo) {
+        let mut indexes = self.lock_referrers();
+        indexes.generation += 1;
+        if let Some(index) = indexes.by_repo.get_mut(repo) {
             change(&mut index.by_subject);
             index.version = version;
         }
         Ok(())
     }
 
-    fn lock_referrers(&self) -> std::sync::MutexGuard<'_, HashMap<RepoName, ReferrersIndex>> {
+    fn lock_referrers(&self) -> std::sync::MutexGuard<'_, ReferrersIndexes> {
         self.referrers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -1004,35 +1014,44 @@ impl Registry {
         artifact_type: Option<&str>,
     ) -> Result<Vec<Descriptor>> {
         let version = self.revisions_version(repo).await?;
-        let current = self
-            .lock_referrers()
-            .get(repo)
-            .is_some_and(|i| i.version == version);
-        if !current {
-            // Built without the lock: other repositories' queries and this
-            // process's manifest writes go on meanwhile. A revision added
-            // after `version` was read makes the next query rebuild.
-            let by_subject = self.build_referrers(repo).await?;
-            let mut indexes = self.lock_referrers();
-            if indexes.len() >= REFERRERS_INDEX_REPOSITORIES {
-                indexes.clear();
+        let (cached, generation) = {
+            let indexes = self.lock_referrers();
+            let cached = indexes
+                .by_repo
+                .get(repo)
+                .filter(|i| i.version == version)
+                .map(|i| i.by_subject.get(digest).cloned().unwrap_or_default());
+            (cached, indexes.generation)
+        };
+        let candidates = match cached {
+            Some(hit) => hit,
+            None => {
+                // Built without the lock: other repositories' queries and
+                // this process's manifest writes go on meanwhile. If one of
+                // those writes changed referrers during the build (which
+                // may have missed it, as directory times are coarse), the
+                // build answers this query but is not kept.
+                let by_subject = self.build_referrers(repo).await?;
+                let found = by_subject.get(digest).cloned().unwrap_or_default();
+                let mut indexes = self.lock_referrers();
+                if indexes.generation == generation {
+                    if indexes.by_repo.len() >= REFERRERS_INDEX_REPOSITORIES {
+                        indexes.by_repo.clear();
+                    }
+                    indexes.by_repo.insert(
+                        repo.clone(),
+                        ReferrersIndex {
+                            version,
+                            by_subject,
+                        },
+                    );
+                }
+                found
             }
-            indexes.insert(
-                repo.clone(),
-                ReferrersIndex {
-                    version,
-                    by_subject,
-                },
-            );
-        }
-        let out: Vec<Descriptor> = self
-            .lock_referrers()
-            .get(repo)
-            .and_then(|i| i.by_subject.get(digest))
+        };
+        let out: Vec<Descriptor> = candidates
             .into_iter()
-            .flatten()
             .filter(|d| artifact_type.is_none_or(|want| d.artifact_type.as_deref() == Some(want)))
-            .cloned()
             .collect();
         // A revision whose link was removed inside its directory (as
         // registry:2 deletes) leaves the directory's time unchanged: check

@@ -702,6 +702,67 @@ mod tests {
         )
     }
 
+    /// The outline the server stores with agrees with the full parse on
+    /// what it reports, and refuses what the full parse refuses.
+    #[test]
+    fn outline_agrees_with_the_full_parse() {
+        let cfg = Digest::sha256_of(b"{}");
+        let layer = Digest::sha256_of(b"layer");
+        let subject = Digest::sha256_of(b"subject");
+        let cases = [
+            image_json(None),
+            image_json(Some(OCI_MANIFEST)),
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","artifactType":"a/b","config":{{"mediaType":"{OCI_CONFIG}","digest":"{cfg}","size":2}},"layers":[{{"mediaType":"x","digest":"{layer}","size":5}},{{"mediaType":"x","digest":"{layer}","size":5}}],"subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{subject}","size":7}},"annotations":{{"k":"v"}}}}"#
+            ),
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{layer}","size":5}}],"subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{subject}","size":7}}}}"#
+            ),
+            // Escaped strings are read too (owned, not borrowed).
+            format!(
+                r#"{{"schemaVersion":2,"config":{{"mediaType":"application\/vnd.oci.image.config.v1+json","digest":"{cfg}","size":2}}}}"#
+            ),
+            format!(r#"{{"schemaVersion":1,"fsLayers":[{{"blobSum":"{layer}"}}]}}"#),
+        ];
+        for json in &cases {
+            let full = Manifest::parse(Bytes::from(json.clone()), None).unwrap();
+            let outline = ManifestOutline::parse(json.as_bytes(), None).unwrap();
+            let head = ManifestOutline::parse_head(json.as_bytes(), None).unwrap();
+            assert_eq!(outline.media_type(), full.media_type(), "{json}");
+            assert_eq!(head.media_type(), full.media_type(), "{json}");
+            let blobs: Vec<Digest> = full.blobs().into_iter().cloned().collect();
+            assert_eq!(outline.blobs().collect::<Vec<_>>(), blobs, "{json}");
+            let children: Vec<Digest> = full.children().iter().map(|c| c.digest.clone()).collect();
+            assert_eq!(outline.children().collect::<Vec<_>>(), children, "{json}");
+            for o in [&outline, &head] {
+                assert_eq!(o.subject(), full.subject(), "{json}");
+                assert_eq!(o.artifact_type(), full.artifact_type(), "{json}");
+                assert_eq!(o.annotations(), full.annotations(), "{json}");
+            }
+        }
+        let bad_digest = image_json(None).replace(&layer.to_string(), "sha256:xyz");
+        let refused = [
+            r#"{"schemaVersion":2,"layers":[]}"#.to_owned(),
+            r#"{"schemaVersion":3,"config":{"mediaType":"a","digest":"sha256:00","size":1}}"#
+                .to_owned(),
+            format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}"}}"#),
+            bad_digest,
+            format!(r#"{{"schemaVersion":2,"config":{{"digest":"{cfg}","size":2}}}}"#),
+            "[]".to_owned(),
+            "{".to_owned(),
+        ];
+        for json in &refused {
+            assert!(
+                Manifest::parse(Bytes::from(json.clone()), None).is_err(),
+                "{json}"
+            );
+            assert!(
+                ManifestOutline::parse(json.as_bytes(), None).is_err(),
+                "{json}"
+            );
+        }
+    }
+
     #[test]
     fn parses_image_and_keeps_raw_bytes() {
         let raw = Bytes::from(image_json(Some(OCI_MANIFEST)));
