@@ -208,7 +208,7 @@ pub enum AuthOutcome {
 /// runs at the attacker's pace.
 pub struct Authenticator {
     htpasswd: Arc<Htpasswd>,
-    checks: tokio::sync::Semaphore,
+    checks: Arc<tokio::sync::Semaphore>,
     failures: Mutex<HashMap<Option<IpAddr>, Failures>>,
 }
 
@@ -218,7 +218,7 @@ impl Authenticator {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Authenticator {
             htpasswd: Arc::new(htpasswd),
-            checks: tokio::sync::Semaphore::new((cores / 2).max(1)),
+            checks: Arc::new(tokio::sync::Semaphore::new((cores / 2).max(1))),
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -287,7 +287,7 @@ impl Authenticator {
         if let Some(wait) = self.locked(peer) {
             return AuthOutcome::Throttled(wait);
         }
-        let Ok(_permit) = self.checks.acquire().await else {
+        let Ok(permit) = self.checks.clone().acquire_owned().await else {
             return AuthOutcome::Denied;
         };
         // Guesses queued behind the one that locked the address are not
@@ -297,7 +297,13 @@ impl Authenticator {
         }
         let htpasswd = self.htpasswd.clone();
         let value = value.to_owned();
-        let checked = tokio::task::spawn_blocking(move || htpasswd.check(Some(&value))).await;
+        // The permit goes with the check: a client that hangs up does not
+        // free its slot while its bcrypt still runs.
+        let checked = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            htpasswd.check(Some(&value))
+        })
+        .await;
         match checked {
             Ok(Some(user)) => {
                 self.lock_failures().remove(&peer);
