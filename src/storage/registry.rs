@@ -52,7 +52,7 @@ pub struct PutManifest {
 /// revision is added or removed, also by another process).
 struct ReferrersIndex {
     version: Vec<Option<SystemTime>>,
-    /// Subject → (referrer digest, its descriptor for the referrers API).
+    /// Subject → descriptors of the manifests that refer to it.
     by_subject: HashMap<Digest, Vec<Descriptor>>,
 }
 
