@@ -774,8 +774,13 @@ impl Registry {
             .await
     }
 
-    /// Drops a manifest from the cache after its blob was removed.
-    pub(super) fn forget_manifest(&self, digest: &Digest) {
+    /// Forgets what this process knew of a blob after it was removed: its
+    /// cached manifest bytes and that its content was verified.
+    pub(super) fn forget_blob(&self, digest: &Digest) {
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(digest);
         let mut cache = self.manifests.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((bytes, _)) = cache.entries.remove(digest) {
             cache.bytes -= bytes.len();
