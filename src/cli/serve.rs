@@ -46,6 +46,16 @@ pub struct ServeArgs {
     /// manifests and anything written in the last hour
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub gc_interval: Option<std::time::Duration>,
+    /// Keep at most N connections open; more wait to be accepted
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// Close a connection that sends nothing for this long between requests
+    /// (also the time allowed for request headers)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, hide = true)]
+    pub idle_timeout: Option<std::time::Duration>,
+    /// Abort a request whose body makes no progress for this long
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, hide = true)]
+    pub body_timeout: Option<std::time::Duration>,
     /// Access-log format on stderr
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -114,8 +124,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         read_only: args.read_only,
         htpasswd: args.htpasswd,
         gc_interval: args.gc_interval,
+        limits: server::ConnectionLimits {
+            idle_timeout: args.idle_timeout.unwrap_or(server::IDLE_TIMEOUT),
+            body_timeout: args.body_timeout.unwrap_or(server::BODY_TIMEOUT),
+            max_connections: args.max_connections.map(|n| n as usize),
+        },
         ..ServerConfig::new(&root)
     };
+    let limits = config.limits.clone();
     let app = server::router(config)?;
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
@@ -141,6 +157,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         root.display()
     );
     let _ = out.flush();
-    server::serve(listener, app, tls, shutdown_signal()).await?;
+    server::serve_with_limits(listener, app, tls, limits, shutdown_signal()).await?;
     Ok(())
 }

@@ -457,7 +457,7 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
                 continue;
             }
             backend.delete(&paths::blob_dir(&blob.digest)).await?;
-            registry.forget_manifest(&blob.digest);
+            registry.forget_blob(&blob.digest);
             summary.blobs_removed += 1;
             bytes += blob.size;
         }
