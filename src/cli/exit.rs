@@ -15,6 +15,8 @@ use std::process::ExitCode;
 
 use regctl::client::{ClientError, ErrorKind};
 use regctl::ops::gc::GcError;
+use regctl::ops::platform::PlatformError;
+use regctl::ops::resolve::ResolveError;
 use regctl::types::ErrorCode;
 
 pub const OK: u8 = 0;
@@ -67,6 +69,29 @@ fn client_error(err: &anyhow::Error) -> Option<&ClientError> {
                 e.downcast_ref::<regctl::store::StoreError>()
                     .and_then(regctl::store::StoreError::client_error)
             })
+            .or_else(|| {
+                e.downcast_ref::<ResolveError>()
+                    .and_then(ResolveError::client_error)
+            })
+            .or_else(|| {
+                e.downcast_ref::<PlatformError>()
+                    .and_then(PlatformError::client_error)
+            })
+    })
+}
+
+/// A `--platform` failure, wherever it is wrapped.
+fn platform_error(err: &anyhow::Error) -> Option<&PlatformError> {
+    err.chain().find_map(|e| {
+        e.downcast_ref::<PlatformError>()
+            .or_else(|| match e.downcast_ref::<ResolveError>() {
+                Some(ResolveError::Platform(p)) => Some(p),
+                _ => None,
+            })
+            .or_else(|| match e.downcast_ref::<regctl::ops::copy::CopyError>() {
+                Some(regctl::ops::copy::CopyError::Platform(p)) => Some(p),
+                _ => None,
+            })
     })
 }
 
@@ -84,6 +109,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
             GcError::NotARoot(_) => return USAGE,
             _ => {}
         }
+    }
+    if matches!(platform_error(err), Some(PlatformError::NotFound { .. })) {
+        return USAGE;
     }
     if err.chain().any(|e| {
         e.is::<Usage>()
@@ -104,6 +132,18 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
 pub fn hint_for(err: &anyhow::Error) -> Option<String> {
     if err.chain().any(|e| e.is::<LoginRejected>()) {
         return Some("check the user name and password; nothing was saved".to_owned());
+    }
+    if let Some(ResolveError::NotFound {
+        repository, cause, ..
+    }) = err.chain().find_map(|e| e.downcast_ref::<ResolveError>())
+    {
+        return Some(match cause.code() {
+            Some(ErrorCode::NameUnknown) => {
+                let registry = repository.split('/').next().unwrap_or("REGISTRY");
+                format!("list the repositories with `regctl ls {registry}`")
+            }
+            _ => format!("list the tags with `regctl tags {repository}`"),
+        });
     }
     let ce = client_error(err)?;
     let hint = match ce {

@@ -13,7 +13,7 @@ pub mod transport;
 
 pub use api::{BlobStream, ManifestHead};
 pub use creds::{Credential, CredentialError, DockerConfig, Secret};
-pub use delete::UntagMethod;
+pub use delete::{TagTarget, UntagMethod};
 pub use error::{ClientError, ErrorKind};
 pub use retry::RetryPolicy;
 pub use transport::{Client, ClientOptions};
