@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::push::{assert_same_image, get, push_image, push_index};
+use common::push::{assert_same_image, get, push_image, push_index, push_referrer};
 use common::{DistRegistry, Serve, TestImage, TestIndex, regctl};
 use regctl::types::Digest;
 use regctl::types::media_type::MANIFEST_ACCEPT;
@@ -215,39 +215,6 @@ async fn all_tags_copies_every_tag_and_shared_blobs_once() {
         Some(2),
         "a tag with --all-tags is a usage error"
     );
-}
-
-/// Pushes an artifact whose `subject` is `subject`; returns its digest.
-async fn push_referrer(
-    addr: &str,
-    repo: &str,
-    subject: &Digest,
-    subject_size: usize,
-    kind: &str,
-) -> (Digest, usize) {
-    use common::push::{push_blob, push_manifest};
-    let payload = format!("payload of {kind} for {subject}");
-    push_blob(addr, repo, b"{}").await;
-    push_blob(addr, repo, payload.as_bytes()).await;
-    let m = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "artifactType": kind,
-        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": Digest::sha256_of(b"{}").to_string(), "size": 2},
-        "layers": [{"mediaType": "application/octet-stream", "digest": Digest::sha256_of(payload.as_bytes()).to_string(), "size": payload.len()}],
-        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject.to_string(), "size": subject_size}
-    }))
-    .unwrap();
-    let d = Digest::sha256_of(&m);
-    push_manifest(
-        addr,
-        repo,
-        &d.to_string(),
-        "application/vnd.oci.image.manifest.v1+json",
-        &m,
-    )
-    .await;
-    (d, m.len())
 }
 
 #[tokio::test]

@@ -41,6 +41,64 @@ struct TagsPage {
 
 const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
 
+/// Sent by a registry that processed a pushed manifest's `subject`.
+const OCI_SUBJECT: &str = "oci-subject";
+
+/// Read-modify-write rounds of a referrers tag index before giving up.
+const REFERRERS_TAG_ATTEMPTS: usize = 5;
+
+/// What a manifest `PUT` tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutManifest {
+    pub digest: Digest,
+    /// The registry answered `OCI-Subject`: it indexes referrers itself.
+    pub subject_processed: bool,
+}
+
+/// The OCI 1.1 referrers tag scheme's tag for `subject`: `<alg>-<hex>`,
+/// cut to the 128 characters a tag may have.
+pub fn referrers_tag(subject: &Digest) -> String {
+    let mut tag = format!("{}-{}", subject.algorithm().as_str(), subject.hex());
+    tag.truncate(128);
+    tag
+}
+
+/// An image index listing referrers (the API's answer, or the tag scheme's).
+#[derive(Debug, Default, Deserialize)]
+struct ReferrersIndex {
+    #[serde(default)]
+    manifests: Vec<Descriptor>,
+}
+
+impl ReferrersIndex {
+    fn to_json(&self) -> std::result::Result<Vec<u8>, serde_json::Error> {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Out<'a> {
+            schema_version: u32,
+            media_type: &'a str,
+            manifests: &'a [Descriptor],
+        }
+        serde_json::to_vec(&Out {
+            schema_version: 2,
+            media_type: crate::types::media_type::OCI_INDEX,
+            manifests: &self.manifests,
+        })
+    }
+}
+
+/// The lock serialising this process's updates of one referrers tag.
+fn referrers_tag_lock(key: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOCKS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let mut locks = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    locks.entry(key.to_owned()).or_default().clone()
+}
+
 /// Catalog page asked for when the user sets none: registry:2's maximum.
 const DEFAULT_CATALOG_PAGE: usize = 1000;
 
@@ -186,7 +244,9 @@ impl Client {
     }
 
     /// Manifests whose `subject` is `digest` (OCI 1.1 referrers API). A
-    /// registry without the API (404, e.g. registry:2) has none to report.
+    /// registry without the API (404 from `/v2/NAME/referrers/DIGEST`, e.g.
+    /// registry:2) is read through the referrers tag scheme: the index
+    /// tagged `sha256-<hex>`; no such tag means no referrers.
     pub async fn referrers(&self, repo: &Reference, digest: &Digest) -> Result<Vec<Descriptor>> {
         let url = self.url(
             repo.registry(),
@@ -197,23 +257,113 @@ impl Client {
             .header(ACCEPT, crate::types::media_type::OCI_INDEX);
         let resp = self.send(req).await?;
         if resp.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(Vec::new());
+            return Ok(self
+                .referrers_tag_index(repo, digest)
+                .await?
+                .map(|(index, _)| index.manifests)
+                .unwrap_or_default());
         }
         if !resp.status().is_success() {
             return Err(error_from_response("GET", resp).await);
         }
         let body = read_limited(resp, crate::types::manifest::MAX_MANIFEST_SIZE, &url_s).await?;
-        #[derive(Deserialize)]
-        struct ReferrersIndex {
-            #[serde(default)]
-            manifests: Vec<Descriptor>,
-        }
         let index: ReferrersIndex =
             serde_json::from_slice(&body).map_err(|e| ClientError::InvalidResponse {
                 url: url_s,
                 reason: format!("referrers index: {e}"),
             })?;
         Ok(index.manifests)
+    }
+
+    /// The referrers tag scheme's index for `subject` and its digest, or
+    /// `None` when the tag does not exist.
+    async fn referrers_tag_index(
+        &self,
+        repo: &Reference,
+        subject: &Digest,
+    ) -> Result<Option<(ReferrersIndex, Digest)>> {
+        let tag_ref = repo
+            .repo_only()
+            .with_tag(&referrers_tag(subject))
+            .map_err(|e| ClientError::InvalidResponse {
+                url: repo.to_string(),
+                reason: format!("referrers tag for {subject}: {e}"),
+            })?;
+        let manifest = match self.manifest_get(&tag_ref).await {
+            Ok(m) => m,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let index: ReferrersIndex =
+            serde_json::from_slice(manifest.raw()).map_err(|e| ClientError::InvalidResponse {
+                url: tag_ref.to_string(),
+                reason: format!("referrers tag index: {e}"),
+            })?;
+        Ok(Some((index, manifest.digest().clone())))
+    }
+
+    /// Adds `referrer` to the referrers tag scheme's index of `subject` (for
+    /// a registry that did not process the manifest's `subject`): reads the
+    /// index tagged `sha256-<hex>` (none yet: an empty one), adds the
+    /// descriptor unless present, pushes it back, and reads it again to
+    /// check that no concurrent update dropped the entry (retrying a few
+    /// times if one did). Updates from this process to one subject are
+    /// serialised; across processes the scheme has no locking (OCI 1.1 says
+    /// so), and re-running the copy re-adds a lost entry.
+    pub async fn referrers_tag_add(
+        &self,
+        repo: &Reference,
+        subject: &Digest,
+        referrer: Descriptor,
+    ) -> Result<()> {
+        let repo = repo.repo_only();
+        let tag = referrers_tag(subject);
+        let key = format!("{}/{}:{tag}", repo.registry(), repo.repository());
+        let lock = referrers_tag_lock(&key);
+        let _held = lock.lock().await;
+        let mut last_seen = Vec::new();
+        for _attempt in 0..REFERRERS_TAG_ATTEMPTS {
+            let mut index = self
+                .referrers_tag_index(&repo, subject)
+                .await?
+                .map(|(index, _)| index)
+                .unwrap_or_default();
+            if !index.manifests.iter().any(|d| d.digest == referrer.digest) {
+                index.manifests.push(referrer.clone());
+                let body =
+                    Bytes::from(index.to_json().map_err(|e| ClientError::InvalidResponse {
+                        url: key.clone(),
+                        reason: format!("cannot encode the referrers tag index: {e}"),
+                    })?);
+                self.manifest_put(&repo, &tag, crate::types::media_type::OCI_INDEX, body)
+                    .await?;
+            }
+            let check = self.referrers_tag_index(&repo, subject).await?;
+            match check {
+                Some((index, _)) if index.manifests.iter().any(|d| d.digest == referrer.digest) => {
+                    return Ok(());
+                }
+                other => {
+                    last_seen = other
+                        .map(|(i, _)| {
+                            i.manifests
+                                .into_iter()
+                                .map(|d| d.digest.to_string())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                }
+            }
+        }
+        Err(ClientError::InvalidResponse {
+            url: key,
+            reason: format!(
+                "the referrers tag index kept losing {} to concurrent updates ({REFERRERS_TAG_ATTEMPTS} \
+                 attempts; it now lists: {})",
+                referrer.digest,
+                last_seen.join(", ")
+            ),
+        })
     }
 
     /// `HEAD` a manifest with the full Accept list (so the registry reports
@@ -348,6 +498,22 @@ impl Client {
         media_type: &str,
         raw: Bytes,
     ) -> Result<Digest> {
+        Ok(self
+            .manifest_put_with_subject(repo, reference, media_type, raw)
+            .await?
+            .digest)
+    }
+
+    /// [`Client::manifest_put`], also telling whether the registry
+    /// processed the manifest's `subject` (its `OCI-Subject` answer): when
+    /// it did not, the caller maintains the referrers tag scheme.
+    pub async fn manifest_put_with_subject(
+        &self,
+        repo: &Reference,
+        reference: &str,
+        media_type: &str,
+        raw: Bytes,
+    ) -> Result<PutManifest> {
         if raw.len() > crate::types::manifest::MAX_MANIFEST_SIZE {
             return Err(ClientError::ManifestTooLarge {
                 url: reference.to_owned(),
@@ -373,7 +539,11 @@ impl Client {
                 },
             });
         }
-        Ok(digest)
+        let subject_processed = resp.headers().contains_key(OCI_SUBJECT);
+        Ok(PutManifest {
+            digest,
+            subject_processed,
+        })
     }
 
     /// `DELETE /v2/NAME/manifests/DIGEST`: removes the manifest and, on

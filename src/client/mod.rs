@@ -11,7 +11,7 @@ pub mod pagination;
 pub mod retry;
 pub mod transport;
 
-pub use api::{BlobStream, ManifestHead};
+pub use api::{BlobStream, ManifestHead, PutManifest, referrers_tag};
 pub use creds::{Credential, CredentialError, DockerConfig, Secret};
 pub use delete::{TagTarget, UntagMethod};
 pub use error::{ClientError, ErrorKind};

@@ -274,7 +274,13 @@ async fn copy_tree(
         }
         for subject in subjects {
             for referrer in lister.referrers(&subject).await? {
-                let manifest = src.manifest(&referrer.digest).await?;
+                let manifest = match src.manifest(&referrer.digest).await {
+                    Ok(m) => m,
+                    // A referrers tag index may name an artifact deleted
+                    // since (the scheme is not updated on delete).
+                    Err(e) if e.client_error().is_some_and(|c| c.is_not_found()) => continue,
+                    Err(e) => return Err(e.into()),
+                };
                 let nested =
                     Box::pin(copy_tree(src, manifest, dst, None, options, observer)).await?;
                 summary.absorb(&nested);
