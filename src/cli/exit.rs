@@ -17,6 +17,7 @@ use regctl::client::{ClientError, ErrorKind};
 use regctl::ops::gc::GcError;
 use regctl::ops::platform::PlatformError;
 use regctl::ops::resolve::ResolveError;
+use regctl::storage::LockError;
 use regctl::types::ErrorCode;
 
 pub const OK: u8 = 0;
@@ -40,6 +41,12 @@ pub struct LoginRejected {
     #[source]
     pub source: ClientError,
 }
+
+/// The server does not offer what was asked (exit 6); the message says
+/// what to use instead.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unsupported(pub String);
 
 /// Bad user input (beyond what clap checks).
 #[derive(Debug, thiserror::Error)]
@@ -103,12 +110,27 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
     if err.chain().any(|e| e.is::<Refused>()) {
         return REFUSED;
     }
+    if err.chain().any(|e| e.is::<Unsupported>()) {
+        return UNSUPPORTED;
+    }
     if let Some(gc) = err.chain().find_map(|e| e.downcast_ref::<GcError>()) {
         match gc {
+            GcError::Locked {
+                error: LockError::Io { .. },
+            }
+            | GcError::Unreadable { .. } => return ERROR,
             GcError::Locked { .. } | GcError::Active { .. } | GcError::Busy => return REFUSED,
-            GcError::NotARoot(_) => return USAGE,
+            GcError::NotARoot(_) | GcError::NoSuchRoot(_) => return USAGE,
             _ => {}
         }
+    }
+    // `serve` on a root a collection holds is refused; a lock file that
+    // cannot be created is a file error.
+    if let Some(lock) = err.chain().find_map(|e| e.downcast_ref::<LockError>()) {
+        return match lock {
+            LockError::Io { .. } => ERROR,
+            LockError::InUseByServer { .. } | LockError::InUseByCollector { .. } => REFUSED,
+        };
     }
     if matches!(platform_error(err), Some(PlatformError::NotFound { .. })) {
         return USAGE;
@@ -130,6 +152,10 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
 
 /// A hint for the error, naming what to do.
 pub fn hint_for(err: &anyhow::Error) -> Option<String> {
+    // Its message already says what to use instead.
+    if err.chain().any(|e| e.is::<Unsupported>()) {
+        return None;
+    }
     if err.chain().any(|e| e.is::<LoginRejected>()) {
         return Some("check the user name and password; nothing was saved".to_owned());
     }
@@ -144,6 +170,17 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
             }
             _ => format!("list the tags with `regctl tags {repository}`"),
         });
+    }
+    let denied = err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+    });
+    if denied && client_error(err).is_none() {
+        return Some(
+            "this user may not read or write that path: run regctl as the user that owns it \
+             (for a registry's storage, its owner or root)"
+                .to_owned(),
+        );
     }
     let ce = client_error(err)?;
     let hint = match ce {
@@ -221,13 +258,31 @@ fn styled(s: &str, ansi: &str) -> String {
     }
 }
 
+/// `context: cause: cause…`, leaving out a cause whose text the message
+/// already holds (errors that print their source and also return it would
+/// otherwise say it twice).
+pub fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// Prints `regctl: <context>: <cause>` and a `hint:` line; returns the code.
 pub fn report(err: &anyhow::Error) -> ExitCode {
     let code = code_for(err);
     if is_broken_pipe(err) {
         return ExitCode::from(OK);
     }
-    eprintln!("{} {err:#}", styled("regctl:", "1;31"));
+    eprintln!("{} {}", styled("regctl:", "1;31"), message(err));
     if let Some(h) = hint_for(err) {
         eprintln!("{} {h}", styled("hint:", "1;33"));
     }
