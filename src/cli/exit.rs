@@ -175,7 +175,11 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
     });
-    if denied && client_error(err).is_none() {
+    // Lock and root errors carry their own advice.
+    let advised = err
+        .chain()
+        .any(|e| e.is::<LockError>() || e.is::<GcError>());
+    if denied && !advised && client_error(err).is_none() {
         return Some(
             "this user may not read or write that path: run regctl as the user that owns it \
              (for a registry's storage, its owner or root)"
