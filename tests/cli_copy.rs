@@ -461,3 +461,73 @@ async fn registry_to_docker_archive_is_read_by_skopeo_and_copied_back() {
         assert_eq!(status, 200);
     }
 }
+
+/// `tag SRC DST`: DST is a bare tag or a full reference in SRC's
+/// repository; another repository is a usage error that suggests `cp`.
+#[tokio::test]
+async fn tag_takes_a_bare_tag_or_a_reference_in_the_same_repository() {
+    let dist = DistRegistry::start(true);
+    let serve = Serve::start(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let img = TestImage::oci("tag-forms", 1, 128);
+    let mut addrs: Vec<String> = dist.iter().map(|d| d.addr().to_owned()).collect();
+    addrs.push(serve.addr().to_owned());
+    for addr in &addrs {
+        push_image(addr, "busybox", "1.1", &img).await;
+        let src = format!("{addr}/busybox:1.1");
+        let tag = |dst: &str, extra: &[&str]| {
+            regctl(h)
+                .args(["tag", &src, dst])
+                .args(extra)
+                .output()
+                .unwrap()
+        };
+        // A full reference in the same repository.
+        let out = tag(&format!("{addr}/busybox:stable3"), &[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_same_image(addr, "busybox", "stable3", &img).await;
+        // With -r, short names: the same repository.
+        let out = regctl(h)
+            .args(["-r", addr, "tag", "busybox:1.1", "busybox:stable4"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_same_image(addr, "busybox", "stable4", &img).await;
+        // A bare tag still works; JSON names what was done.
+        let out = tag("stable5", &["--format", "json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["digest"], img.digest.to_string());
+        assert_eq!(v["tag"], "stable5");
+        assert_eq!(v["reference"], format!("{addr}/busybox:stable5"));
+        assert_same_image(addr, "busybox", "stable5", &img).await;
+        // Another repository: usage error pointing at cp, nothing written.
+        let out = tag(&format!("{addr}/other:v1"), &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("regctl cp"), "{err}");
+        let (status, ..) = get(addr, "/v2/other/manifests/v1", MANIFEST_ACCEPT).await;
+        assert_eq!(status, 404);
+        // A digest or no tag at all: usage errors.
+        for bad in [
+            format!("{addr}/busybox@{}", img.digest),
+            format!("{addr}/busybox"),
+        ] {
+            let out = tag(&bad, &[]);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{bad}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}

@@ -132,7 +132,14 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
             LockError::InUseByServer { .. } | LockError::InUseByCollector { .. } => REFUSED,
         };
     }
-    if matches!(platform_error(err), Some(PlatformError::NotFound { .. })) {
+    if matches!(platform_error(err), Some(PlatformError::NotFound { .. }))
+        || err.chain().any(|e| {
+            matches!(
+                e.downcast_ref::<regctl::ops::du::UsageError>(),
+                Some(regctl::ops::du::UsageError::Platform { .. })
+            )
+        })
+    {
         return USAGE;
     }
     if err.chain().any(|e| {

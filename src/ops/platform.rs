@@ -128,17 +128,16 @@ pub async fn image_platform(
             )));
         }
     }
-    let config: ImageConfig = serde_json::from_slice(&raw).map_err(|e| {
-        unknown(format!(
-            "its config {} is not an image config: {e}",
-            image.config.digest
-        ))
-    })?;
+    config_platform(&raw)
+        .map_err(|reason| unknown(format!("its config {}: {reason}", image.config.digest)))
+}
+
+/// The platform an image config names (`os`, `architecture`, `variant`).
+pub fn config_platform(raw: &[u8]) -> Result<Platform, String> {
+    let config: ImageConfig =
+        serde_json::from_slice(raw).map_err(|e| format!("not an image config: {e}"))?;
     if config.os.is_empty() || config.architecture.is_empty() {
-        return Err(unknown(format!(
-            "its config {} names no os/architecture",
-            image.config.digest
-        )));
+        return Err("names no os/architecture".to_owned());
     }
     Ok(Platform {
         os: config.os,
