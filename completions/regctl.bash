@@ -265,12 +265,20 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__digest)
-            opts="-r -v -h -V --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-r -v -h -V --platform --format --registry --config --insecure --ca-cert --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json plain" -- "${cur}"))
+                    return 0
+                    ;;
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -295,13 +303,17 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__du)
-            opts="-r -v -h -V --root --format --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-r -v -h -V --root --platform --format --registry --config --insecure --ca-cert --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -863,12 +875,20 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__rm)
-            opts="-y -r -v -h -V --yes --dry-run --tag-only --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-y -r -v -h -V --yes --dry-run --tag-only --platform --force --format --registry --config --insecure --ca-cert --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json plain" -- "${cur}"))
+                    return 0
+                    ;;
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -959,12 +979,16 @@ _regctl() {
             return 0
             ;;
         regctl__subcmd__tag)
-            opts="-r -v -h -V --registry --config --insecure --ca-cert --verbose --help --version"
+            opts="-r -v -h -V --format --registry --config --insecure --ca-cert --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "table json plain" -- "${cur}"))
+                    return 0
+                    ;;
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

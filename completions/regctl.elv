@@ -79,6 +79,8 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand --version 'Print version'
         }
         &'regctl;digest'= {
+            cand --platform 'The digest of this platform''s image (os/arch[/variant]): an index''s child, or a single image if it is built for it (else an error)'
+            cand --format 'Output format [default: table on a terminal, else plain; both print the digest alone]'
             cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
             cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
             cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
@@ -86,8 +88,8 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
             cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
             cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -108,6 +110,8 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand --version 'Print version'
         }
         &'regctl;rm'= {
+            cand --platform 'Delete the image of this platform (os/arch[/variant]) out of the index REF names (refused without --force: it breaks the index)'
+            cand --format 'Output format [default: table on a terminal, else plain]'
             cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
             cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
             cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
@@ -116,11 +120,12 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand --yes 'Do not ask for confirmation'
             cand --dry-run 'Only show what would be deleted'
             cand --tag-only 'Remove only this tag; keep the manifest and its other tags'
+            cand --force 'Delete even a manifest that a tagged index lists (that index then fails to pull for its platform)'
             cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
             cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
             cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -166,6 +171,7 @@ set edit:completion:arg-completer[regctl] = {|@words|
         }
         &'regctl;du'= {
             cand --root 'Read a storage root directly (registry:2''s rootdirectory); also reports the bytes nothing references. TARGET is then a repository'
+            cand --platform 'Count only this platform''s image of each tag (os/arch[/variant]); tags without one are left out'
             cand --format 'Output format [default: table on a terminal, else plain]'
             cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
             cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
@@ -203,6 +209,7 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand --version 'Print version'
         }
         &'regctl;tag'= {
+            cand --format 'Output format [default: table on a terminal, else plain]'
             cand -r 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
             cand --registry 'Registry for references without a host (default: config file''s default_registry, else docker.io)'
             cand --config 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]'
@@ -210,8 +217,8 @@ set edit:completion:arg-completer[regctl] = {|@words|
             cand --insecure 'Allow plain http to any registry (loopback registries use http by default)'
             cand -v 'Log HTTP requests to stderr (never credentials or tokens)'
             cand --verbose 'Log HTTP requests to stderr (never credentials or tokens)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }

@@ -71,12 +71,16 @@ complete -c regctl -n "__fish_regctl_using_subcommand tags" -l insecure -d 'Allo
 complete -c regctl -n "__fish_regctl_using_subcommand tags" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand tags" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c regctl -n "__fish_regctl_using_subcommand tags" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand digest" -l platform -d 'The digest of this platform\'s image (os/arch[/variant]): an index\'s child, or a single image if it is built for it (else an error)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand digest" -l format -d 'Output format [default: table on a terminal, else plain; both print the digest alone]' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON document'
+plain\t'One item a line, for scripts'"
 complete -c regctl -n "__fish_regctl_using_subcommand digest" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand digest" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand digest" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand digest" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand digest" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
-complete -c regctl -n "__fish_regctl_using_subcommand digest" -s h -l help -d 'Print help'
+complete -c regctl -n "__fish_regctl_using_subcommand digest" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c regctl -n "__fish_regctl_using_subcommand digest" -s V -l version -d 'Print version'
 complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l platform -d 'Pick this platform from an index: os/arch[/variant]' -r
 complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l format -d 'Output format [default: table on a terminal, else plain]' -r -f -a "table\t'Aligned columns for people'
@@ -90,15 +94,20 @@ complete -c regctl -n "__fish_regctl_using_subcommand inspect" -l insecure -d 'A
 complete -c regctl -n "__fish_regctl_using_subcommand inspect" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c regctl -n "__fish_regctl_using_subcommand inspect" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand rm" -l platform -d 'Delete the image of this platform (os/arch[/variant]) out of the index REF names (refused without --force: it breaks the index)' -r
+complete -c regctl -n "__fish_regctl_using_subcommand rm" -l format -d 'Output format [default: table on a terminal, else plain]' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON document'
+plain\t'One item a line, for scripts'"
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -s y -l yes -d 'Do not ask for confirmation'
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -l dry-run -d 'Only show what would be deleted'
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -l tag-only -d 'Remove only this tag; keep the manifest and its other tags'
+complete -c regctl -n "__fish_regctl_using_subcommand rm" -l force -d 'Delete even a manifest that a tagged index lists (that index then fails to pull for its platform)'
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
-complete -c regctl -n "__fish_regctl_using_subcommand rm" -s h -l help -d 'Print help'
+complete -c regctl -n "__fish_regctl_using_subcommand rm" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c regctl -n "__fish_regctl_using_subcommand rm" -s V -l version -d 'Print version'
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -l platform -d 'Copy only this platform out of a multi-arch index (os/arch[/variant])' -r
 complete -c regctl -n "__fish_regctl_using_subcommand cp" -s j -l jobs -d 'Blobs transferred at once' -r
@@ -130,6 +139,7 @@ complete -c regctl -n "__fish_regctl_using_subcommand prune" -s v -l verbose -d 
 complete -c regctl -n "__fish_regctl_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c regctl -n "__fish_regctl_using_subcommand prune" -s V -l version -d 'Print version'
 complete -c regctl -n "__fish_regctl_using_subcommand du" -l root -d 'Read a storage root directly (registry:2\'s rootdirectory); also reports the bytes nothing references. TARGET is then a repository' -r -F
+complete -c regctl -n "__fish_regctl_using_subcommand du" -l platform -d 'Count only this platform\'s image of each tag (os/arch[/variant]); tags without one are left out' -r
 complete -c regctl -n "__fish_regctl_using_subcommand du" -l format -d 'Output format [default: table on a terminal, else plain]' -r -f -a "table\t'Aligned columns for people'
 json\t'One JSON document'
 plain\t'One item a line, for scripts'"
@@ -159,12 +169,15 @@ complete -c regctl -n "__fish_regctl_using_subcommand gc" -l insecure -d 'Allow 
 complete -c regctl -n "__fish_regctl_using_subcommand gc" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
 complete -c regctl -n "__fish_regctl_using_subcommand gc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c regctl -n "__fish_regctl_using_subcommand gc" -s V -l version -d 'Print version'
+complete -c regctl -n "__fish_regctl_using_subcommand tag" -l format -d 'Output format [default: table on a terminal, else plain]' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON document'
+plain\t'One item a line, for scripts'"
 complete -c regctl -n "__fish_regctl_using_subcommand tag" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
 complete -c regctl -n "__fish_regctl_using_subcommand tag" -l config -d 'Configuration file [default: $XDG_CONFIG_HOME/regctl/config.toml]' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand tag" -l ca-cert -d 'Trust this CA certificate (PEM) for TLS; repeatable' -r -F
 complete -c regctl -n "__fish_regctl_using_subcommand tag" -l insecure -d 'Allow plain http to any registry (loopback registries use http by default)'
 complete -c regctl -n "__fish_regctl_using_subcommand tag" -s v -l verbose -d 'Log HTTP requests to stderr (never credentials or tokens)'
-complete -c regctl -n "__fish_regctl_using_subcommand tag" -s h -l help -d 'Print help'
+complete -c regctl -n "__fish_regctl_using_subcommand tag" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c regctl -n "__fish_regctl_using_subcommand tag" -s V -l version -d 'Print version'
 complete -c regctl -n "__fish_regctl_using_subcommand login" -s u -l username -d 'User name' -r
 complete -c regctl -n "__fish_regctl_using_subcommand login" -s r -l registry -d 'Registry for references without a host (default: config file\'s default_registry, else docker.io)' -r
