@@ -299,3 +299,29 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
     }
     ExitCode::from(code)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("storage I/O failed: {0}")]
+    struct SaysItsSource(#[source] std::io::Error);
+
+    #[test]
+    fn a_cause_the_message_already_holds_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "/srv/x: denied");
+        let err = anyhow::Error::new(SaysItsSource(io)).context("measuring /srv");
+        assert_eq!(
+            message(&err),
+            "measuring /srv: storage I/O failed: /srv/x: denied"
+        );
+    }
+
+    #[test]
+    fn unsupported_is_exit_6_without_a_hint() {
+        let err = anyhow::Error::new(Unsupported("no online gc here".into()));
+        assert_eq!(code_for(&err), UNSUPPORTED);
+        assert_eq!(hint_for(&err), None);
+    }
+}

@@ -990,3 +990,30 @@ impl Resume {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn referrers_tags_follow_the_oci_scheme() {
+        let d = Digest::sha256_of(b"subject");
+        assert_eq!(referrers_tag(&d), format!("sha256-{}", d.hex()));
+        crate::types::reference::validate_tag(&referrers_tag(&d)).unwrap();
+    }
+
+    #[test]
+    fn the_tag_index_lists_descriptors_as_an_oci_index() {
+        let index = ReferrersIndex {
+            manifests: vec![Descriptor::new(
+                crate::types::media_type::OCI_MANIFEST.into(),
+                Digest::sha256_of(b"sig"),
+                3,
+            )],
+        };
+        let v: serde_json::Value = serde_json::from_slice(&index.to_json().unwrap()).unwrap();
+        assert_eq!(v["schemaVersion"], 2);
+        assert_eq!(v["mediaType"], crate::types::media_type::OCI_INDEX);
+        assert_eq!(v["manifests"][0]["size"], 3);
+    }
+}

@@ -136,4 +136,28 @@ mod tests {
         drop(gc);
         RootLock::shared(dir.path()).unwrap();
     }
+
+    #[test]
+    fn messages_say_who_holds_the_lock_and_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let _server = RootLock::shared(dir.path()).unwrap();
+        let held = RootLock::exclusive(dir.path()).unwrap_err().to_string();
+        assert!(held.contains("regctl gc HOST:PORT"), "{held}");
+        drop(_server);
+        let _gc = RootLock::exclusive(dir.path()).unwrap();
+        let held = RootLock::shared(dir.path()).unwrap_err().to_string();
+        assert!(held.contains("collection has finished"), "{held}");
+        // Not being allowed to create the file is not "in use".
+        let denied = LockError::Io {
+            lock: "/srv/registry/.regctl.lock".into(),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        }
+        .to_string();
+        assert!(
+            denied.contains("may not write to /srv/registry"),
+            "{denied}"
+        );
+        assert!(!denied.contains("collect through the server"), "{denied}");
+        assert!(!denied.contains("collection has finished"), "{denied}");
+    }
 }
