@@ -531,3 +531,103 @@ async fn tag_takes_a_bare_tag_or_a_reference_in_the_same_repository() {
         }
     }
 }
+
+/// A destination that refuses the first manifest `PUT` with
+/// `DIGEST_INVALID`, as registry:2 does while another client is still
+/// committing a blob the manifest names (seen with two `cp` of one image at
+/// once): the copy asks again and succeeds. Every blob is "already there".
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manifest_refused_while_a_blob_is_mid_commit_is_pushed_again() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let puts = Arc::new(AtomicUsize::new(0));
+    let counter = puts.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let puts = counter.clone();
+            tokio::spawn(async move {
+                // One request per connection (Connection: close).
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+                    if conn.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let mut first = head.split(' ');
+                let (method, path) = (first.next().unwrap_or(""), first.next().unwrap_or(""));
+                let length: usize = head
+                    .lines()
+                    .filter_map(|l| l.split_once(':'))
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                    .and_then(|(_, v)| v.trim().parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0u8; length];
+                let _ = conn.read_exact(&mut body).await;
+                let (status, headers, reply): (&str, String, String) = match method {
+                    "GET" if path == "/v2/" => ("200 OK", String::new(), "{}".into()),
+                    "HEAD" if path.starts_with("/v2/app/blobs/") => {
+                        ("200 OK", "Content-Length: 1\r\n".into(), String::new())
+                    }
+                    "PUT" if path.starts_with("/v2/app/manifests/") => {
+                        if puts.fetch_add(1, Ordering::SeqCst) == 0 {
+                            let e = r#"{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"}]}"#;
+                            (
+                                "400 Bad Request",
+                                "Content-Type: application/json\r\n".into(),
+                                e.into(),
+                            )
+                        } else {
+                            let d = Digest::sha256_of(&body);
+                            (
+                                "201 Created",
+                                format!("Docker-Content-Digest: {d}\r\n"),
+                                String::new(),
+                            )
+                        }
+                    }
+                    _ => ("404 Not Found", String::new(), String::new()),
+                };
+                let length = if method == "HEAD" {
+                    String::new()
+                } else {
+                    format!("Content-Length: {}\r\n", reply.len())
+                };
+                let msg = format!(
+                    "HTTP/1.1 {status}\r\nConnection: close\r\n{headers}{length}\r\n{reply}"
+                );
+                let _ = conn.write_all(msg.as_bytes()).await;
+                let _ = conn.flush().await;
+            });
+        }
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let img = TestImage::oci("cp-retry", 1, 128);
+    let layout = dir.path().join("layout");
+    common::write_oci_layout(&layout, &[("v1", common::image::Artifact::Image(&img))]);
+    let out = regctl(dir.path())
+        .args([
+            "cp",
+            &format!("oci:{}:v1", layout.display()),
+            &format!("{addr}/app:v1"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        puts.load(Ordering::SeqCst),
+        2,
+        "refused once, then accepted"
+    );
+}

@@ -50,6 +50,11 @@ impl ResolveError {
             }
             _ => format!("{r} not found"),
         };
+        // The registry's own code, when it sent one, for those who search it.
+        let what = match e.code() {
+            Some(code) => format!("{what} ({code})"),
+            None => what,
+        };
         ResolveError::NotFound {
             what,
             repository,
