@@ -227,11 +227,20 @@ async fn concurrent_updates_of_one_tag_index_lose_nothing() {
         want
     );
 
-    // Two processes copying the same signed image at once.
+    // Two processes copying the same signed image at once. The blobs are
+    // there already: what races is the manifests and the tag index (two
+    // concurrent uploads of one new blob make registry:2 itself answer 500
+    // to a HEAD now and then, which is not what this test is about).
     let a = Serve::start(&[]);
     let img2 = TestImage::oci("fallback-race-2", 1, 128);
     push_image(a.addr(), "two", "v1", &img2).await;
     let (sig, _) = push_referrer(a.addr(), "two", &img2.digest, img2.manifest.len(), SIG).await;
+    for b in img2.blobs() {
+        common::push::push_blob(addr, "two", b).await;
+    }
+    common::push::push_blob(addr, "two", b"{}").await;
+    let payload = format!("payload of {SIG} for {}", img2.digest);
+    common::push::push_blob(addr, "two", payload.as_bytes()).await;
     let home = tempfile::tempdir().unwrap();
     let spawn = || {
         regctl(home.path())

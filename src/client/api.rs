@@ -44,6 +44,18 @@ const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
 /// Sent by a registry that processed a pushed manifest's `subject`.
 const OCI_SUBJECT: &str = "oci-subject";
 
+/// Attempts of a manifest `PUT` refused for content still being committed.
+const MANIFEST_PUT_ATTEMPTS: u32 = 4;
+
+/// Whether a refused manifest `PUT` may succeed a moment later (see
+/// [`Client::manifest_put_with_subject`]).
+fn settles(e: &ClientError) -> bool {
+    matches!(
+        e.code(),
+        Some(ErrorCode::DigestInvalid | ErrorCode::ManifestBlobUnknown)
+    ) || e.status() == Some(500)
+}
+
 /// Read-modify-write rounds of a referrers tag index before giving up.
 const REFERRERS_TAG_ATTEMPTS: usize = 5;
 
@@ -289,10 +301,20 @@ impl Client {
                 url: repo.to_string(),
                 reason: format!("referrers tag for {subject}: {e}"),
             })?;
-        let manifest = match self.manifest_get(&tag_ref).await {
-            Ok(m) => m,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
+        let mut attempt = 1;
+        let manifest = loop {
+            match self.manifest_get(&tag_ref).await {
+                Ok(m) => break m,
+                Err(e) if e.is_not_found() => return Ok(None),
+                // registry:2 answers a bare 500 while another client
+                // rewrites the tag; it settles in a moment.
+                Err(e) if attempt < MANIFEST_PUT_ATTEMPTS && e.status() == Some(500) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
+                        .await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
         };
         let index: ReferrersIndex =
             serde_json::from_slice(manifest.raw()).map_err(|e| ClientError::InvalidResponse {
@@ -507,7 +529,38 @@ impl Client {
     /// [`Client::manifest_put`], also telling whether the registry
     /// processed the manifest's `subject` (its `OCI-Subject` answer): when
     /// it did not, the caller maintains the referrers tag scheme.
+    ///
+    /// A `PUT` refused because something the manifest names is still being
+    /// committed by another client — registry:2 answers `DIGEST_INVALID` or
+    /// a bare 500 while a concurrent push of the same blob or manifest
+    /// finishes, `regctl serve` `MANIFEST_BLOB_UNKNOWN` while a collection
+    /// sweeps — is sent again a few times, shortly after: a manifest `PUT`
+    /// is idempotent.
     pub async fn manifest_put_with_subject(
+        &self,
+        repo: &Reference,
+        reference: &str,
+        media_type: &str,
+        raw: Bytes,
+    ) -> Result<PutManifest> {
+        let mut attempt = 1;
+        loop {
+            match self
+                .manifest_put_once(repo, reference, media_type, raw.clone())
+                .await
+            {
+                Err(e) if attempt < MANIFEST_PUT_ATTEMPTS && settles(&e) => {
+                    tracing::debug!(target: "regctl::http", "manifest {reference} refused ({e}); what it names may be mid-commit, sending it again");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
+                        .await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn manifest_put_once(
         &self,
         repo: &Reference,
         reference: &str,

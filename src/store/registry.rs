@@ -10,7 +10,7 @@ use super::{
     StoreError,
 };
 use crate::client::Client;
-use crate::types::{Descriptor, Digest, ErrorCode, Manifest, Reference};
+use crate::types::{Descriptor, Digest, Manifest, Reference};
 
 /// Reads images from one registry repository.
 pub struct RegistrySource {
@@ -145,7 +145,15 @@ impl ImageDestination for RegistryDestination {
             Placement::Top { name: Some(name) } => name.to_owned(),
             Placement::Child | Placement::Top { name: None } => manifest.digest().to_string(),
         };
-        let put = self.put_manifest_bytes(manifest, &reference).await?;
+        let put = self
+            .client
+            .manifest_put_with_subject(
+                &self.repo,
+                &reference,
+                manifest.media_type().as_str(),
+                manifest.raw().clone(),
+            )
+            .await?;
         // A registry without the referrers API (registry:2) did not index
         // the subject: keep the OCI 1.1 referrers tag scheme up to date,
         // so the artifact can be found (and copied back) from there.
@@ -168,52 +176,6 @@ impl ImageDestination for RegistryDestination {
 
     fn blob_mount(&self) -> Option<&dyn BlobMount> {
         Some(self)
-    }
-}
-
-/// Attempts of a manifest `PUT` the registry refused for a blob it was
-/// still committing.
-const MANIFEST_PUT_ATTEMPTS: u32 = 4;
-
-impl RegistryDestination {
-    /// Pushes the manifest's bytes. A registry that refuses it because a
-    /// blob it names is not (yet) there — another client committing the
-    /// same blob at that moment: registry:2 answers `DIGEST_INVALID`,
-    /// `regctl serve` `MANIFEST_BLOB_UNKNOWN` while a collection sweeps —
-    /// is asked again a few times, shortly after. The blobs were verified
-    /// present before, and a manifest `PUT` is idempotent.
-    async fn put_manifest_bytes(
-        &self,
-        manifest: &Manifest,
-        reference: &str,
-    ) -> Result<crate::client::PutManifest, StoreError> {
-        let mut attempt = 1;
-        loop {
-            let put = self
-                .client
-                .manifest_put_with_subject(
-                    &self.repo,
-                    reference,
-                    manifest.media_type().as_str(),
-                    manifest.raw().clone(),
-                )
-                .await;
-            match put {
-                Err(e)
-                    if attempt < MANIFEST_PUT_ATTEMPTS
-                        && matches!(
-                            e.code(),
-                            Some(ErrorCode::DigestInvalid | ErrorCode::ManifestBlobUnknown)
-                        ) =>
-                {
-                    tracing::debug!(target: "regctl::http", "manifest {reference} refused ({e}); blobs may be mid-commit, asking again");
-                    tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
-                        .await;
-                    attempt += 1;
-                }
-                other => return Ok(other?),
-            }
-        }
     }
 }
 
