@@ -7,7 +7,7 @@
 //! | 2 | usage: bad arguments, invalid reference, registry or platform |
 //! | 3 | not found: repository, tag, manifest or blob unknown |
 //! | 4 | authentication required or access denied |
-//! | 5 | refused: destructive operation without `--yes` and no terminal to ask on, or declined; `gc --root` on a root in use |
+//! | 5 | refused: destructive operation without `--yes` and no terminal to ask on, or declined; `rm` of a manifest a tagged index lists (without `--force`); `gc --root` on a root in use; `serve` on a root a collection holds |
 //! | 6 | unsupported by the server (e.g. deletion disabled) |
 
 use std::io::IsTerminal;
