@@ -116,8 +116,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let root = root.canonicalize().unwrap_or(root);
     // Held for the server's lifetime: `regctl gc --root` will not sweep
     // under a running server, and the server will not start during one.
-    let _lock = RootLock::shared(&root)
-        .map_err(|e| anyhow::anyhow!("{e}; start the server when the collection has finished"))?;
+    // The lock's error says what holds it or why it cannot be created.
+    let _lock = RootLock::shared(&root)?;
     let config = ServerConfig {
         root: root.clone(),
         delete_enabled: !args.no_delete,
