@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::push::{assert_same_image, get, push_image, push_index};
+use common::push::{assert_same_image, get, push_image, push_index, push_referrer};
 use common::{DistRegistry, Serve, TestImage, TestIndex, regctl};
 use regctl::types::Digest;
 use regctl::types::media_type::MANIFEST_ACCEPT;
@@ -215,39 +215,6 @@ async fn all_tags_copies_every_tag_and_shared_blobs_once() {
         Some(2),
         "a tag with --all-tags is a usage error"
     );
-}
-
-/// Pushes an artifact whose `subject` is `subject`; returns its digest.
-async fn push_referrer(
-    addr: &str,
-    repo: &str,
-    subject: &Digest,
-    subject_size: usize,
-    kind: &str,
-) -> (Digest, usize) {
-    use common::push::{push_blob, push_manifest};
-    let payload = format!("payload of {kind} for {subject}");
-    push_blob(addr, repo, b"{}").await;
-    push_blob(addr, repo, payload.as_bytes()).await;
-    let m = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "artifactType": kind,
-        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": Digest::sha256_of(b"{}").to_string(), "size": 2},
-        "layers": [{"mediaType": "application/octet-stream", "digest": Digest::sha256_of(payload.as_bytes()).to_string(), "size": payload.len()}],
-        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject.to_string(), "size": subject_size}
-    }))
-    .unwrap();
-    let d = Digest::sha256_of(&m);
-    push_manifest(
-        addr,
-        repo,
-        &d.to_string(),
-        "application/vnd.oci.image.manifest.v1+json",
-        &m,
-    )
-    .await;
-    (d, m.len())
 }
 
 #[tokio::test]
@@ -493,4 +460,174 @@ async fn registry_to_docker_archive_is_read_by_skopeo_and_copied_back() {
         .await;
         assert_eq!(status, 200);
     }
+}
+
+/// `tag SRC DST`: DST is a bare tag or a full reference in SRC's
+/// repository; another repository is a usage error that suggests `cp`.
+#[tokio::test]
+async fn tag_takes_a_bare_tag_or_a_reference_in_the_same_repository() {
+    let dist = DistRegistry::start(true);
+    let serve = Serve::start(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let img = TestImage::oci("tag-forms", 1, 128);
+    let mut addrs: Vec<String> = dist.iter().map(|d| d.addr().to_owned()).collect();
+    addrs.push(serve.addr().to_owned());
+    for addr in &addrs {
+        push_image(addr, "busybox", "1.1", &img).await;
+        let src = format!("{addr}/busybox:1.1");
+        let tag = |dst: &str, extra: &[&str]| {
+            regctl(h)
+                .args(["tag", &src, dst])
+                .args(extra)
+                .output()
+                .unwrap()
+        };
+        // A full reference in the same repository.
+        let out = tag(&format!("{addr}/busybox:stable3"), &[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_same_image(addr, "busybox", "stable3", &img).await;
+        // With -r, short names: the same repository.
+        let out = regctl(h)
+            .args(["-r", addr, "tag", "busybox:1.1", "busybox:stable4"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_same_image(addr, "busybox", "stable4", &img).await;
+        // A bare tag still works; JSON names what was done.
+        let out = tag("stable5", &["--format", "json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["digest"], img.digest.to_string());
+        assert_eq!(v["tag"], "stable5");
+        assert_eq!(v["reference"], format!("{addr}/busybox:stable5"));
+        assert_same_image(addr, "busybox", "stable5", &img).await;
+        // Another repository: usage error pointing at cp, nothing written.
+        let out = tag(&format!("{addr}/other:v1"), &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("regctl cp"), "{err}");
+        let (status, ..) = get(addr, "/v2/other/manifests/v1", MANIFEST_ACCEPT).await;
+        assert_eq!(status, 404);
+        // A digest or no tag at all: usage errors.
+        for bad in [
+            format!("{addr}/busybox@{}", img.digest),
+            format!("{addr}/busybox"),
+        ] {
+            let out = tag(&bad, &[]);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{bad}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+/// A destination that refuses the first manifest `PUT` with
+/// `DIGEST_INVALID`, as registry:2 does while another client is still
+/// committing a blob the manifest names (seen with two `cp` of one image at
+/// once): the copy asks again and succeeds. Every blob is "already there".
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manifest_refused_while_a_blob_is_mid_commit_is_pushed_again() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let puts = Arc::new(AtomicUsize::new(0));
+    let counter = puts.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let puts = counter.clone();
+            tokio::spawn(async move {
+                // One request per connection (Connection: close).
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+                    if conn.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let mut first = head.split(' ');
+                let (method, path) = (first.next().unwrap_or(""), first.next().unwrap_or(""));
+                let length: usize = head
+                    .lines()
+                    .filter_map(|l| l.split_once(':'))
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                    .and_then(|(_, v)| v.trim().parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0u8; length];
+                let _ = conn.read_exact(&mut body).await;
+                let (status, headers, reply): (&str, String, String) = match method {
+                    "GET" if path == "/v2/" => ("200 OK", String::new(), "{}".into()),
+                    "HEAD" if path.starts_with("/v2/app/blobs/") => {
+                        ("200 OK", "Content-Length: 1\r\n".into(), String::new())
+                    }
+                    "PUT" if path.starts_with("/v2/app/manifests/") => {
+                        if puts.fetch_add(1, Ordering::SeqCst) == 0 {
+                            let e = r#"{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"}]}"#;
+                            (
+                                "400 Bad Request",
+                                "Content-Type: application/json\r\n".into(),
+                                e.into(),
+                            )
+                        } else {
+                            let d = Digest::sha256_of(&body);
+                            (
+                                "201 Created",
+                                format!("Docker-Content-Digest: {d}\r\n"),
+                                String::new(),
+                            )
+                        }
+                    }
+                    _ => ("404 Not Found", String::new(), String::new()),
+                };
+                let length = if method == "HEAD" {
+                    String::new()
+                } else {
+                    format!("Content-Length: {}\r\n", reply.len())
+                };
+                let msg = format!(
+                    "HTTP/1.1 {status}\r\nConnection: close\r\n{headers}{length}\r\n{reply}"
+                );
+                let _ = conn.write_all(msg.as_bytes()).await;
+                let _ = conn.flush().await;
+            });
+        }
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let img = TestImage::oci("cp-retry", 1, 128);
+    let layout = dir.path().join("layout");
+    common::write_oci_layout(&layout, &[("v1", common::image::Artifact::Image(&img))]);
+    let out = regctl(dir.path())
+        .args([
+            "cp",
+            &format!("oci:{}:v1", layout.display()),
+            &format!("{addr}/app:v1"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        puts.load(Ordering::SeqCst),
+        2,
+        "refused once, then accepted"
+    );
 }

@@ -15,15 +15,7 @@ use regctl::types::Digest;
 const CLIENTS: usize = 200;
 
 fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
+    common::proc_status_kib(pid, "VmRSS")
 }
 
 #[derive(Default)]

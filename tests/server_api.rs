@@ -735,6 +735,100 @@ async fn referrers_list_manifests_with_a_subject() {
     assert_eq!(v["manifests"], json!([]));
 }
 
+/// The referrers index (issue 12, item 5) follows this server's PUTs and
+/// DELETEs, a second server writing the same root, and a revision removed
+/// the way registry:2 deletes one (its link file only).
+#[tokio::test]
+async fn referrers_index_follows_puts_deletes_and_other_writers() {
+    let s = TestServer::start().await;
+    let (subject_bytes, subject) = s.push_image("r", "app", "subject").await;
+    let empty = s.push_blob("r", b"{}").await;
+    let referrer = |kind: &str, index: bool| {
+        let subject = json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject.to_string(), "size": subject_bytes.len()});
+        let m = if index {
+            json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                "artifactType": kind, "manifests": [], "subject": subject})
+        } else {
+            json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "artifactType": kind,
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2},
+                "layers": [], "subject": subject})
+        };
+        serde_json::to_vec(&m).unwrap()
+    };
+    let subject_path = format!("/v2/r/referrers/{subject}");
+    let listed = |base: String| {
+        let url = format!("{base}{subject_path}");
+        async move {
+            let r = reqwest::get(url).await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+            let mut kinds: Vec<String> = v["manifests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["artifactType"].as_str().unwrap().to_owned())
+                .collect();
+            kinds.sort();
+            kinds
+        }
+    };
+    assert!(listed(s.base.clone()).await.is_empty());
+    let put = |s: &TestServer, m: Vec<u8>, media: &'static str| {
+        let d = Digest::sha256_of(&m);
+        let req = s
+            .req(Method::PUT, &format!("/v2/r/manifests/{d}"))
+            .header("Content-Type", media)
+            .body(m);
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+            d
+        }
+    };
+    const IMAGE: &str = "application/vnd.oci.image.manifest.v1+json";
+    const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    let a = put(&s, referrer("a/sig", false), IMAGE).await;
+    // The same manifest twice is listed once.
+    put(&s, referrer("a/sig", false), IMAGE).await;
+    put(&s, referrer("b/index", true), INDEX).await;
+    assert_eq!(listed(s.base.clone()).await, ["a/sig", "b/index"]);
+    let r = s
+        .send(Method::DELETE, &format!("/v2/r/manifests/{a}"))
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(listed(s.base.clone()).await, ["b/index"]);
+
+    // Another server on the same root adds one.
+    let other_app = server::router(ServerConfig::new(&s.root)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server::serve(listener, other_app, None, async {
+        let _ = rx.await;
+    }));
+    let c = referrer("c/sbom", false);
+    let cd = Digest::sha256_of(&c);
+    let r = reqwest::Client::new()
+        .put(format!("{other_base}/v2/r/manifests/{cd}"))
+        .header("Content-Type", IMAGE)
+        .body(c)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let _ = tx.send(());
+    assert_eq!(listed(s.base.clone()).await, ["b/index", "c/sbom"]);
+
+    // registry:2 removes just the link file of a deleted revision.
+    let link = s.root.join(format!(
+        "docker/registry/v2/repositories/r/_manifests/revisions/sha256/{}/link",
+        cd.hex()
+    ));
+    std::fs::remove_file(link).unwrap();
+    assert_eq!(listed(s.base.clone()).await, ["b/index"]);
+}
+
 #[tokio::test]
 async fn htpasswd_requires_valid_basic_credentials() {
     let dir = tempfile::tempdir().unwrap();
@@ -835,6 +929,36 @@ async fn malformed_digests_are_digest_invalid_everywhere() {
     let r = s.send(Method::GET, "/v2/lib/app/manifests/v1").await;
     assert_eq!(r.status(), StatusCode::OK);
     let r = s.send(Method::GET, "/v2/lib/app/manifests/-bad").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(r).await, "MANIFEST_UNKNOWN");
+}
+
+/// Issue 12, item 6: a reference that cannot exist is 404 MANIFEST_UNKNOWN
+/// on GET and HEAD, as registry:2 answers and the OCI conformance suite
+/// expects; a PUT under such a tag is still refused with TAG_INVALID.
+#[tokio::test]
+async fn an_impossible_tag_is_an_unknown_manifest_on_read() {
+    let s = TestServer::start().await;
+    for method in [Method::GET, Method::HEAD] {
+        let r = s
+            .send(
+                method.clone(),
+                "/v2/lib/app/manifests/.INVALID_MANIFEST_NAME",
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{method}");
+        if method == Method::GET {
+            assert_eq!(error_code(r).await, "MANIFEST_UNKNOWN");
+        }
+    }
+    let r = s
+        .req(Method::PUT, "/v2/lib/app/manifests/.INVALID_MANIFEST_NAME")
+        .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(r).await, "TAG_INVALID");
 }
 
@@ -1077,5 +1201,104 @@ async fn a_refused_upload_gets_its_answer_not_a_broken_pipe() {
             answer.to_ascii_lowercase().contains("connection: close"),
             "{answer}"
         );
+    }
+}
+
+/// Referrer PUTs and referrers queries at once (issue 12): a referrer is
+/// listed by every query made after its 201, and once at the end.
+#[tokio::test]
+async fn concurrent_referrer_puts_and_queries_agree() {
+    let s = std::sync::Arc::new(TestServer::start().await);
+    let (subject_bytes, subject) = s.push_image("r", "app", "subject").await;
+    let empty = s.push_blob("r", b"{}").await;
+    let listing = format!("/v2/r/referrers/{subject}");
+    let list = |s: std::sync::Arc<TestServer>, path: String| async move {
+        let v = s.json(&path).await;
+        v["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["digest"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    // A query first, so the PUTs below update a built index.
+    assert!(list(s.clone(), listing.clone()).await.is_empty());
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let (s1, listing1) = (s.clone(), listing.clone());
+        let m = serde_json::to_vec(&json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": format!("t/{i}"),
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2},
+            "layers": [],
+            "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject.to_string(), "size": subject_bytes.len()},
+        }))
+        .unwrap();
+        tasks.push(tokio::spawn(async move {
+            let d = Digest::sha256_of(&m);
+            let r = s1
+                .put_manifest(
+                    "r",
+                    &d.to_string(),
+                    "application/vnd.oci.image.manifest.v1+json",
+                    &m,
+                )
+                .await;
+            assert_eq!(r.status(), StatusCode::CREATED);
+            let seen = list(s1, listing1).await;
+            assert!(seen.contains(&d.to_string()), "{d} missing after its 201");
+        }));
+        let (s2, listing2) = (s.clone(), listing.clone());
+        tasks.push(tokio::spawn(async move {
+            list(s2, listing2).await;
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut all = list(s.clone(), listing).await;
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 16);
+}
+
+/// Large manifests (over the 256 KiB threshold, so they take turns) pushed
+/// at once all succeed and read back byte for byte.
+#[tokio::test]
+async fn concurrent_large_manifest_puts_all_succeed() {
+    let s = std::sync::Arc::new(TestServer::start().await);
+    let config = s.push_blob("big", b"{}").await;
+    let layer = s.push_blob("big", b"layer").await;
+    let mut tasks = Vec::new();
+    for n in 0..6 {
+        let s = s.clone();
+        let layers: Vec<_> = (0..3000)
+            .map(|_| json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer.to_string(), "size": 5}))
+            .collect();
+        let m = serde_json::to_vec(&json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.to_string(), "size": 2},
+            "layers": layers, "annotations": {"n": n.to_string()},
+        }))
+        .unwrap();
+        assert!(m.len() > 256 * 1024);
+        tasks.push(tokio::spawn(async move {
+            let r = s
+                .put_manifest(
+                    "big",
+                    &format!("t{n}"),
+                    "application/vnd.oci.image.manifest.v1+json",
+                    &m,
+                )
+                .await;
+            assert_eq!(r.status(), StatusCode::CREATED);
+            let got = s
+                .send(Method::GET, &format!("/v2/big/manifests/t{n}"))
+                .await;
+            assert_eq!(got.bytes().await.unwrap(), m);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
     }
 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use regctl::ops::du::{self, ApiSource, StorageSource, Usage, UsageSource};
 use regctl::storage::{FsBackend, Registry, gc};
+use regctl::types::Platform;
 use regctl::types::gc::GcOptions;
 
 use super::Ctx;
@@ -33,6 +34,10 @@ pub struct DuArgs {
     /// repository of that root
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Count only this platform's image of each tag (os/arch[/variant]);
+    /// tags without one are left out
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
     /// Output format [default: table on a terminal, else plain]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -68,6 +73,8 @@ fn is_registry(s: &str) -> bool {
 
 pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let format = output::resolve(args.format);
+    let platform = args.platform.as_deref().map(Platform::parse).transpose()?;
+    let platform = platform.as_ref();
     if let Some(root) = &args.root {
         regctl::ops::gc::check_root(root)?;
         let registry = Registry::new(Arc::new(FsBackend::new(root)));
@@ -75,12 +82,13 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
             registry: &registry,
         };
         return match &args.target {
-            Some(repo) => per_tag(&src, repo, format).await,
+            Some(repo) => per_tag(&src, repo, platform, format).await,
             None => {
                 let (unreferenced, untagged) = collectable(&registry).await?;
                 per_repository(
                     &src,
                     &root.display().to_string(),
+                    platform,
                     format,
                     Some((unreferenced, untagged)),
                 )
@@ -98,7 +106,7 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
             client: &ctx.client,
             registry: registry.clone(),
         };
-        per_repository(&src, &registry, format, None).await
+        per_repository(&src, &registry, platform, format, None).await
     } else {
         let r = ctx.reference(&target)?;
         if r.tag().is_some() || r.digest().is_some() {
@@ -111,7 +119,7 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
             client: &ctx.client,
             registry: r.registry().to_owned(),
         };
-        per_tag(&src, r.repository(), format).await
+        per_tag(&src, r.repository(), platform, format).await
     }
 }
 
@@ -139,10 +147,11 @@ async fn collectable(registry: &Registry) -> anyhow::Result<(u64, u64)> {
 async fn per_repository(
     src: &dyn UsageSource,
     registry: &str,
+    platform: Option<&Platform>,
     format: Format,
     collectable: Option<(u64, u64)>,
 ) -> anyhow::Result<()> {
-    let usage = du::registry_usage(src)
+    let usage = du::registry_usage(src, platform)
         .await
         .with_context(|| format!("measuring {registry}"))?;
     let mut out = std::io::stdout().lock();
@@ -194,8 +203,13 @@ async fn per_repository(
     Ok(())
 }
 
-async fn per_tag(src: &dyn UsageSource, repo: &str, format: Format) -> anyhow::Result<()> {
-    let tags = du::repository_usage(src, repo)
+async fn per_tag(
+    src: &dyn UsageSource,
+    repo: &str,
+    platform: Option<&Platform>,
+    format: Format,
+) -> anyhow::Result<()> {
+    let tags = du::repository_usage(src, repo, platform)
         .await
         .with_context(|| format!("measuring {repo}"))?;
     let mut out = std::io::stdout().lock();

@@ -7,7 +7,7 @@
 //! | 2 | usage: bad arguments, invalid reference, registry or platform |
 //! | 3 | not found: repository, tag, manifest or blob unknown |
 //! | 4 | authentication required or access denied |
-//! | 5 | refused: destructive operation without `--yes` and no terminal to ask on, or declined; `gc --root` on a root in use |
+//! | 5 | refused: destructive operation without `--yes` and no terminal to ask on, or declined; `rm` of a manifest a tagged index lists (without `--force`); `gc --root` on a root in use; `serve` on a root a collection holds |
 //! | 6 | unsupported by the server (e.g. deletion disabled) |
 
 use std::io::IsTerminal;
@@ -15,6 +15,9 @@ use std::process::ExitCode;
 
 use regctl::client::{ClientError, ErrorKind};
 use regctl::ops::gc::GcError;
+use regctl::ops::platform::PlatformError;
+use regctl::ops::resolve::ResolveError;
+use regctl::storage::LockError;
 use regctl::types::ErrorCode;
 
 pub const OK: u8 = 0;
@@ -38,6 +41,12 @@ pub struct LoginRejected {
     #[source]
     pub source: ClientError,
 }
+
+/// The server does not offer what was asked (exit 6); the message says
+/// what to use instead.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unsupported(pub String);
 
 /// Bad user input (beyond what clap checks).
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +76,29 @@ fn client_error(err: &anyhow::Error) -> Option<&ClientError> {
                 e.downcast_ref::<regctl::store::StoreError>()
                     .and_then(regctl::store::StoreError::client_error)
             })
+            .or_else(|| {
+                e.downcast_ref::<ResolveError>()
+                    .and_then(ResolveError::client_error)
+            })
+            .or_else(|| {
+                e.downcast_ref::<PlatformError>()
+                    .and_then(PlatformError::client_error)
+            })
+    })
+}
+
+/// A `--platform` failure, wherever it is wrapped.
+fn platform_error(err: &anyhow::Error) -> Option<&PlatformError> {
+    err.chain().find_map(|e| {
+        e.downcast_ref::<PlatformError>()
+            .or_else(|| match e.downcast_ref::<ResolveError>() {
+                Some(ResolveError::Platform(p)) => Some(p),
+                _ => None,
+            })
+            .or_else(|| match e.downcast_ref::<regctl::ops::copy::CopyError>() {
+                Some(regctl::ops::copy::CopyError::Platform(p)) => Some(p),
+                _ => None,
+            })
     })
 }
 
@@ -78,12 +110,37 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
     if err.chain().any(|e| e.is::<Refused>()) {
         return REFUSED;
     }
+    if err.chain().any(|e| e.is::<Unsupported>()) {
+        return UNSUPPORTED;
+    }
     if let Some(gc) = err.chain().find_map(|e| e.downcast_ref::<GcError>()) {
         match gc {
+            GcError::Locked {
+                error: LockError::Io { .. },
+            }
+            | GcError::Unreadable { .. } => return ERROR,
             GcError::Locked { .. } | GcError::Active { .. } | GcError::Busy => return REFUSED,
-            GcError::NotARoot(_) => return USAGE,
+            GcError::NotARoot(_) | GcError::NoSuchRoot(_) => return USAGE,
             _ => {}
         }
+    }
+    // `serve` on a root a collection holds is refused; a lock file that
+    // cannot be created is a file error.
+    if let Some(lock) = err.chain().find_map(|e| e.downcast_ref::<LockError>()) {
+        return match lock {
+            LockError::Io { .. } => ERROR,
+            LockError::InUseByServer { .. } | LockError::InUseByCollector { .. } => REFUSED,
+        };
+    }
+    if matches!(platform_error(err), Some(PlatformError::NotFound { .. }))
+        || err.chain().any(|e| {
+            matches!(
+                e.downcast_ref::<regctl::ops::du::UsageError>(),
+                Some(regctl::ops::du::UsageError::Platform { .. })
+            )
+        })
+    {
+        return USAGE;
     }
     if err.chain().any(|e| {
         e.is::<Usage>()
@@ -102,8 +159,39 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
 
 /// A hint for the error, naming what to do.
 pub fn hint_for(err: &anyhow::Error) -> Option<String> {
+    // Its message already says what to use instead.
+    if err.chain().any(|e| e.is::<Unsupported>()) {
+        return None;
+    }
     if err.chain().any(|e| e.is::<LoginRejected>()) {
         return Some("check the user name and password; nothing was saved".to_owned());
+    }
+    if let Some(ResolveError::NotFound {
+        repository, cause, ..
+    }) = err.chain().find_map(|e| e.downcast_ref::<ResolveError>())
+    {
+        return Some(match cause.code() {
+            Some(ErrorCode::NameUnknown) => {
+                let registry = repository.split('/').next().unwrap_or("REGISTRY");
+                format!("list the repositories with `regctl ls {registry}`")
+            }
+            _ => format!("list the tags with `regctl tags {repository}`"),
+        });
+    }
+    let denied = err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+    });
+    // Lock and root errors carry their own advice.
+    let advised = err
+        .chain()
+        .any(|e| e.is::<LockError>() || e.is::<GcError>());
+    if denied && !advised && client_error(err).is_none() {
+        return Some(
+            "this user may not read or write that path: run regctl as the user that owns it \
+             (for a registry's storage, its owner or root)"
+                .to_owned(),
+        );
     }
     let ce = client_error(err)?;
     let hint = match ce {
@@ -195,15 +283,59 @@ fn styled(s: &str, ansi: &str) -> String {
     }
 }
 
+/// `context: cause: cause…`, leaving out a cause whose text the message
+/// already holds (errors that print their source and also return it would
+/// otherwise say it twice).
+pub fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// Prints `regctl: <context>: <cause>` and a `hint:` line; returns the code.
 pub fn report(err: &anyhow::Error) -> ExitCode {
     let code = code_for(err);
     if is_broken_pipe(err) {
         return ExitCode::from(OK);
     }
-    eprintln!("{} {err:#}", styled("regctl:", "1;31"));
+    eprintln!("{} {}", styled("regctl:", "1;31"), message(err));
     if let Some(h) = hint_for(err) {
         eprintln!("{} {h}", styled("hint:", "1;33"));
     }
     ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("storage I/O failed: {0}")]
+    struct SaysItsSource(#[source] std::io::Error);
+
+    #[test]
+    fn a_cause_the_message_already_holds_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "/srv/x: denied");
+        let err = anyhow::Error::new(SaysItsSource(io)).context("measuring /srv");
+        assert_eq!(
+            message(&err),
+            "measuring /srv: storage I/O failed: /srv/x: denied"
+        );
+    }
+
+    #[test]
+    fn unsupported_is_exit_6_without_a_hint() {
+        let err = anyhow::Error::new(Unsupported("no online gc here".into()));
+        assert_eq!(code_for(&err), UNSUPPORTED);
+        assert_eq!(hint_for(&err), None);
+    }
 }

@@ -14,7 +14,7 @@ use regctl::client::ErrorKind;
 use regctl::ops::gc::{ContainerGc, OfflineRoot};
 use regctl::types::gc::{GcOptions, GcPlan, GcReport, GcSummary, LinkKind};
 
-use super::exit::Usage;
+use super::exit::{Unsupported, Usage};
 use super::output::{self, Format, human_size, plural};
 use super::{Ctx, prompt};
 
@@ -113,7 +113,7 @@ pub async fn run(args: GcArgs, ctx: &Ctx) -> anyhow::Result<()> {
             show_plan(&mut out, planned.plan())?;
         }
         if args.dry_run || planned.plan().is_empty() {
-            planned.keep()
+            nothing_done(planned.keep(), args.dry_run)
         } else {
             confirm(planned.plan(), args.yes)?;
             planned.sweep().await?
@@ -125,7 +125,7 @@ pub async fn run(args: GcArgs, ctx: &Ctx) -> anyhow::Result<()> {
             show_plan(&mut out, &plan.plan)?;
         }
         if args.dry_run || plan.plan.is_empty() {
-            plan
+            nothing_done(plan, args.dry_run)
         } else {
             confirm(&plan.plan, args.yes)?;
             online(ctx, &registry, &opts, false).await?
@@ -145,10 +145,21 @@ pub async fn run(args: GcArgs, ctx: &Ctx) -> anyhow::Result<()> {
         plain_plan(&mut out, &report.plan)?;
         plain_summary(&mut out, &report.summary, seconds)?;
     } else {
-        writeln!(out, "{}", summary_line(&report.summary, seconds))?;
+        writeln!(
+            out,
+            "{}",
+            summary_line(&report.summary, Some(&report.plan), opts.min_age, seconds)
+        )?;
     }
     out.flush()?;
     Ok(())
+}
+
+/// The report of a run that removed nothing: a dry run says "would
+/// remove", a real run with an empty plan says it removed nothing.
+fn nothing_done(mut report: GcReport, dry_run: bool) -> GcReport {
+    report.summary.dry_run = dry_run;
+    report
 }
 
 async fn online(
@@ -162,15 +173,19 @@ async fn online(
         .await
         .map_err(|e| {
             let no_endpoint = matches!(e.status(), Some(404 | 405)) && e.kind() != ErrorKind::Auth;
-            let context = if no_endpoint {
-                format!(
-                    "{registry} has no online garbage collection (it is not `regctl serve`); \
-                     for registry:2 use --container NAME or --root DIR"
-                )
-            } else {
-                format!("collecting garbage on {registry}")
-            };
-            anyhow::Error::new(e).context(context)
+            if no_endpoint {
+                // The registry's 404/405 says nothing more: leave it out, so
+                // no not-found hint follows.
+                return Unsupported(format!(
+                    "{registry} has no online garbage collection (it answered HTTP {} to \
+                     /v2/_regctl/gc: it is not `regctl serve`); for registry:2 run its own \
+                     collector with `regctl gc --container NAME`, or stop it and run \
+                     `regctl gc --root DIR` on its storage",
+                    e.status().unwrap_or_default()
+                ))
+                .into();
+            }
+            anyhow::Error::new(e).context(format!("collecting garbage on {registry}"))
         })
 }
 
@@ -262,7 +277,7 @@ fn section(
     Ok(())
 }
 
-fn summary_line(s: &GcSummary, seconds: f64) -> String {
+fn summary_line(s: &GcSummary, plan: Option<&GcPlan>, min_age: Duration, seconds: f64) -> String {
     let verb = if s.dry_run { "would remove" } else { "removed" };
     let bytes = s
         .bytes_freed
@@ -279,6 +294,19 @@ fn summary_line(s: &GcSummary, seconds: f64) -> String {
         line.push_str(&format!(
             "; kept {} a push used meanwhile",
             plural(s.skipped_in_use, "item", "items")
+        ));
+    }
+    if let Some(plan) = plan.filter(|p| p.young_blobs_kept > 0) {
+        line.push_str(&format!(
+            "; kept {} ({}) younger than --min-age {} (a push may still \
+             reference them; pass a smaller --min-age to collect them)",
+            plural(
+                plan.young_blobs_kept,
+                "unreferenced blob",
+                "unreferenced blobs"
+            ),
+            human_size(plan.young_bytes_kept),
+            humantime::format_duration(min_age)
         ));
     }
     line
@@ -353,7 +381,11 @@ async fn run_container(args: &GcArgs, json: bool, started: Instant) -> anyhow::R
     } else if output::resolve_report(args.format) == Format::Plain {
         plain_summary(&mut out, &summary, seconds)?;
     } else {
-        writeln!(out, "{}", summary_line(&summary, seconds))?;
+        writeln!(
+            out,
+            "{}",
+            summary_line(&summary, None, Duration::ZERO, seconds)
+        )?;
     }
     out.flush()?;
     Ok(())

@@ -54,6 +54,16 @@ pub struct ServeArgs {
     /// credentials and without deleting
     #[arg(long, value_name = "ORIGIN")]
     pub cors_origin: Vec<String>,
+    /// Keep at most N connections open; more wait to be accepted
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// Close a connection that sends nothing for this long between requests
+    /// (also the time allowed for request headers)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, hide = true)]
+    pub idle_timeout: Option<std::time::Duration>,
+    /// Abort a request whose body makes no progress for this long
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, hide = true)]
+    pub body_timeout: Option<std::time::Duration>,
     /// Access-log format on stderr
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -114,8 +124,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let root = root.canonicalize().unwrap_or(root);
     // Held for the server's lifetime: `regctl gc --root` will not sweep
     // under a running server, and the server will not start during one.
-    let _lock = RootLock::shared(&root)
-        .map_err(|e| anyhow::anyhow!("{e}; start the server when the collection has finished"))?;
+    // The lock's error says what holds it or why it cannot be created.
+    let _lock = RootLock::shared(&root)?;
     let config = ServerConfig {
         root: root.clone(),
         delete_enabled: !args.no_delete,
@@ -124,8 +134,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         gc_interval: args.gc_interval,
         ui: !args.no_ui,
         cors_origins: args.cors_origin,
+        limits: server::ConnectionLimits {
+            idle_timeout: args.idle_timeout.unwrap_or(server::IDLE_TIMEOUT),
+            body_timeout: args.body_timeout.unwrap_or(server::BODY_TIMEOUT),
+            max_connections: args.max_connections.map(|n| n as usize),
+        },
         ..ServerConfig::new(&root)
     };
+    let limits = config.limits.clone();
     let app = server::router(config)?;
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
@@ -151,6 +167,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         root.display()
     );
     let _ = out.flush();
-    server::serve(listener, app, tls, shutdown_signal()).await?;
+    server::serve_with_limits(listener, app, tls, limits, shutdown_signal()).await?;
     Ok(())
 }

@@ -15,7 +15,7 @@ use super::auth::repository_scope;
 use super::error::{ClientError, Result};
 use super::transport::{Body, Client, Request, error_chain, error_from_response, read_limited};
 use crate::types::media_type::MANIFEST_ACCEPT;
-use crate::types::{Descriptor, Digest, DigestMismatch, Digester, Manifest, Reference};
+use crate::types::{Descriptor, Digest, DigestMismatch, Digester, ErrorCode, Manifest, Reference};
 
 /// What a manifest `HEAD` tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,76 @@ pub struct ManifestHead {
 }
 
 const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
+
+/// Sent by a registry that processed a pushed manifest's `subject`.
+const OCI_SUBJECT: &str = "oci-subject";
+
+/// Attempts of a manifest `PUT` refused for content still being committed.
+const MANIFEST_PUT_ATTEMPTS: u32 = 4;
+
+/// Whether a refused manifest `PUT` may succeed a moment later (see
+/// [`Client::manifest_put_with_subject`]).
+fn settles(e: &ClientError) -> bool {
+    matches!(
+        e.code(),
+        Some(ErrorCode::DigestInvalid | ErrorCode::ManifestBlobUnknown)
+    ) || e.status() == Some(500)
+}
+
+/// Read-modify-write rounds of a referrers tag index before giving up.
+const REFERRERS_TAG_ATTEMPTS: usize = 5;
+
+/// What a manifest `PUT` tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutManifest {
+    pub digest: Digest,
+    /// The registry answered `OCI-Subject`: it indexes referrers itself.
+    pub subject_processed: bool,
+}
+
+/// The OCI 1.1 referrers tag scheme's tag for `subject`: `<alg>-<hex>`,
+/// cut to the 128 characters a tag may have.
+pub fn referrers_tag(subject: &Digest) -> String {
+    let mut tag = format!("{}-{}", subject.algorithm().as_str(), subject.hex());
+    tag.truncate(128);
+    tag
+}
+
+/// An image index listing referrers (the API's answer, or the tag scheme's).
+#[derive(Debug, Default, Deserialize)]
+struct ReferrersIndex {
+    #[serde(default)]
+    manifests: Vec<Descriptor>,
+}
+
+impl ReferrersIndex {
+    fn to_json(&self) -> std::result::Result<Vec<u8>, serde_json::Error> {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Out<'a> {
+            schema_version: u32,
+            media_type: &'a str,
+            manifests: &'a [Descriptor],
+        }
+        serde_json::to_vec(&Out {
+            schema_version: 2,
+            media_type: crate::types::media_type::OCI_INDEX,
+            manifests: &self.manifests,
+        })
+    }
+}
+
+/// The lock serialising this process's updates of one referrers tag.
+fn referrers_tag_lock(key: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOCKS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let mut locks = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    locks.entry(key.to_owned()).or_default().clone()
+}
 
 fn pull(r: &Reference) -> Option<String> {
     Some(repository_scope(r.repository(), "pull"))
@@ -65,7 +135,9 @@ impl Client {
     }
 
     /// Manifests whose `subject` is `digest` (OCI 1.1 referrers API). A
-    /// registry without the API (404, e.g. registry:2) has none to report.
+    /// registry without the API (404 from `/v2/NAME/referrers/DIGEST`, e.g.
+    /// registry:2) is read through the referrers tag scheme: the index
+    /// tagged `sha256-<hex>`; no such tag means no referrers.
     pub async fn referrers(&self, repo: &Reference, digest: &Digest) -> Result<Vec<Descriptor>> {
         let url = self.url(
             repo.registry(),
@@ -76,23 +148,123 @@ impl Client {
             .header(ACCEPT, crate::types::media_type::OCI_INDEX);
         let resp = self.send(req).await?;
         if resp.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(Vec::new());
+            return Ok(self
+                .referrers_tag_index(repo, digest)
+                .await?
+                .map(|(index, _)| index.manifests)
+                .unwrap_or_default());
         }
         if !resp.status().is_success() {
             return Err(error_from_response("GET", resp).await);
         }
         let body = read_limited(resp, crate::types::manifest::MAX_MANIFEST_SIZE, &url_s).await?;
-        #[derive(Deserialize)]
-        struct ReferrersIndex {
-            #[serde(default)]
-            manifests: Vec<Descriptor>,
-        }
         let index: ReferrersIndex =
             serde_json::from_slice(&body).map_err(|e| ClientError::InvalidResponse {
                 url: url_s,
                 reason: format!("referrers index: {e}"),
             })?;
         Ok(index.manifests)
+    }
+
+    /// The referrers tag scheme's index for `subject` and its digest, or
+    /// `None` when the tag does not exist.
+    async fn referrers_tag_index(
+        &self,
+        repo: &Reference,
+        subject: &Digest,
+    ) -> Result<Option<(ReferrersIndex, Digest)>> {
+        let tag_ref = repo
+            .repo_only()
+            .with_tag(&referrers_tag(subject))
+            .map_err(|e| ClientError::InvalidResponse {
+                url: repo.to_string(),
+                reason: format!("referrers tag for {subject}: {e}"),
+            })?;
+        let mut attempt = 1;
+        let manifest = loop {
+            match self.manifest_get(&tag_ref).await {
+                Ok(m) => break m,
+                Err(e) if e.is_not_found() => return Ok(None),
+                // registry:2 answers a bare 500 while another client
+                // rewrites the tag; it settles in a moment.
+                Err(e) if attempt < MANIFEST_PUT_ATTEMPTS && e.status() == Some(500) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
+                        .await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let index: ReferrersIndex =
+            serde_json::from_slice(manifest.raw()).map_err(|e| ClientError::InvalidResponse {
+                url: tag_ref.to_string(),
+                reason: format!("referrers tag index: {e}"),
+            })?;
+        Ok(Some((index, manifest.digest().clone())))
+    }
+
+    /// Adds `referrer` to the referrers tag scheme's index of `subject` (for
+    /// a registry that did not process the manifest's `subject`): reads the
+    /// index tagged `sha256-<hex>` (none yet: an empty one), adds the
+    /// descriptor unless present, pushes it back, and reads it again to
+    /// check that no concurrent update dropped the entry (retrying a few
+    /// times if one did). Updates from this process to one subject are
+    /// serialised; across processes the scheme has no locking (OCI 1.1 says
+    /// so), and re-running the copy re-adds a lost entry.
+    pub async fn referrers_tag_add(
+        &self,
+        repo: &Reference,
+        subject: &Digest,
+        referrer: Descriptor,
+    ) -> Result<()> {
+        let repo = repo.repo_only();
+        let tag = referrers_tag(subject);
+        let key = format!("{}/{}:{tag}", repo.registry(), repo.repository());
+        let lock = referrers_tag_lock(&key);
+        let _held = lock.lock().await;
+        let mut last_seen = Vec::new();
+        for _attempt in 0..REFERRERS_TAG_ATTEMPTS {
+            let mut index = self
+                .referrers_tag_index(&repo, subject)
+                .await?
+                .map(|(index, _)| index)
+                .unwrap_or_default();
+            if !index.manifests.iter().any(|d| d.digest == referrer.digest) {
+                index.manifests.push(referrer.clone());
+                let body =
+                    Bytes::from(index.to_json().map_err(|e| ClientError::InvalidResponse {
+                        url: key.clone(),
+                        reason: format!("cannot encode the referrers tag index: {e}"),
+                    })?);
+                self.manifest_put(&repo, &tag, crate::types::media_type::OCI_INDEX, body)
+                    .await?;
+            }
+            let check = self.referrers_tag_index(&repo, subject).await?;
+            match check {
+                Some((index, _)) if index.manifests.iter().any(|d| d.digest == referrer.digest) => {
+                    return Ok(());
+                }
+                other => {
+                    last_seen = other
+                        .map(|(i, _)| {
+                            i.manifests
+                                .into_iter()
+                                .map(|d| d.digest.to_string())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                }
+            }
+        }
+        Err(ClientError::InvalidResponse {
+            url: key,
+            reason: format!(
+                "the referrers tag index kept losing {} to concurrent updates ({REFERRERS_TAG_ATTEMPTS} \
+                 attempts; it now lists: {})",
+                referrer.digest,
+                last_seen.join(", ")
+            ),
+        })
     }
 
     /// `HEAD` a manifest with the full Accept list (so the registry reports
@@ -227,6 +399,53 @@ impl Client {
         media_type: &str,
         raw: Bytes,
     ) -> Result<Digest> {
+        Ok(self
+            .manifest_put_with_subject(repo, reference, media_type, raw)
+            .await?
+            .digest)
+    }
+
+    /// [`Client::manifest_put`], also telling whether the registry
+    /// processed the manifest's `subject` (its `OCI-Subject` answer): when
+    /// it did not, the caller maintains the referrers tag scheme.
+    ///
+    /// A `PUT` refused because something the manifest names is still being
+    /// committed by another client — registry:2 answers `DIGEST_INVALID` or
+    /// a bare 500 while a concurrent push of the same blob or manifest
+    /// finishes, `regctl serve` `MANIFEST_BLOB_UNKNOWN` while a collection
+    /// sweeps — is sent again a few times, shortly after: a manifest `PUT`
+    /// is idempotent.
+    pub async fn manifest_put_with_subject(
+        &self,
+        repo: &Reference,
+        reference: &str,
+        media_type: &str,
+        raw: Bytes,
+    ) -> Result<PutManifest> {
+        let mut attempt = 1;
+        loop {
+            match self
+                .manifest_put_once(repo, reference, media_type, raw.clone())
+                .await
+            {
+                Err(e) if attempt < MANIFEST_PUT_ATTEMPTS && settles(&e) => {
+                    tracing::debug!(target: "regctl::http", "manifest {reference} refused ({e}); what it names may be mid-commit, sending it again");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
+                        .await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn manifest_put_once(
+        &self,
+        repo: &Reference,
+        reference: &str,
+        media_type: &str,
+        raw: Bytes,
+    ) -> Result<PutManifest> {
         if raw.len() > crate::types::manifest::MAX_MANIFEST_SIZE {
             return Err(ClientError::ManifestTooLarge {
                 url: reference.to_owned(),
@@ -252,7 +471,11 @@ impl Client {
                 },
             });
         }
-        Ok(digest)
+        let subject_processed = resp.headers().contains_key(OCI_SUBJECT);
+        Ok(PutManifest {
+            digest,
+            subject_processed,
+        })
     }
 
     /// `DELETE /v2/NAME/manifests/DIGEST`: removes the manifest and, on
@@ -697,5 +920,32 @@ impl Resume {
             self.body = Some(Box::pin(resp.bytes_stream()));
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn referrers_tags_follow_the_oci_scheme() {
+        let d = Digest::sha256_of(b"subject");
+        assert_eq!(referrers_tag(&d), format!("sha256-{}", d.hex()));
+        crate::types::reference::validate_tag(&referrers_tag(&d)).unwrap();
+    }
+
+    #[test]
+    fn the_tag_index_lists_descriptors_as_an_oci_index() {
+        let index = ReferrersIndex {
+            manifests: vec![Descriptor::new(
+                crate::types::media_type::OCI_MANIFEST.into(),
+                Digest::sha256_of(b"sig"),
+                3,
+            )],
+        };
+        let v: serde_json::Value = serde_json::from_slice(&index.to_json().unwrap()).unwrap();
+        assert_eq!(v["schemaVersion"], 2);
+        assert_eq!(v["mediaType"], crate::types::media_type::OCI_INDEX);
+        assert_eq!(v["manifests"][0]["size"], 3);
     }
 }

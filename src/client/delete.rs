@@ -7,7 +7,7 @@ use futures_util::stream::{self, StreamExt};
 
 use super::error::{ClientError, ErrorKind, Result};
 use super::transport::Client;
-use crate::types::media_type::{OCI_EMPTY, OCI_MANIFEST};
+use crate::types::media_type::{MediaType, OCI_EMPTY, OCI_MANIFEST};
 use crate::types::{Digest, ErrorCode, Reference};
 
 /// How a tag was removed.
@@ -17,6 +17,14 @@ pub enum UntagMethod {
     DeleteByTag,
     /// The tag was moved onto a throw-away manifest that was then deleted.
     ThrowAwayManifest { throwaway: Digest },
+}
+
+/// The manifest a tag points to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagTarget {
+    pub tag: String,
+    pub digest: Digest,
+    pub media_type: MediaType,
 }
 
 /// The throw-away manifest's config: the OCI empty descriptor's content.
@@ -31,8 +39,25 @@ impl Client {
         digest: &Digest,
         concurrency: usize,
     ) -> Result<Vec<String>> {
+        Ok(self
+            .tag_targets(repo, concurrency)
+            .await?
+            .into_iter()
+            .filter(|t| &t.digest == digest)
+            .map(|t| t.tag)
+            .collect())
+    }
+
+    /// What every tag of `repo` points to (digest and media type), with at
+    /// most `concurrency` requests in flight; sorted by tag. A tag deleted
+    /// between the listing and its lookup is left out.
+    pub async fn tag_targets(
+        &self,
+        repo: &Reference,
+        concurrency: usize,
+    ) -> Result<Vec<TagTarget>> {
         let tags = self.tags(repo, None).await?;
-        let results: Vec<Result<Option<String>>> = stream::iter(tags)
+        let results: Vec<Result<Option<TagTarget>>> = stream::iter(tags)
             .map(|tag| async move {
                 let r = repo
                     .with_tag(&tag)
@@ -40,13 +65,25 @@ impl Client {
                         url: repo.to_string(),
                         reason: format!("the registry listed an invalid tag: {e}"),
                     })?;
-                match self.resolve_digest(&r).await {
-                    Ok(d) if &d == digest => Ok(Some(tag)),
-                    Ok(_) => Ok(None),
-                    // Deleted between the listing and the lookup.
-                    Err(e) if e.is_not_found() => Ok(None),
-                    Err(e) => Err(e),
-                }
+                let head = match self.manifest_head(&r).await {
+                    Ok(h) => h,
+                    Err(e) if e.is_not_found() => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                let (digest, media_type) = match (head.digest, head.media_type) {
+                    (Some(d), Some(m)) => (d, MediaType::from(m.as_str())),
+                    // A registry that leaves either out of a HEAD answer.
+                    _ => match self.manifest_get(&r).await {
+                        Ok(m) => (m.digest().clone(), m.media_type().clone()),
+                        Err(e) if e.is_not_found() => return Ok(None),
+                        Err(e) => return Err(e),
+                    },
+                };
+                Ok(Some(TagTarget {
+                    tag,
+                    digest,
+                    media_type,
+                }))
             })
             .buffer_unordered(concurrency.max(1))
             .collect()
@@ -57,7 +94,7 @@ impl Client {
                 out.push(t);
             }
         }
-        out.sort();
+        out.sort_by(|a, b| a.tag.cmp(&b.tag));
         Ok(out)
     }
 

@@ -12,9 +12,9 @@ pub mod retry;
 mod tls;
 pub mod transport;
 
-pub use api::{BlobStream, ManifestHead};
+pub use api::{BlobStream, ManifestHead, PutManifest, referrers_tag};
 pub use creds::{Credential, CredentialError, DockerConfig, Secret};
-pub use delete::UntagMethod;
+pub use delete::{TagTarget, UntagMethod};
 pub use error::{ClientError, ErrorKind};
 pub use retry::RetryPolicy;
 pub use transport::{Client, ClientOptions};

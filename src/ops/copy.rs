@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 
+use super::platform::{self, PlatformError};
 use crate::store::{BlobStream, ImageDestination, ImageSource, MountOrigin, Placement, StoreError};
 use crate::types::{Descriptor, Digest, Manifest, ManifestBody, Platform};
 
@@ -90,12 +91,9 @@ pub enum CopyError {
         #[source]
         source: Box<StoreError>,
     },
-    #[error("{location} is an index with no manifest for platform {platform}; it has: {available}")]
-    PlatformNotFound {
-        location: String,
-        platform: String,
-        available: String,
-    },
+    /// `--platform` matched nothing (or could not be checked).
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
     #[error("{location}: {reason}")]
     Unsupported { location: String, reason: String },
 }
@@ -106,6 +104,7 @@ impl CopyError {
         match self {
             CopyError::Store(e) => e.client_error(),
             CopyError::Blob { source, .. } => source.client_error(),
+            CopyError::Platform(e) => e.client_error(),
             _ => None,
         }
     }
@@ -183,29 +182,20 @@ async fn copy_tree(
                 .to_owned(),
         });
     }
-    if top.media_type().is_index() {
-        match &options.platform {
-            Some(wanted) => {
-                let child =
-                    pick_platform(&top, wanted).ok_or_else(|| CopyError::PlatformNotFound {
-                        location: src.location(),
-                        platform: wanted.to_string(),
-                        available: platforms(&top),
-                    })?;
-                top = src.manifest(&child.digest).await?;
-            }
-            None if !dst.accepts_index() => {
-                return Err(CopyError::Unsupported {
-                    location: dst.location(),
-                    reason: format!(
-                        "it holds single images and {} is a multi-platform index; choose one with --platform ({})",
-                        src.location(),
-                        platforms(&top)
-                    ),
-                });
-            }
-            None => {}
-        }
+    if let Some(wanted) = &options.platform {
+        // A single image is checked too: copying linux/amd64 when
+        // linux/arm64 was asked for is an error, not a silent success.
+        top = platform::select(src, top, wanted).await?;
+    }
+    if top.media_type().is_index() && !dst.accepts_index() {
+        return Err(CopyError::Unsupported {
+            location: dst.location(),
+            reason: format!(
+                "it holds single images and {} is a multi-platform index; choose one with --platform ({})",
+                src.location(),
+                platforms(&top)
+            ),
+        });
     }
     let mut images = Vec::new();
     if top.media_type().is_index() {
@@ -284,7 +274,13 @@ async fn copy_tree(
         }
         for subject in subjects {
             for referrer in lister.referrers(&subject).await? {
-                let manifest = src.manifest(&referrer.digest).await?;
+                let manifest = match src.manifest(&referrer.digest).await {
+                    Ok(m) => m,
+                    // A referrers tag index may name an artifact deleted
+                    // since (the scheme is not updated on delete).
+                    Err(e) if e.client_error().is_some_and(|c| c.is_not_found()) => continue,
+                    Err(e) => return Err(e.into()),
+                };
                 let nested =
                     Box::pin(copy_tree(src, manifest, dst, None, options, observer)).await?;
                 summary.absorb(&nested);
@@ -305,19 +301,8 @@ fn image_blobs(m: &Manifest) -> Vec<Descriptor> {
     }
 }
 
-fn pick_platform<'a>(index: &'a Manifest, wanted: &Platform) -> Option<&'a Descriptor> {
-    index
-        .children()
-        .iter()
-        .find(|d| d.platform.as_ref().is_some_and(|p| p.matches(wanted)))
-}
-
 fn platforms(index: &Manifest) -> String {
-    let list: Vec<String> = index
-        .children()
-        .iter()
-        .filter_map(|d| d.platform.as_ref().map(ToString::to_string))
-        .collect();
+    let list = platform::index_platforms(index);
     if list.is_empty() {
         "no platforms".to_owned()
     } else {

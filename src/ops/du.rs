@@ -6,7 +6,7 @@
 //! descriptors in the manifests (and the manifests' own lengths), so a blob
 //! counts once per repository however many tags or platforms use it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -14,7 +14,10 @@ use serde::Serialize;
 
 use crate::client::{Client, ClientError};
 use crate::storage::{ManifestRef, Registry, RepoName, StorageError, TagName};
-use crate::types::{Digest, Manifest, ManifestBody, ParseError, Reference};
+use bytes::Bytes;
+
+use super::platform;
+use crate::types::{Descriptor, Digest, Manifest, ManifestBody, ParseError, Platform, Reference};
 
 /// Manifests fetched at once.
 const CONCURRENCY: usize = 8;
@@ -27,6 +30,20 @@ pub enum UsageError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Name(#[from] ParseError),
+    /// `--platform` matched no tag.
+    #[error("no tag of {scope} has an image for platform {wanted}; they have: {available}")]
+    Platform {
+        scope: String,
+        wanted: String,
+        available: String,
+    },
+    #[error("{location}: config {digest} is {size} bytes, over the {limit}-byte limit")]
+    ConfigTooLarge {
+        location: String,
+        digest: Digest,
+        size: u64,
+        limit: usize,
+    },
 }
 
 /// Where repositories, tags and manifests are read from.
@@ -36,6 +53,13 @@ pub trait UsageSource: Send + Sync {
     async fn tags(&self, repo: &str) -> Result<Vec<String>, UsageError>;
     /// A manifest by tag, or by digest when `reference` is one.
     async fn manifest(&self, repo: &str, reference: &str) -> Result<Manifest, UsageError>;
+    /// A small blob (an image config), at most `limit` bytes.
+    async fn small_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        limit: usize,
+    ) -> Result<Bytes, UsageError>;
 }
 
 /// A registry, through its API.
@@ -71,6 +95,18 @@ impl UsageSource for ApiSource<'_> {
         };
         Ok(self.client.manifest_get(&r).await?)
     }
+
+    async fn small_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        limit: usize,
+    ) -> Result<Bytes, UsageError> {
+        Ok(self
+            .client
+            .blob_get_bytes(&self.reference(repo)?, digest, limit)
+            .await?)
+    }
 }
 
 /// A storage root, read directly.
@@ -97,6 +133,37 @@ impl UsageSource for StorageSource<'_> {
         let stored = self.registry.get_manifest(&repo, &r).await?;
         Manifest::parse_with_digest(stored.bytes, None, stored.digest)
             .map_err(|e| StorageError::ManifestInvalid(e.to_string()).into())
+    }
+
+    async fn small_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        limit: usize,
+    ) -> Result<Bytes, UsageError> {
+        let name = RepoName::new(repo)?;
+        let Some(size) = self.registry.repo_blob_size(&name, digest).await? else {
+            return Err(StorageError::BlobUnknown(digest.clone()).into());
+        };
+        if size > limit as u64 {
+            return Err(UsageError::ConfigTooLarge {
+                location: repo.to_owned(),
+                digest: digest.clone(),
+                size,
+                limit,
+            });
+        }
+        let mut stream = self
+            .registry
+            .blob_stream(&name, digest, 0, size, 64 * 1024)
+            .await?;
+        let mut buf = Vec::with_capacity(size as usize);
+        while let Some(chunk) = stream.next().await {
+            buf.extend_from_slice(&chunk.map_err(StorageError::Io)?);
+        }
+        // What is read from disk is checked like what comes over the wire.
+        digest.verify(&buf).map_err(StorageError::DigestMismatch)?;
+        Ok(Bytes::from(buf))
     }
 }
 
@@ -127,15 +194,56 @@ pub struct RegistryUsage {
     pub total: u64,
 }
 
-/// The blobs one tag reaches: its manifest(s), configs and layers.
+/// What one tag reaches, or (with a platform) the platforms it has
+/// instead when none is the one asked for.
+enum TagScan {
+    Counted(Digest, HashMap<Digest, u64>),
+    OtherPlatforms(Vec<String>),
+}
+
+/// The blobs one tag reaches: its manifest(s), configs and layers; with
+/// `platform`, only that platform's image (and the index naming it).
 async fn tag_blobs(
     src: &dyn UsageSource,
     repo: &str,
     tag: &str,
-) -> Result<(Digest, HashMap<Digest, u64>), UsageError> {
+    platform: Option<&Platform>,
+) -> Result<TagScan, UsageError> {
     let top = src.manifest(repo, tag).await?;
     let mut blobs = HashMap::new();
     let mut pending = vec![top.clone()];
+    if let Some(wanted) = platform {
+        if top.media_type().is_index() {
+            let matching: Vec<&Descriptor> = top
+                .children()
+                .iter()
+                .filter(|d| d.platform.as_ref().is_some_and(|p| p.matches(wanted)))
+                .collect();
+            if matching.is_empty() {
+                return Ok(TagScan::OtherPlatforms(platform::index_platforms(&top)));
+            }
+            blobs.insert(top.digest().clone(), top.size() as u64);
+            pending.clear();
+            for child in matching {
+                pending.push(src.manifest(repo, &child.digest.to_string()).await?);
+            }
+        } else {
+            let have = match top.body() {
+                ManifestBody::Image(image) => {
+                    let raw = src
+                        .small_blob(repo, &image.config.digest, platform::MAX_CONFIG_SIZE)
+                        .await?;
+                    platform::config_platform(&raw).ok()
+                }
+                _ => None,
+            };
+            match have {
+                Some(p) if p.matches(wanted) => {}
+                Some(p) => return Ok(TagScan::OtherPlatforms(vec![p.to_string()])),
+                None => return Ok(TagScan::OtherPlatforms(Vec::new())),
+            }
+        }
+    }
     while let Some(m) = pending.pop() {
         blobs.insert(m.digest().clone(), m.size() as u64);
         match m.body() {
@@ -158,7 +266,14 @@ async fn tag_blobs(
             }
         }
     }
-    Ok((top.digest().clone(), blobs))
+    Ok(TagScan::Counted(top.digest().clone(), blobs))
+}
+
+/// Tags of a repository with the blobs they reach, and the platforms of
+/// the tags `--platform` left out.
+struct RepositoryTags {
+    counted: Vec<(String, Digest, HashMap<Digest, u64>)>,
+    other_platforms: BTreeSet<String>,
 }
 
 /// Every tag of a repository, with the blobs it reaches. Tags deleted
@@ -166,12 +281,13 @@ async fn tag_blobs(
 async fn repository_tags(
     src: &dyn UsageSource,
     repo: &str,
-) -> Result<Vec<(String, Digest, HashMap<Digest, u64>)>, UsageError> {
+    platform: Option<&Platform>,
+) -> Result<RepositoryTags, UsageError> {
     let tags = src.tags(repo).await?;
-    stream::iter(tags)
+    let scans: Vec<(String, TagScan)> = stream::iter(tags)
         .map(|tag| async move {
-            match tag_blobs(src, repo, &tag).await {
-                Ok((digest, blobs)) => Ok(Some((tag, digest, blobs))),
+            match tag_blobs(src, repo, &tag, platform).await {
+                Ok(scan) => Ok(Some((tag, scan))),
                 Err(e) if is_not_found(&e) => Ok(None),
                 Err(e) => Err(e),
             }
@@ -179,7 +295,31 @@ async fn repository_tags(
         .buffered(CONCURRENCY)
         .try_filter_map(|x| async move { Ok(x) })
         .try_collect()
-        .await
+        .await?;
+    let mut out = RepositoryTags {
+        counted: Vec::new(),
+        other_platforms: BTreeSet::new(),
+    };
+    for (tag, scan) in scans {
+        match scan {
+            TagScan::Counted(digest, blobs) => out.counted.push((tag, digest, blobs)),
+            TagScan::OtherPlatforms(p) => out.other_platforms.extend(p),
+        }
+    }
+    Ok(out)
+}
+
+/// The error for a `--platform` no tag of `scope` matched.
+fn no_platform(scope: &str, wanted: &Platform, seen: &BTreeSet<String>) -> UsageError {
+    UsageError::Platform {
+        scope: scope.to_owned(),
+        wanted: wanted.to_string(),
+        available: if seen.is_empty() {
+            "no known platforms".to_owned()
+        } else {
+            seen.iter().cloned().collect::<Vec<_>>().join(", ")
+        },
+    }
 }
 
 fn is_not_found(e: &UsageError) -> bool {
@@ -232,16 +372,28 @@ fn tally(members: Vec<Member>) -> Vec<Usage> {
     out
 }
 
-/// Use per repository of a whole registry (or root).
-pub async fn registry_usage(src: &dyn UsageSource) -> Result<RegistryUsage, UsageError> {
+/// Use per repository of a whole registry (or root); with `platform`, of
+/// that platform's images only (repositories without one are left out).
+pub async fn registry_usage(
+    src: &dyn UsageSource,
+    platform: Option<&Platform>,
+) -> Result<RegistryUsage, UsageError> {
     let mut members = Vec::new();
     let mut everything: HashMap<Digest, u64> = HashMap::new();
+    let mut seen = BTreeSet::new();
+    let mut skipped_any = false;
     for repo in src.repositories().await? {
-        let tags = match repository_tags(src, &repo).await {
+        let scanned = match repository_tags(src, &repo, platform).await {
             Ok(t) => t,
             Err(e) if is_not_found(&e) => continue,
             Err(e) => return Err(e),
         };
+        seen.extend(scanned.other_platforms);
+        let tags = scanned.counted;
+        if platform.is_some() && tags.is_empty() {
+            skipped_any = true;
+            continue;
+        }
         let mut blobs = HashMap::new();
         for (_, _, b) in &tags {
             blobs.extend(b.iter().map(|(d, s)| (d.clone(), *s)));
@@ -254,6 +406,12 @@ pub async fn registry_usage(src: &dyn UsageSource) -> Result<RegistryUsage, Usag
             blobs,
         });
     }
+    if let Some(wanted) = platform
+        && members.is_empty()
+        && skipped_any
+    {
+        return Err(no_platform("the registry", wanted, &seen));
+    }
     Ok(RegistryUsage {
         repositories: tally(members),
         total: everything.values().sum(),
@@ -262,11 +420,25 @@ pub async fn registry_usage(src: &dyn UsageSource) -> Result<RegistryUsage, Usag
 
 /// Use per tag of one repository; `unique` is what deleting only that tag
 /// would free in the repository.
-pub async fn repository_usage(src: &dyn UsageSource, repo: &str) -> Result<Vec<Usage>, UsageError> {
+/// With `platform`, only that platform's image of each tag counts, and
+/// tags without one are left out.
+pub async fn repository_usage(
+    src: &dyn UsageSource,
+    repo: &str,
+    platform: Option<&Platform>,
+) -> Result<Vec<Usage>, UsageError> {
     // Two tags on one manifest share everything: neither frees anything alone.
-    let tags = repository_tags(src, repo).await?;
+    let scanned = repository_tags(src, repo, platform).await?;
+    if let Some(wanted) = platform
+        && scanned.counted.is_empty()
+        && !scanned.other_platforms.is_empty()
+    {
+        return Err(no_platform(repo, wanted, &scanned.other_platforms));
+    }
     Ok(tally(
-        tags.into_iter()
+        scanned
+            .counted
+            .into_iter()
             .map(|(tag, digest, blobs)| Member {
                 name: tag,
                 tags: None,

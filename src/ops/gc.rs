@@ -21,10 +21,18 @@ pub enum GcError {
     )]
     NotARoot(String),
     #[error(
-        "{error}; collect through the server instead (`regctl gc HOST:PORT`), or stop it first \
-         (--force skips this check)"
+        "{0} does not exist; pass the directory registry:2 calls its rootdirectory, e.g. /var/lib/registry"
     )]
+    NoSuchRoot(String),
+    /// The root lock is held (its message says by whom and what to do),
+    /// or cannot be taken at all (`Io`: permissions, read-only, …).
+    #[error("{error}")]
     Locked { error: LockError },
+    #[error("cannot read {path}: {source}; run as the user that owns the storage (or root)")]
+    Unreadable {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(
         "{root} looks in use: {} (stop the registry writing to it, or pass --force)",
         .uploads.join("; ")
@@ -51,10 +59,33 @@ pub enum GcError {
 
 /// Fails unless `root` holds registry data (`docker/registry/v2`).
 pub fn check_root(root: &Path) -> Result<(), GcError> {
-    if root.join("docker/registry/v2").is_dir() {
-        Ok(())
-    } else {
-        Err(GcError::NotARoot(root.display().to_string()))
+    let unreadable = |path: &Path, source| GcError::Unreadable {
+        path: path.display().to_string(),
+        source,
+    };
+    // Each level on its own: a directory we may not read must not look
+    // like one that holds no registry data.
+    let mut dir = root.to_owned();
+    for part in ["docker", "registry", "v2"] {
+        match std::fs::read_dir(&dir) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir == root => {
+                return Err(GcError::NoSuchRoot(root.display().to_string()));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(GcError::NotARoot(root.display().to_string()));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(unreadable(&dir, e));
+            }
+            Err(_) => return Err(GcError::NotARoot(root.display().to_string())),
+        }
+        dir.push(part);
+    }
+    match std::fs::read_dir(&dir) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(unreadable(&dir, e)),
+        Err(_) => Err(GcError::NotARoot(root.display().to_string())),
     }
 }
 

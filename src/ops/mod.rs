@@ -4,4 +4,7 @@
 pub mod copy;
 pub mod du;
 pub mod gc;
+pub mod platform;
 pub mod prune;
+pub mod remove;
+pub mod resolve;

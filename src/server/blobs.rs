@@ -74,7 +74,7 @@ pub async fn get(
     let digest = parse_digest(digest)?;
     let size = state
         .registry
-        .repo_blob_size(&repo, &digest)
+        .sound_repo_blob_size(&repo, &digest)
         .await?
         .ok_or_else(|| ApiError::from(crate::storage::StorageError::BlobUnknown(digest.clone())))?;
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {

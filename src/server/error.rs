@@ -54,7 +54,7 @@ impl From<StorageError> for ApiError {
             StorageError::ManifestUnknown(_) => (S::NOT_FOUND, ErrorCode::ManifestUnknown),
             StorageError::NameUnknown(_) => (S::NOT_FOUND, ErrorCode::NameUnknown),
             StorageError::UploadUnknown => (S::NOT_FOUND, ErrorCode::BlobUploadUnknown),
-            StorageError::UploadOffset { .. } => {
+            StorageError::UploadOffset { .. } | StorageError::UploadBusy => {
                 (S::RANGE_NOT_SATISFIABLE, ErrorCode::BlobUploadInvalid)
             }
             StorageError::DigestMismatch(_) => (S::BAD_REQUEST, ErrorCode::DigestInvalid),

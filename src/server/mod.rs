@@ -11,6 +11,7 @@ mod auth;
 mod blobs;
 mod cors;
 mod error;
+mod hygiene;
 mod listing;
 mod manifests;
 pub mod route;
@@ -29,9 +30,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
-pub use auth::{Htpasswd, HtpasswdError};
+pub use auth::{
+    AuthOutcome, Authenticator, FAILURE_WINDOW, Htpasswd, HtpasswdError, LOCKOUT, MAX_FAILURES,
+    VERIFIED_TTL,
+};
 pub use cors::CorsOriginError;
 pub use error::ApiError;
+pub use hygiene::{BODY_TIMEOUT, ConnectionLimits, IDLE_TIMEOUT, MIN_PROGRESS};
 pub use listing::MAX_PAGE_SIZE;
 pub use tls::TlsError;
 pub use ui::{CONTENT_SECURITY_POLICY, first_page_size};
@@ -69,6 +74,9 @@ pub struct ServerConfig {
     pub ui: bool,
     /// Origins whose browser pages may call the API (`--cors-origin`).
     pub cors_origins: Vec<String>,
+    /// Timeouts and the connection cap; [`serve_with_limits`] applies the
+    /// connection-level ones, the router the request-body one.
+    pub limits: ConnectionLimits,
 }
 
 impl ServerConfig {
@@ -82,6 +90,7 @@ impl ServerConfig {
             gc_interval: None,
             ui: true,
             cors_origins: Vec::new(),
+            limits: ConnectionLimits::default(),
         }
     }
 }
@@ -109,10 +118,12 @@ pub enum ServerError {
 pub struct AppState {
     pub registry: Registry,
     config: ServerConfig,
-    auth: Option<Htpasswd>,
+    auth: Option<Authenticator>,
     www_authenticate: HeaderValue,
     cors: cors::Cors,
     usage: ui::UsageCache,
+    /// Large manifest PUTs handled at once (see [`manifests::LARGE_MANIFEST`]).
+    large_manifests: tokio::sync::Semaphore,
 }
 
 type SharedState = Arc<AppState>;
@@ -123,7 +134,12 @@ pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
         path: config.root.display().to_string(),
         source,
     })?;
-    let auth = config.htpasswd.as_deref().map(Htpasswd::load).transpose()?;
+    let auth = config
+        .htpasswd
+        .as_deref()
+        .map(Htpasswd::load)
+        .transpose()?
+        .map(Authenticator::new);
     let www_authenticate = HeaderValue::from_str(&format!(
         "Basic realm=\"{}\"",
         config.realm.replace(['"', '\\'], "")
@@ -137,6 +153,7 @@ pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
         www_authenticate,
         cors,
         usage: ui::UsageCache::default(),
+        large_manifests: tokio::sync::Semaphore::new(manifests::LARGE_MANIFEST_PERMITS),
     });
     if let Some(every) = state.config.gc_interval
         && state.config.delete_enabled
@@ -184,68 +201,126 @@ async fn collect_periodically(state: std::sync::Weak<AppState>, every: std::time
 
 /// A client must send its request headers within this time; otherwise the
 /// connection is closed (a slow-loris client cannot hold sockets forever).
-pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub const HEADER_READ_TIMEOUT: std::time::Duration = IDLE_TIMEOUT;
+
+/// Longest pause between accept attempts that fail (out of file
+/// descriptors and the like); the pause doubles from 10 ms up to this.
+const ACCEPT_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How long a graceful shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Serves `app` on a bound listener until `shutdown` resolves; in-flight
-/// requests finish first (up to a grace period).
+/// requests finish first (up to a grace period). Default connection limits.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     tls: Option<tls::TlsFiles>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    serve_with_limits(listener, app, tls, ConnectionLimits::default(), shutdown).await
+}
+
+/// [`serve`] with connection limits: idle connections are closed after
+/// `idle_timeout`, and at most `max_connections` are open at once.
+pub async fn serve_with_limits(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: Option<tls::TlsFiles>,
+    limits: ConnectionLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use hyper_util::server::conn::auto::Builder;
-    use hyper_util::service::TowerToHyperService;
 
     let acceptor = tls.as_ref().map(tls::acceptor).transpose()?;
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(limits.idle_timeout);
     builder.http2().timer(TokioTimer::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = limits
+        .max_connections
+        .map(|n| Arc::new(tokio::sync::Semaphore::new(n.max(1))));
+    let mut backoff = std::time::Duration::ZERO;
+    let mut failed_accepts = 0u64;
+    let mut last_warning: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {
+        // With a connection cap, a slot is taken before accepting: further
+        // clients wait in the kernel's listen queue, costing no descriptor.
+        let slot = match &slots {
+            None => None,
+            Some(slots) => tokio::select! {
+                slot = slots.clone().acquire_owned() => slot.ok(),
+                () = &mut shutdown => break,
+            },
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(c) => c,
+                Ok(c) => {
+                    backoff = std::time::Duration::ZERO;
+                    c
+                }
                 Err(e) => {
-                    // Out of file descriptors and the like: back off, go on.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    // Out of file descriptors and the like: back off (doubling,
+                    // up to a second) instead of spinning, and warn at most
+                    // once a second.
+                    failed_accepts += 1;
+                    if last_warning.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1)) {
+                        tracing::warn!(error = %e, failed = failed_accepts, "accept failed; backing off");
+                        last_warning = Some(Instant::now());
+                        failed_accepts = 0;
+                    }
+                    backoff = (backoff * 2).clamp(std::time::Duration::from_millis(10), ACCEPT_BACKOFF_MAX);
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {},
+                        () = &mut shutdown => break,
+                    }
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
-        // The peer address, for the admin endpoint's loopback rule.
-        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
-            app.clone(),
+        // Requests being handled on this connection: while there are some,
+        // it is not idle.
+        let in_flight = Arc::new(hygiene::InFlight::default());
+        let counted = in_flight.clone();
+        let app = app.clone();
+        let service = hyper::service::service_fn(
             move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                // The peer address, for the admin endpoint's loopback rule.
                 req.extensions_mut()
                     .insert(axum::extract::ConnectInfo(peer));
-                req
+                let handling = counted.enter();
+                let response = tower::ServiceExt::oneshot(app.clone(), req);
+                async move {
+                    let response = response.await;
+                    drop(handling);
+                    response
+                }
             },
-        ));
+        );
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let acceptor = acceptor.clone();
+        let idle = limits.idle_timeout;
         tokio::spawn(async move {
+            let _slot = slot;
             let result = match acceptor {
                 None => {
-                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    let io = hygiene::IdleTimeout::new(stream, in_flight, idle);
+                    let conn = builder.serve_connection(TokioIo::new(io), service);
                     watcher.watch(conn.into_owned()).await
                 }
                 Some(acceptor) => {
                     let Some(tls) = tls::handshake(&acceptor, stream, peer).await else {
                         return;
                     };
-                    let conn = builder.serve_connection(TokioIo::new(tls), service);
+                    let io = hygiene::IdleTimeout::new(tls, in_flight, idle);
+                    let conn = builder.serve_connection(TokioIo::new(io), service);
                     watcher.watch(conn.into_owned()).await
                 }
             };
@@ -344,21 +419,52 @@ async fn refuse(req: Request, resp: Response) -> Response {
 
 /// Authentication and the write switches, before any handler runs.
 async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Response {
+    // Every request body, refused or handled, must keep making progress.
+    let body_timeout = state.config.limits.body_timeout;
+    let req = req.map(|body| {
+        if axum::body::HttpBody::is_end_stream(&body) {
+            // No body (most GETs): nothing to guard.
+            return body;
+        }
+        Body::from_stream(hygiene::StallGuard::new(
+            body.into_data_stream(),
+            body_timeout,
+        ))
+    });
     if let Some(auth) = &state.auth {
         let value = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        if auth.check(value).is_none() {
-            let mut resp = ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::Unauthorized,
-                "authentication required",
-            )
-            .into_response();
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, state.www_authenticate.clone());
-            return refuse(req, resp).await;
+        let peer = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        match auth.authenticate(value, peer).await {
+            AuthOutcome::Allowed(_) => {}
+            AuthOutcome::Denied => {
+                let mut resp = ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::Unauthorized,
+                    "authentication required",
+                )
+                .into_response();
+                resp.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, state.www_authenticate.clone());
+                return refuse(req, resp).await;
+            }
+            AuthOutcome::Throttled(wait) => {
+                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let mut resp = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    ErrorCode::TooManyRequests,
+                    format!("too many failed logins from this address; try again in {seconds} s"),
+                )
+                .into_response();
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                return refuse(req, resp).await;
+            }
         }
     }
     let method = req.method();

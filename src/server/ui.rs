@@ -260,9 +260,12 @@ impl UsageCache {
                 // clears `running` and lets a later request try again.
                 let walker = state.clone();
                 let result = tokio::spawn(async move {
-                    du::registry_usage(&StorageSource {
-                        registry: &walker.registry,
-                    })
+                    du::registry_usage(
+                        &StorageSource {
+                            registry: &walker.registry,
+                        },
+                        None,
+                    )
                     .await
                     .map_err(|e| e.to_string())
                 })
@@ -335,7 +338,7 @@ pub async fn api(
         )));
     }
     match what {
-        "info" => info(state, parts),
+        "info" => info(state, parts).await,
         "repositories" => repositories(state, query).await,
         "repository" => repository(state, query).await,
         "usage" => usage(state, query),
@@ -355,19 +358,27 @@ struct Info {
     user: Option<String>,
 }
 
-fn info(state: &SharedState, parts: &Parts) -> Result<Response, ApiError> {
-    let loopback = parts
+async fn info(state: &SharedState, parts: &Parts) -> Result<Response, ApiError> {
+    let peer = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .is_some_and(|c| c.0.ip().is_loopback());
-    let user = state.auth.as_ref().and_then(|a| {
-        a.check(
-            parts
+        .map(|c| c.0.ip());
+    let loopback = peer.is_some_and(|ip| ip.is_loopback());
+    // The guard has let these credentials in; asking again names the user
+    // (from the authenticator's cache).
+    let user = match &state.auth {
+        Some(auth) => {
+            let value = parts
                 .headers
                 .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok()),
-        )
-    });
+                .and_then(|v| v.to_str().ok());
+            match auth.authenticate(value, peer).await {
+                super::AuthOutcome::Allowed(user) => Some(user),
+                _ => None,
+            }
+        }
+        None => None,
+    };
     let writable = state.config.delete_enabled && !state.config.read_only;
     json(&Info {
         version: env!("CARGO_PKG_VERSION"),
@@ -734,6 +745,7 @@ async fn repository_usage(state: &SharedState, query: Option<&str>) -> Result<Re
             registry: &state.registry,
         },
         repo.as_str(),
+        None,
     )
     .await?;
     json(&rows.iter().map(UsageRow::from).collect::<Vec<_>>())

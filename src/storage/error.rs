@@ -18,6 +18,10 @@ pub enum StorageError {
     NameUnknown(String),
     #[error("upload is unknown (it finished, was cancelled or never existed)")]
     UploadUnknown,
+    #[error(
+        "another request is using this upload session; wait for it to finish, then check the upload's status and resume"
+    )]
+    UploadBusy,
     #[error("chunk starts at byte {got}, but the upload holds {expected} bytes")]
     UploadOffset { expected: u64, got: u64 },
     #[error(transparent)]

@@ -98,6 +98,12 @@ fn not_found_is_none<T>(r: io::Result<T>) -> io::Result<Option<T>> {
     }
 }
 
+/// The error naming the file it happened on (same kind), so that a
+/// message such as "Permission denied" says where.
+fn at(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
 async fn ensure_parent(path: &Path) -> io::Result<()> {
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent).await?;
@@ -116,7 +122,10 @@ async fn sync_dir(dir: &Path) -> io::Result<()> {
 #[async_trait]
 impl Backend for FsBackend {
     async fn get(&self, key: &str) -> io::Result<Option<Bytes>> {
-        not_found_is_none(tokio::fs::read(self.path(key)).await).map(|o| o.map(Bytes::from))
+        let path = self.path(key);
+        not_found_is_none(tokio::fs::read(&path).await)
+            .map(|o| o.map(Bytes::from))
+            .map_err(|e| at(&path, e))
     }
 
     async fn put(&self, key: &str, data: Bytes) -> io::Result<()> {
@@ -137,7 +146,8 @@ impl Backend for FsBackend {
     }
 
     async fn stat(&self, key: &str) -> io::Result<Option<Meta>> {
-        let m = not_found_is_none(tokio::fs::metadata(self.path(key)).await)?;
+        let path = self.path(key);
+        let m = not_found_is_none(tokio::fs::metadata(&path).await).map_err(|e| at(&path, e))?;
         Ok(m.map(|m| Meta {
             size: m.len(),
             modified: m.modified().unwrap_or(std::time::UNIX_EPOCH),
@@ -309,12 +319,13 @@ impl Backend for FsBackend {
         // makes several): a catalog walk lists every repository directory.
         let dir = self.path(prefix);
         tokio::task::spawn_blocking(move || {
-            let Some(rd) = not_found_is_none(std::fs::read_dir(dir))? else {
+            let Some(rd) = not_found_is_none(std::fs::read_dir(&dir)).map_err(|e| at(&dir, e))?
+            else {
                 return Ok(Vec::new());
             };
             let mut names = Vec::new();
             for entry in rd {
-                if let Some(name) = entry?.file_name().to_str()
+                if let Some(name) = entry.map_err(|e| at(&dir, e))?.file_name().to_str()
                     && !name.starts_with(".tmp-")
                 {
                     names.push(name.to_owned());
@@ -329,7 +340,9 @@ impl Backend for FsBackend {
 
     async fn delete(&self, key: &str) -> io::Result<()> {
         let path = self.path(key);
-        let Some(meta) = not_found_is_none(tokio::fs::symlink_metadata(&path).await)? else {
+        let Some(meta) = not_found_is_none(tokio::fs::symlink_metadata(&path).await)
+            .map_err(|e| at(&path, e))?
+        else {
             return Ok(());
         };
         let r = if meta.is_dir() {
@@ -337,7 +350,7 @@ impl Backend for FsBackend {
         } else {
             tokio::fs::remove_file(&path).await
         };
-        not_found_is_none(r).map(drop)
+        not_found_is_none(r).map(drop).map_err(|e| at(&path, e))
     }
 }
 

@@ -340,7 +340,10 @@ pub async fn plan(run: &GcRun<'_>, opts: &GcOptions) -> Result<Collection> {
                     continue;
                 }
                 match backend.stat(&paths::blob_data(&d)).await? {
-                    Some(meta) if !older_than(meta.modified, cutoff) => {}
+                    Some(meta) if !older_than(meta.modified, cutoff) => {
+                        plan.young_blobs_kept += 1;
+                        plan.young_bytes_kept += meta.size;
+                    }
                     Some(meta) => plan.blobs.push(PlannedBlob {
                         digest: d,
                         size: meta.size,
@@ -457,7 +460,7 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
                 continue;
             }
             backend.delete(&paths::blob_dir(&blob.digest)).await?;
-            registry.forget_manifest(&blob.digest);
+            registry.forget_blob(&blob.digest);
             summary.blobs_removed += 1;
             bytes += blob.size;
         }

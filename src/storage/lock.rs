@@ -17,16 +17,40 @@ pub const LOCK_FILE: &str = ".regctl.lock";
 /// Why the lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("{root} is in use by a running `regctl serve` ({lock} is held)")]
+    #[error(
+        "{root} is in use by a running `regctl serve` ({lock} is held): collect through the \
+         server instead (`regctl gc HOST:PORT`), or stop it first (--force skips this check)"
+    )]
     InUseByServer { root: String, lock: String },
-    #[error("a garbage collection is running on {root} ({lock} is held)")]
+    #[error(
+        "a garbage collection is running on {root} ({lock} is held): start the server when \
+         the collection has finished"
+    )]
     InUseByCollector { root: String, lock: String },
-    #[error("cannot lock {lock}: {source}")]
+    #[error("cannot create or lock {lock}: {}", io_advice(.lock, .source))]
     Io {
         lock: String,
         #[source]
         source: io::Error,
     },
+}
+
+/// What a failure to create or lock the lock file means, and what to do.
+fn io_advice(lock: &str, e: &io::Error) -> String {
+    let dir = Path::new(lock)
+        .parent()
+        .map_or_else(|| lock.to_owned(), |p| p.display().to_string());
+    match e.kind() {
+        io::ErrorKind::PermissionDenied => format!(
+            "{e}: this user may not write to {dir}; run as the user that owns the storage \
+             (or root)"
+        ),
+        io::ErrorKind::ReadOnlyFilesystem => {
+            format!("{e}: {dir} is on a read-only file system; mount it writable")
+        }
+        io::ErrorKind::NotFound => format!("{e}: {dir} does not exist"),
+        _ => e.to_string(),
+    }
 }
 
 /// A held lock on a storage root; released on drop.
@@ -111,5 +135,29 @@ mod tests {
         ));
         drop(gc);
         RootLock::shared(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn messages_say_who_holds_the_lock_and_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let _server = RootLock::shared(dir.path()).unwrap();
+        let held = RootLock::exclusive(dir.path()).unwrap_err().to_string();
+        assert!(held.contains("regctl gc HOST:PORT"), "{held}");
+        drop(_server);
+        let _gc = RootLock::exclusive(dir.path()).unwrap();
+        let held = RootLock::shared(dir.path()).unwrap_err().to_string();
+        assert!(held.contains("collection has finished"), "{held}");
+        // Not being allowed to create the file is not "in use".
+        let denied = LockError::Io {
+            lock: "/srv/registry/.regctl.lock".into(),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        }
+        .to_string();
+        assert!(
+            denied.contains("may not write to /srv/registry"),
+            "{denied}"
+        );
+        assert!(!denied.contains("collect through the server"), "{denied}");
+        assert!(!denied.contains("collection has finished"), "{denied}");
     }
 }

@@ -14,4 +14,6 @@ pub use error::StorageError;
 pub use fs::FsBackend;
 pub use lock::{LockError, RootLock};
 pub use paths::{RepoName, TagName, UploadId};
-pub use registry::{ManifestRef, Registry, StoredManifest, byte_stream, catalog_order};
+pub use registry::{
+    ManifestRef, PutManifest, Registry, StoredManifest, byte_stream, catalog_order,
+};

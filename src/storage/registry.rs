@@ -5,7 +5,7 @@
 //! renamed into place before any link names it, and a manifest's revision
 //! link is written before a tag points at it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -18,8 +18,8 @@ use super::backend::{Backend, ByteStream, ChunkSink};
 use super::error::{Result, StorageError};
 use super::gc::GcCoordinator;
 use super::paths::{self, RepoName, TagName, UploadId};
-use crate::types::manifest::MAX_MANIFEST_SIZE;
-use crate::types::{Algorithm, Descriptor, Digest, Digester, Manifest, MediaType};
+use crate::types::manifest::{MAX_MANIFEST_SIZE, detect_media_type};
+use crate::types::{Algorithm, Descriptor, Digest, Digester, ManifestOutline, MediaType};
 
 /// How a manifest is addressed: by tag or by digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,33 @@ impl ManifestRef {
         }
     }
 }
+
+/// What a manifest PUT stored: its digest and the subject it refers to.
+#[derive(Debug, Clone)]
+pub struct PutManifest {
+    pub digest: Digest,
+    pub subject: Option<Digest>,
+}
+
+/// A repository's referrers, by subject digest, as of a version of its
+/// revisions directories (their modification times, which change when a
+/// revision is added or removed, also by another process).
+struct ReferrersIndex {
+    version: Vec<Option<SystemTime>>,
+    /// Subject → descriptors of the manifests that refer to it.
+    by_subject: HashMap<Digest, Vec<Descriptor>>,
+}
+
+/// Referrers indexes, and a count of this process's changes to referrers:
+/// an index built while one happened may have missed it and is not kept.
+#[derive(Default)]
+struct ReferrersIndexes {
+    generation: u64,
+    by_repo: HashMap<RepoName, ReferrersIndex>,
+}
+
+/// How many repositories' referrers indexes are kept.
+const REFERRERS_INDEX_REPOSITORIES: usize = 1024;
 
 /// A manifest as stored: its bytes, digest and media type.
 #[derive(Debug, Clone)]
@@ -70,9 +97,10 @@ struct UploadState {
     size: u64,
 }
 
-struct HashSink<'a>(&'a mut Option<Digester>);
+/// Hashes what an append writes, when the upload's hash state is known.
+struct HashSink(Option<Digester>);
 
-impl ChunkSink for HashSink<'_> {
+impl ChunkSink for HashSink {
     fn chunk(&mut self, data: &[u8]) {
         if let Some(d) = self.0.as_mut() {
             d.update(data);
@@ -80,16 +108,61 @@ impl ChunkSink for HashSink<'_> {
     }
 }
 
+/// Upload sessions of this process: the hash states kept between requests,
+/// and the sessions a request is working on right now.
+#[derive(Default)]
+struct Sessions {
+    states: HashMap<UploadId, UploadState>,
+    busy: HashSet<UploadId>,
+}
+
+type SharedSessions = Arc<Mutex<Sessions>>;
+
+fn lock_sessions(sessions: &SharedSessions) -> std::sync::MutexGuard<'_, Sessions> {
+    sessions.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn keep_upload_state(sessions: &SharedSessions, id: &UploadId, state: UploadState) {
+    let mut sessions = lock_sessions(sessions);
+    if sessions.states.len() >= MAX_UPLOAD_STATES {
+        sessions.states.clear();
+    }
+    sessions.states.insert(id.clone(), state);
+}
+
+/// One request's exclusive use of an upload session (issue 12): while it is
+/// held, no other request appends to, finishes or cancels the session, so
+/// the bytes on disk are the bytes that were hashed. Released on drop, also
+/// when the request is dropped half-way.
+struct SessionClaim {
+    sessions: SharedSessions,
+    id: UploadId,
+}
+
+impl Drop for SessionClaim {
+    fn drop(&mut self) {
+        lock_sessions(&self.sessions).busy.remove(&self.id);
+    }
+}
+
+/// How many verified blob digests are remembered (see [`Registry::sound_blob_size`]).
+const VERIFIED_BLOBS: usize = 100_000;
+
 /// The registry's content, over one backend.
 pub struct Registry {
     backend: Arc<dyn Backend>,
-    uploads: Mutex<HashMap<UploadId, UploadState>>,
+    sessions: SharedSessions,
+    /// Blobs whose content this process has checked against their digest.
+    verified: Mutex<HashSet<Digest>>,
     manifests: Mutex<ManifestCache>,
     /// Tag lists by repository, with the `tags/` directory's mtime they match.
     tags: Mutex<TagCache>,
     gc: GcCoordinator,
     /// The last repository walk, and when it was made.
     repos: Mutex<Option<(Instant, Arc<Vec<String>>)>>,
+    /// Referrers by repository, kept up to date by this process's manifest
+    /// PUTs and DELETEs, rebuilt when another writer changed the revisions.
+    referrers: Mutex<ReferrersIndexes>,
 }
 
 /// Directories listed at once by a repository walk.
@@ -117,11 +190,13 @@ impl Registry {
     pub fn new(backend: Arc<dyn Backend>) -> Self {
         Registry {
             backend,
-            uploads: Mutex::new(HashMap::new()),
+            sessions: SharedSessions::default(),
+            verified: Mutex::new(HashSet::new()),
             manifests: Mutex::new(ManifestCache::default()),
             tags: Mutex::new(HashMap::new()),
             gc: GcCoordinator::default(),
             repos: Mutex::new(None),
+            referrers: Mutex::new(ReferrersIndexes::default()),
         }
     }
 
@@ -325,13 +400,72 @@ impl Registry {
         len: u64,
         chunk: usize,
     ) -> Result<ByteStream> {
-        if self.repo_blob_size(repo, digest).await?.is_none() {
+        if self.sound_repo_blob_size(repo, digest).await?.is_none() {
             return Err(StorageError::BlobUnknown(digest.clone()));
         }
         self.backend
             .stream(&paths::blob_data(digest), offset, Some(len), chunk)
             .await?
             .ok_or_else(|| StorageError::BlobUnknown(digest.clone()))
+    }
+
+    /// Size of a blob in the global store if its content is what its digest
+    /// says; a blob whose bytes do not hash to its digest is treated as
+    /// missing (and logged), so the next genuine push replaces it.
+    ///
+    /// Hashing a blob costs a read of it (~1.5 GB/s with SHA-NI), too much
+    /// for every request: each digest is verified once per process and
+    /// remembered. Blobs written by this process are verified as they
+    /// arrive; those found on disk are checked when first served or pushed.
+    pub async fn sound_blob_size(&self, digest: &Digest) -> Result<Option<u64>> {
+        let Some(size) = self.blob_size(digest).await? else {
+            return Ok(None);
+        };
+        if self.is_verified(digest) {
+            return Ok(Some(size));
+        }
+        let actual = self
+            .hash_object(&paths::blob_data(digest), digest.algorithm())
+            .await?;
+        if &actual != digest {
+            tracing::warn!(
+                %digest,
+                %actual,
+                size,
+                "stored blob does not match its digest; treating it as missing until it is pushed again"
+            );
+            return Ok(None);
+        }
+        self.remember_verified(digest);
+        Ok(Some(size))
+    }
+
+    fn is_verified(&self, digest: &Digest) -> bool {
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(digest)
+    }
+
+    fn remember_verified(&self, digest: &Digest) {
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if verified.len() >= VERIFIED_BLOBS {
+            verified.clear();
+        }
+        verified.insert(digest.clone());
+    }
+
+    /// [`Registry::repo_blob_size`] for a blob about to be served or
+    /// mounted: only if its content matches its digest.
+    pub async fn sound_repo_blob_size(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<u64>> {
+        if self.repo_blob_size(repo, digest).await?.is_none() {
+            return Ok(None);
+        }
+        self.sound_blob_size(digest).await
     }
 
     /// Makes an existing blob visible in a repository.
@@ -355,7 +489,7 @@ impl Registry {
         from: &RepoName,
         digest: &Digest,
     ) -> Result<bool> {
-        if self.repo_blob_size(from, digest).await?.is_none() {
+        if self.sound_repo_blob_size(from, digest).await?.is_none() {
             return Ok(false);
         }
         self.link_blob(repo, digest).await?;
@@ -383,7 +517,8 @@ impl Registry {
         self.backend
             .put(&paths::upload_data(repo, &id), Bytes::new())
             .await?;
-        self.keep_upload_state(
+        keep_upload_state(
+            &self.sessions,
             &id,
             UploadState {
                 digester: Digester::new(Algorithm::Sha256),
@@ -393,12 +528,17 @@ impl Registry {
         Ok(id)
     }
 
-    fn keep_upload_state(&self, id: &UploadId, state: UploadState) {
-        let mut uploads = self.uploads.lock().unwrap_or_else(|e| e.into_inner());
-        if uploads.len() >= MAX_UPLOAD_STATES {
-            uploads.clear();
+    /// Takes a session for one request, or refuses at once when another
+    /// request is using it (never waits: a client must not be able to park
+    /// requests behind a stalled one).
+    fn claim(&self, id: &UploadId) -> Result<SessionClaim> {
+        if !lock_sessions(&self.sessions).busy.insert(id.clone()) {
+            return Err(StorageError::UploadBusy);
         }
-        uploads.insert(id.clone(), state);
+        Ok(SessionClaim {
+            sessions: self.sessions.clone(),
+            id: id.clone(),
+        })
     }
 
     /// Bytes received so far by an upload.
@@ -419,7 +559,8 @@ impl Registry {
     }
 
     /// Appends a chunk. `offset`, when given (from `Content-Range`), must be
-    /// where the upload currently ends. Returns the new size.
+    /// where the upload currently ends. Returns the new size. Refused with
+    /// [`StorageError::UploadBusy`] while another request uses the session.
     pub async fn append_upload(
         &self,
         repo: &RepoName,
@@ -427,7 +568,25 @@ impl Registry {
         offset: Option<u64>,
         body: ByteStream,
     ) -> Result<u64> {
-        let size = self.upload_size(repo, id).await?;
+        let claim = self.claim(id)?;
+        let (size, _claim) = self.append_claimed(claim, repo, offset, body).await?;
+        Ok(size)
+    }
+
+    /// Appends under a claim and hands the claim back. The append runs on
+    /// its own task, which keeps the claim until the data file is settled:
+    /// a request dropped half-way (the client went away) cannot leave a
+    /// writer behind that a later request on the session would race, and
+    /// the failed chunk is still cut back.
+    async fn append_claimed(
+        &self,
+        claim: SessionClaim,
+        repo: &RepoName,
+        offset: Option<u64>,
+        body: ByteStream,
+    ) -> Result<(u64, SessionClaim)> {
+        let id = claim.id.clone();
+        let size = self.upload_size(repo, &id).await?;
         if let Some(got) = offset
             && got != size
         {
@@ -436,34 +595,41 @@ impl Registry {
                 got,
             });
         }
-        let mut digester = self
-            .uploads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id)
+        let kept = lock_sessions(&self.sessions)
+            .states
+            .remove(&id)
             .filter(|s| s.size == size)
             .map(|s| s.digester);
-        let written = self
-            .backend
-            .append(
-                &paths::upload_data(repo, id),
-                body,
-                &mut HashSink(&mut digester),
-            )
-            .await;
-        // On error the state is dropped: it no longer matches the file.
-        let written = written?;
-        let new_size = size + written;
-        if let Some(digester) = digester {
-            self.keep_upload_state(
-                id,
-                UploadState {
-                    digester,
-                    size: new_size,
-                },
-            );
-        }
-        Ok(new_size)
+        let backend = self.backend.clone();
+        let key = paths::upload_data(repo, &id);
+        let task = tokio::spawn(async move {
+            let mut sink = HashSink(kept.clone());
+            let written = backend.append(&key, body, &mut sink).await;
+            let sessions = claim.sessions.clone();
+            match written {
+                Ok(n) => {
+                    if let Some(digester) = sink.0 {
+                        let state = UploadState {
+                            digester,
+                            size: size + n,
+                        };
+                        keep_upload_state(&sessions, &claim.id, state);
+                    }
+                    (Ok(size + n), claim)
+                }
+                Err(e) => {
+                    // The backend cut the chunk back: the state from before
+                    // it still describes the file (checked against the
+                    // file's length before it is trusted).
+                    if let Some(digester) = kept {
+                        keep_upload_state(&sessions, &claim.id, UploadState { digester, size });
+                    }
+                    (Err(e), claim)
+                }
+            }
+        });
+        let (result, claim) = task.await.map_err(io::Error::other)?;
+        Ok((result?, claim))
     }
 
     /// Finishes an upload: appends `last` if given, verifies the content
@@ -476,23 +642,25 @@ impl Registry {
         digest: &Digest,
         last: Option<ByteStream>,
     ) -> Result<u64> {
-        let size = match last {
-            Some(body) => self.append_upload(repo, id, None, body).await?,
-            None => self.upload_size(repo, id).await?,
+        let claim = self.claim(id)?;
+        let (size, _claim) = match last {
+            Some(body) => self.append_claimed(claim, repo, None, body).await?,
+            None => (self.upload_size(repo, id).await?, claim),
         };
-        let state = self
-            .uploads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id)
-            .filter(|s| s.size == size && digest.algorithm() == Algorithm::Sha256);
         let data_key = paths::upload_data(repo, id);
+        // What is hashed must be what is on disk: the in-memory state is
+        // used only when it covers exactly the file's length; otherwise the
+        // file itself is hashed.
+        let on_disk = self.backend.stat(&data_key).await?.map(|m| m.size);
+        let state = lock_sessions(&self.sessions).states.remove(id).filter(|s| {
+            s.size == size && on_disk == Some(size) && digest.algorithm() == Algorithm::Sha256
+        });
         let actual = match state {
             Some(s) => s.digester.finish(),
             None => self.hash_object(&data_key, digest.algorithm()).await?,
         };
         if &actual != digest {
-            self.cancel_upload(repo, id).await?;
+            self.discard_upload(repo, id).await?;
             return Err(crate::types::DigestMismatch {
                 expected: digest.clone(),
                 actual,
@@ -501,10 +669,14 @@ impl Registry {
         }
         let gc = self.gc.writing().await;
         self.gc.touch([digest]);
-        if self.blob_size(digest).await?.is_none() {
+        // An existing blob is kept only if it is what its digest says; a
+        // damaged one (e.g. stored before uploads were kept apart) is
+        // replaced by these verified bytes.
+        if self.sound_blob_size(digest).await?.is_none() {
             self.backend
                 .commit(&data_key, &paths::blob_data(digest))
                 .await?;
+            self.remember_verified(digest);
         }
         self.link_blob_unguarded(repo, digest).await?;
         drop(gc);
@@ -512,11 +684,14 @@ impl Registry {
         Ok(size)
     }
 
+    /// Cancels an upload; refused while another request uses the session.
     pub async fn cancel_upload(&self, repo: &RepoName, id: &UploadId) -> Result<()> {
-        self.uploads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+        let _claim = self.claim(id)?;
+        self.discard_upload(repo, id).await
+    }
+
+    async fn discard_upload(&self, repo: &RepoName, id: &UploadId) -> Result<()> {
+        lock_sessions(&self.sessions).states.remove(id);
         if self
             .backend
             .stat(&paths::upload_dir(repo, id))
@@ -576,9 +751,8 @@ impl Registry {
         let Some(bytes) = self.backend.get(&paths::blob_data(digest)).await? else {
             return Ok(None);
         };
-        let manifest = Manifest::parse_with_digest(bytes.clone(), None, digest.clone())
+        let media_type = detect_media_type(&bytes, None)
             .map_err(|e| StorageError::ManifestInvalid(format!("stored manifest {digest}: {e}")))?;
-        let media_type = manifest.media_type().clone();
         let mut cache = self.manifests.lock().unwrap_or_else(|e| e.into_inner());
         if cache.bytes + bytes.len() > MANIFEST_CACHE_BYTES {
             cache.entries.clear();
@@ -600,8 +774,13 @@ impl Registry {
             .await
     }
 
-    /// Drops a manifest from the cache after its blob was removed.
-    pub(super) fn forget_manifest(&self, digest: &Digest) {
+    /// Forgets what this process knew of a blob after it was removed: its
+    /// cached manifest bytes and that its content was verified.
+    pub(super) fn forget_blob(&self, digest: &Digest) {
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(digest);
         let mut cache = self.manifests.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((bytes, _)) = cache.entries.remove(digest) {
             cache.bytes -= bytes.len();
@@ -652,14 +831,14 @@ impl Registry {
 
     /// Stores a manifest after checking it parses, matches a digest
     /// reference, and that every blob and child manifest it names is in the
-    /// repository. Returns the parsed manifest.
+    /// repository.
     pub async fn put_manifest(
         &self,
         repo: &RepoName,
         reference: &ManifestRef,
         bytes: Bytes,
         content_type: Option<&str>,
-    ) -> Result<Manifest> {
+    ) -> Result<PutManifest> {
         if bytes.len() > MAX_MANIFEST_SIZE {
             return Err(StorageError::ManifestTooLarge {
                 limit: MAX_MANIFEST_SIZE,
@@ -672,31 +851,43 @@ impl Registry {
             }
             ManifestRef::Tag(_) => Digest::sha256_of(&bytes),
         };
-        let manifest = Manifest::parse_with_digest(bytes.clone(), content_type, digest.clone())
+        // An outline, not a tree: a manifest may list tens of thousands of
+        // layers, and many may arrive at once.
+        let outline = ManifestOutline::parse(&bytes, content_type)
             .map_err(|e| StorageError::ManifestInvalid(e.to_string()))?;
         // Checks and links under the collector's gate: a concurrent sweep
         // either sees these digests touched or has already removed a blob,
         // which the checks below then report.
         let _gc = self.gc.writing().await;
-        self.gc.touch(
-            std::iter::once(&digest)
-                .chain(manifest.blobs())
-                .chain(manifest.children().iter().map(|c| &c.digest)),
-        );
-        for blob in manifest.blobs() {
-            if self.repo_blob_size(repo, blob).await?.is_none() {
-                return Err(StorageError::ManifestBlobUnknown(blob.clone()));
+        self.gc.touch([&digest]);
+        let mut checked = HashSet::new();
+        for blob in outline.blobs() {
+            if !checked.insert(blob.clone()) {
+                continue;
+            }
+            self.gc.touch([&blob]);
+            if self.repo_blob_size(repo, &blob).await?.is_none() {
+                return Err(StorageError::ManifestBlobUnknown(blob));
             }
         }
-        for child in manifest.children() {
+        for child in outline.children() {
+            self.gc.touch([&child]);
             if self
-                .resolve(repo, &ManifestRef::Digest(child.digest.clone()))
+                .resolve(repo, &ManifestRef::Digest(child.clone()))
                 .await?
                 .is_none()
             {
-                return Err(StorageError::ManifestBlobUnknown(child.digest.clone()));
+                return Err(StorageError::ManifestBlobUnknown(child));
             }
         }
+        let referrer = outline.subject().map(|s| {
+            (
+                s.digest.clone(),
+                outline.referrer_descriptor(digest.clone(), bytes.len()),
+            )
+        });
+        let subject = referrer.as_ref().map(|(s, _)| s.clone());
+        drop(outline);
         let new_repository = !self.repository_exists(repo).await?;
         if self.blob_size(&digest).await?.is_none() {
             self.backend.put(&paths::blob_data(&digest), bytes).await?;
@@ -719,7 +910,16 @@ impl Registry {
         if new_repository {
             self.forget_repositories();
         }
-        Ok(manifest)
+        self.update_referrers(repo, |by_subject| {
+            if let Some((subject, desc)) = referrer {
+                let list = by_subject.entry(subject).or_default();
+                if !list.iter().any(|d| d.digest == desc.digest) {
+                    list.push(desc);
+                }
+            }
+        })
+        .await?;
+        Ok(PutManifest { digest, subject })
     }
 
     /// Deletes a manifest revision and every tag pointing at it.
@@ -750,6 +950,13 @@ impl Registry {
             .delete(&paths::revision_dir(repo, digest))
             .await?;
         self.forget_tags(repo);
+        self.update_referrers(repo, |by_subject| {
+            for list in by_subject.values_mut() {
+                list.retain(|d| &d.digest != digest);
+            }
+            by_subject.retain(|_, list| !list.is_empty());
+        })
+        .await?;
         Ok(removed)
     }
 
@@ -768,36 +975,127 @@ impl Registry {
         Ok(())
     }
 
+    /// The modification times of a repository's revisions directories.
+    async fn revisions_version(&self, repo: &RepoName) -> Result<Vec<Option<SystemTime>>> {
+        let mut version = Vec::new();
+        for algo in [Algorithm::Sha256, Algorithm::Sha512] {
+            let dir = paths::revisions_dir(repo, algo.as_str());
+            version.push(self.backend.stat(&dir).await?.map(|m| m.modified));
+        }
+        Ok(version)
+    }
+
+    /// Applies this process's own change to a repository's referrers index
+    /// (if one is built) and records the revisions' new version, so the
+    /// change does not cost a rebuild.
+    async fn update_referrers(
+        &self,
+        repo: &RepoName,
+        change: impl FnOnce(&mut HashMap<Digest, Vec<Descriptor>>),
+    ) -> Result<()> {
+        let version = self.revisions_version(repo).await?;
+        let mut indexes = self.lock_referrers();
+        indexes.generation += 1;
+        if let Some(index) = indexes.by_repo.get_mut(repo) {
+            change(&mut index.by_subject);
+            index.version = version;
+        }
+        Ok(())
+    }
+
+    fn lock_referrers(&self) -> std::sync::MutexGuard<'_, ReferrersIndexes> {
+        self.referrers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Manifests in a repository whose `subject` is `digest`, as
-    /// descriptors for the referrers API, optionally filtered by artifact type.
+    /// descriptors for the referrers API, optionally filtered by artifact
+    /// type. Answered from the repository's referrers index, built once by
+    /// reading every manifest and rebuilt only when the revisions changed
+    /// behind this process's back.
     pub async fn referrers(
         &self,
         repo: &RepoName,
         digest: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Vec<Descriptor>> {
-        let mut out = Vec::new();
-        for rev in self.revisions(repo).await? {
-            let Some((bytes, _)) = self.manifest_bytes(&rev).await? else {
-                continue;
-            };
-            let Ok(m) = Manifest::parse_with_digest(bytes, None, rev.clone()) else {
-                continue;
-            };
-            if m.subject().map(|s| &s.digest) != Some(digest) {
-                continue;
+        let version = self.revisions_version(repo).await?;
+        let (cached, generation) = {
+            let indexes = self.lock_referrers();
+            let cached = indexes
+                .by_repo
+                .get(repo)
+                .filter(|i| i.version == version)
+                .map(|i| i.by_subject.get(digest).cloned().unwrap_or_default());
+            (cached, indexes.generation)
+        };
+        let candidates = match cached {
+            Some(hit) => hit,
+            None => {
+                // Built without the lock: other repositories' queries and
+                // this process's manifest writes go on meanwhile. If one of
+                // those writes changed referrers during the build (which
+                // may have missed it, as directory times are coarse), the
+                // build answers this query but is not kept.
+                let by_subject = self.build_referrers(repo).await?;
+                let found = by_subject.get(digest).cloned().unwrap_or_default();
+                let mut indexes = self.lock_referrers();
+                if indexes.generation == generation {
+                    if indexes.by_repo.len() >= REFERRERS_INDEX_REPOSITORIES {
+                        indexes.by_repo.clear();
+                    }
+                    indexes.by_repo.insert(
+                        repo.clone(),
+                        ReferrersIndex {
+                            version,
+                            by_subject,
+                        },
+                    );
+                }
+                found
             }
-            let kind = m.artifact_type();
-            if artifact_type.is_some_and(|want| kind.as_deref() != Some(want)) {
-                continue;
+        };
+        let out: Vec<Descriptor> = candidates
+            .into_iter()
+            .filter(|d| artifact_type.is_none_or(|want| d.artifact_type.as_deref() == Some(want)))
+            .collect();
+        // A revision whose link was removed inside its directory (as
+        // registry:2 deletes) leaves the directory's time unchanged: check
+        // each answer, a read per referrer, not per manifest.
+        let mut live = Vec::with_capacity(out.len());
+        for desc in out {
+            if self
+                .resolve(repo, &ManifestRef::Digest(desc.digest.clone()))
+                .await?
+                .is_some()
+            {
+                live.push(desc);
             }
-            let mut desc = m.descriptor();
-            desc.artifact_type = kind;
-            desc.annotations = m.annotations().cloned();
-            out.push(desc);
         }
-        out.sort_by(|a, b| a.digest.cmp(&b.digest));
-        Ok(out)
+        live.sort_by(|a, b| a.digest.cmp(&b.digest));
+        Ok(live)
+    }
+
+    /// Reads every manifest of a repository for its subject.
+    async fn build_referrers(&self, repo: &RepoName) -> Result<HashMap<Digest, Vec<Descriptor>>> {
+        let mut by_subject: HashMap<Digest, Vec<Descriptor>> = HashMap::new();
+        for rev in self.revisions(repo).await? {
+            // Straight from the store: one pass over the bytes, and the
+            // manifest cache is left to the manifests clients fetch.
+            let Some(bytes) = self.backend.get(&paths::blob_data(&rev)).await? else {
+                continue;
+            };
+            let Ok(outline) = ManifestOutline::parse_head(&bytes, None) else {
+                continue;
+            };
+            if let Some(subject) = outline.subject() {
+                let desc = outline.referrer_descriptor(rev.clone(), bytes.len());
+                by_subject
+                    .entry(subject.digest.clone())
+                    .or_default()
+                    .push(desc);
+            }
+        }
+        Ok(by_subject)
     }
 }
 

@@ -145,14 +145,28 @@ impl ImageDestination for RegistryDestination {
             Placement::Top { name: Some(name) } => name.to_owned(),
             Placement::Child | Placement::Top { name: None } => manifest.digest().to_string(),
         };
-        self.client
-            .manifest_put(
+        let put = self
+            .client
+            .manifest_put_with_subject(
                 &self.repo,
                 &reference,
                 manifest.media_type().as_str(),
                 manifest.raw().clone(),
             )
             .await?;
+        // A registry without the referrers API (registry:2) did not index
+        // the subject: keep the OCI 1.1 referrers tag scheme up to date,
+        // so the artifact can be found (and copied back) from there.
+        if let Some(subject) = manifest.subject()
+            && !put.subject_processed
+        {
+            let mut referrer = manifest.descriptor();
+            referrer.artifact_type = manifest.artifact_type();
+            referrer.annotations = manifest.annotations().cloned();
+            self.client
+                .referrers_tag_add(&self.repo, &subject.digest, referrer)
+                .await?;
+        }
         Ok(())
     }
 

@@ -82,6 +82,12 @@ pub struct GcPlan {
     pub active_uploads: Vec<String>,
     /// What the collector could not understand, and therefore kept.
     pub warnings: Vec<String>,
+    /// Unreferenced blobs kept because they are younger than `min_age`
+    /// (a push may not have sent its manifest yet), and their bytes.
+    #[serde(default)]
+    pub young_blobs_kept: usize,
+    #[serde(default)]
+    pub young_bytes_kept: u64,
 }
 
 impl GcPlan {

@@ -14,7 +14,7 @@ pub use digest::{Algorithm, Digest, DigestError, DigestMismatch, Digester};
 pub use image_ref::{ImageRef, ImageRefError};
 pub use manifest::{
     ContainerConfig, Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, ManifestBody,
-    ManifestError, Platform,
+    ManifestError, ManifestOutline, Platform,
 };
 pub use media_type::MediaType;
 pub use oci_error::{ErrorCode, ErrorEnvelope, OciError};

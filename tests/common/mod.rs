@@ -6,6 +6,7 @@
 pub mod image;
 pub mod peers;
 pub mod push;
+pub mod raw;
 pub mod webdriver;
 
 use std::path::Path;
@@ -46,4 +47,18 @@ pub fn run_ok(out: std::process::Output) -> String {
 /// [`run_ok`], then the stdout parsed as JSON.
 pub fn json_of(out: std::process::Output) -> serde_json::Value {
     serde_json::from_str(&run_ok(out)).unwrap()
+}
+
+/// A `kB` figure of a process's `/proc/PID/status` (`VmRSS`, `VmHWM`, ...);
+/// 0 when it cannot be read.
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
 }

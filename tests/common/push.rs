@@ -124,3 +124,36 @@ pub async fn assert_same_image(addr: &str, repo: &str, tag: &str, img: &TestImag
         assert!(got == blob, "{repo}:{tag} blob {d} differs");
     }
 }
+
+/// Pushes an artifact of type `kind` whose `subject` is `subject` (an OCI
+/// image manifest of `subject_size` bytes); returns its digest and size.
+pub async fn push_referrer(
+    addr: &str,
+    repo: &str,
+    subject: &Digest,
+    subject_size: usize,
+    kind: &str,
+) -> (Digest, usize) {
+    let payload = format!("payload of {kind} for {subject}");
+    push_blob(addr, repo, b"{}").await;
+    push_blob(addr, repo, payload.as_bytes()).await;
+    let m = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": kind,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": Digest::sha256_of(b"{}").to_string(), "size": 2},
+        "layers": [{"mediaType": "application/octet-stream", "digest": Digest::sha256_of(payload.as_bytes()).to_string(), "size": payload.len()}],
+        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject.to_string(), "size": subject_size}
+    }))
+    .unwrap();
+    let d = Digest::sha256_of(&m);
+    push_manifest(
+        addr,
+        repo,
+        &d.to_string(),
+        "application/vnd.oci.image.manifest.v1+json",
+        &m,
+    )
+    .await;
+    (d, m.len())
+}
