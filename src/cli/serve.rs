@@ -46,6 +46,14 @@ pub struct ServeArgs {
     /// manifests and anything written in the last hour
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub gc_interval: Option<std::time::Duration>,
+    /// Do not serve the web UI at / (the registry API is unaffected)
+    #[arg(long)]
+    pub no_ui: bool,
+    /// Let web pages from ORIGIN (e.g. https://ui.example.com) call the API
+    /// from a browser; repeatable. `*` lets any origin read, without
+    /// credentials and without deleting
+    #[arg(long, value_name = "ORIGIN")]
+    pub cors_origin: Vec<String>,
     /// Keep at most N connections open; more wait to be accepted
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
@@ -124,6 +132,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         read_only: args.read_only,
         htpasswd: args.htpasswd,
         gc_interval: args.gc_interval,
+        ui: !args.no_ui,
+        cors_origins: args.cors_origin,
         limits: server::ConnectionLimits {
             idle_timeout: args.idle_timeout.unwrap_or(server::IDLE_TIMEOUT),
             body_timeout: args.body_timeout.unwrap_or(server::BODY_TIMEOUT),

@@ -9,12 +9,14 @@
 mod admin;
 mod auth;
 mod blobs;
+mod cors;
 mod error;
 mod hygiene;
 mod listing;
 mod manifests;
 pub mod route;
 mod tls;
+mod ui;
 mod uploads;
 
 use std::path::PathBuf;
@@ -32,10 +34,12 @@ pub use auth::{
     AuthOutcome, Authenticator, FAILURE_WINDOW, Htpasswd, HtpasswdError, LOCKOUT, MAX_FAILURES,
     VERIFIED_TTL,
 };
+pub use cors::CorsOriginError;
 pub use error::ApiError;
 pub use hygiene::{BODY_TIMEOUT, ConnectionLimits, IDLE_TIMEOUT, MIN_PROGRESS};
 pub use listing::MAX_PAGE_SIZE;
 pub use tls::TlsError;
+pub use ui::{CONTENT_SECURITY_POLICY, first_page_size};
 
 /// The server's header parsers, public only for the fuzz targets in `fuzz/`.
 #[doc(hidden)]
@@ -66,6 +70,10 @@ pub struct ServerConfig {
     /// Collect garbage online this often (needs a Tokio runtime when the
     /// router is built).
     pub gc_interval: Option<std::time::Duration>,
+    /// Serve the web UI at `/` (off with `--no-ui`).
+    pub ui: bool,
+    /// Origins whose browser pages may call the API (`--cors-origin`).
+    pub cors_origins: Vec<String>,
     /// Timeouts and the connection cap; [`serve_with_limits`] applies the
     /// connection-level ones, the router the request-body one.
     pub limits: ConnectionLimits,
@@ -80,6 +88,8 @@ impl ServerConfig {
             htpasswd: None,
             realm: "regctl".to_owned(),
             gc_interval: None,
+            ui: true,
+            cors_origins: Vec::new(),
             limits: ConnectionLimits::default(),
         }
     }
@@ -92,6 +102,8 @@ pub enum ServerError {
     Htpasswd(#[from] HtpasswdError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Cors(#[from] CorsOriginError),
     #[error("cannot create the storage root {path}: {source}")]
     Root {
         path: String,
@@ -108,6 +120,8 @@ pub struct AppState {
     config: ServerConfig,
     auth: Option<Authenticator>,
     www_authenticate: HeaderValue,
+    cors: cors::Cors,
+    usage: ui::UsageCache,
     /// Large manifest PUTs handled at once (see [`manifests::LARGE_MANIFEST`]).
     large_manifests: tokio::sync::Semaphore,
 }
@@ -131,11 +145,14 @@ pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
         config.realm.replace(['"', '\\'], "")
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"regctl\""));
+    let cors = cors::Cors::new(&config.cors_origins)?;
     let state = Arc::new(AppState {
         registry: Registry::new(Arc::new(FsBackend::new(config.root.clone()))),
         config,
         auth,
         www_authenticate,
+        cors,
+        usage: ui::UsageCache::default(),
         large_manifests: tokio::sync::Semaphore::new(manifests::LARGE_MANIFEST_PERMITS),
     });
     if let Some(every) = state.config.gc_interval
@@ -147,6 +164,8 @@ pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
     Ok(Router::new()
         .fallback(dispatch)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(middleware::from_fn_with_state(state.clone(), ui::shell))
+        .layer(middleware::from_fn_with_state(state.clone(), cors::layer))
         .layer(middleware::from_fn(access_log))
         .with_state(state))
 }
@@ -492,6 +511,7 @@ async fn dispatch(State(state): State<SharedState>, req: Request) -> Response {
                 .map(|c| c.0);
             admin::collect(st, peer, query).await
         }
+        (_, Route::Ui { what }) => ui::api(&state, &parts, what, query).await,
         (&Method::GET, Route::Tags { name }) => listing::tags(st, name, query).await,
         (&Method::GET, Route::Referrers { name, digest }) => {
             listing::referrers(st, name, digest, query).await

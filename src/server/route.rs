@@ -32,6 +32,10 @@ pub enum Route<'a> {
     },
     /// `/v2/_regctl/gc`: online garbage collection (see `admin`).
     AdminGc,
+    /// `/v2/_regctl/ui/WHAT`: data for the web UI (see `ui`).
+    Ui {
+        what: &'a str,
+    },
 }
 
 /// Parses the path after `/v2`; `None` for anything that is no route.
@@ -46,6 +50,9 @@ pub fn parse(path: &str) -> Option<Route<'_>> {
     }
     if rest == "_regctl/gc" {
         return Some(Route::AdminGc);
+    }
+    if let Some(what) = rest.strip_prefix("_regctl/ui/") {
+        return Some(Route::Ui { what });
     }
     if let Some(name) = rest.strip_suffix("/tags/list") {
         return non_empty(name).map(|name| Route::Tags { name });
@@ -124,6 +131,12 @@ mod tests {
             Some(Route::Referrers {
                 name: "x",
                 digest: "sha256:ab"
+            })
+        );
+        assert_eq!(
+            parse("/v2/_regctl/ui/repositories"),
+            Some(Route::Ui {
+                what: "repositories"
             })
         );
         assert_eq!(parse("/v2/x/manifests/"), None);
