@@ -839,7 +839,7 @@ async fn browser_browses_deep_links_deletes_a_tag_and_collects() {
     )
     .await;
     b.click(&b.wait_for("#gc-plan").await).await;
-    b.wait_for_text("#gc-summary", "Would remove 1 manifests")
+    b.wait_for_text("#gc-summary", "Would remove 1 manifest,")
         .await;
     assert_eq!(
         manifest_status(&addr, "apps/web", &old).await,
@@ -850,7 +850,7 @@ async fn browser_browses_deep_links_deletes_a_tag_and_collects() {
     b.click(&run).await;
     let ok = b.wait_for_text("#confirm-ok", "Collect").await;
     b.click(&ok).await;
-    b.wait_for_text("#gc-summary", "Removed 1 manifests").await;
+    b.wait_for_text("#gc-summary", "Removed 1 manifest,").await;
     b.wait_for_text("#status", "Garbage collection done").await;
     assert_eq!(manifest_status(&addr, "apps/web", &old).await, 404);
     let layer = Digest::sha256_of(&seeded.old.layers[0]);

@@ -26,9 +26,15 @@ pub struct Browser {
     _profile: tempfile::TempDir,
 }
 
-/// A found element.
+/// A found element, with how it was found: the page re-renders parts of
+/// itself (e.g. when sizes arrive), so an action on an element that went
+/// stale finds it again the same way.
 #[derive(Debug, Clone)]
-pub struct Element(String);
+pub struct Element {
+    id: String,
+    css: String,
+    text: String,
+}
 
 impl Drop for Browser {
     fn drop(&mut self) {
@@ -183,7 +189,13 @@ impl Browser {
         {
             Ok(Value::Array(items)) => items
                 .iter()
-                .filter_map(|e| e[ELEMENT_KEY].as_str().map(|s| Element(s.to_owned())))
+                .filter_map(|e| {
+                    e[ELEMENT_KEY].as_str().map(|id| Element {
+                        id: id.to_owned(),
+                        css: css.to_owned(),
+                        text: String::new(),
+                    })
+                })
                 .collect(),
             _ => Vec::new(),
         }
@@ -213,8 +225,9 @@ impl Browser {
     pub async fn wait_for_text(&self, css: &str, text: &str) -> Element {
         let deadline = Instant::now() + WAIT;
         loop {
-            for e in self.find_all(css).await {
+            for mut e in self.find_all(css).await {
                 if self.text(&e).await.contains(text) {
+                    e.text = text.to_owned();
                     return e;
                 }
             }
@@ -249,33 +262,43 @@ impl Browser {
     }
 
     pub async fn text(&self, e: &Element) -> String {
-        self.cmd("GET", &format!("/element/{}/text", e.0), None)
+        self.cmd("GET", &format!("/element/{}/text", e.id), None)
             .await
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default()
     }
 
+    /// Runs an element command; an element that went stale (its part of the
+    /// page was drawn again) is found again and the command retried.
+    async fn on_element(&self, what: &str, e: &Element, action: &str, body: Option<Value>) {
+        let mut id = e.id.clone();
+        for _ in 0..20 {
+            match self
+                .cmd("POST", &format!("/element/{id}/{action}"), body.clone())
+                .await
+            {
+                Ok(_) => return,
+                Err(err) if err["error"] == "stale element reference" => {
+                    id = self.wait_for_text(&e.css, &e.text).await.id;
+                }
+                Err(err) => panic!("{what}: {err}"),
+            }
+        }
+        panic!("{what}: {:?} kept going stale", e.css);
+    }
+
     pub async fn click(&self, e: &Element) {
-        self.cmd("POST", &format!("/element/{}/click", e.0), None)
-            .await
-            .unwrap_or_else(|err| panic!("click: {err}"));
+        self.on_element("click", e, "click", None).await;
     }
 
     pub async fn clear(&self, e: &Element) {
-        self.cmd("POST", &format!("/element/{}/clear", e.0), None)
-            .await
-            .unwrap_or_else(|err| panic!("clear: {err}"));
+        self.on_element("clear", e, "clear", None).await;
     }
 
     pub async fn type_text(&self, e: &Element, text: &str) {
-        self.cmd(
-            "POST",
-            &format!("/element/{}/value", e.0),
-            Some(json!({ "text": text })),
-        )
-        .await
-        .unwrap_or_else(|err| panic!("type: {err}"));
+        self.on_element("type", e, "value", Some(json!({ "text": text })))
+            .await;
     }
 
     /// The text of an open alert/confirm/prompt, if one is open.

@@ -50,11 +50,16 @@ function setStatus(message, isError) {
 
 function bytes(n) {
   if (n === undefined || n === null) return '…';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  // IEC units, as the command line prints them.
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;
   let v = n;
-  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
   return (i === 0 ? String(v) : v.toFixed(v < 10 ? 1 : 0)) + ' ' + units[i];
+}
+
+function count(n, one, many) {
+  return n + ' ' + (n === 1 ? one : many);
 }
 
 function shortDigest(d) {
@@ -535,7 +540,7 @@ async function pageStorage(token) {
     const describe = (r) => {
       const s = r.summary;
       return h('div', {},
-        h('p', { id: 'gc-summary', text: (s.dryRun ? 'Would remove ' : 'Removed ') + s.manifestsRemoved + ' manifests, ' + s.blobsRemoved + ' blobs, ' + s.linksRemoved + ' links and ' + s.uploadsRemoved + ' uploads; ' + (s.dryRun ? 'would free ' : 'freed ') + bytes(s.bytesFreed || 0) + '.' }),
+        h('p', { id: 'gc-summary', text: (s.dryRun ? 'Would remove ' : 'Removed ') + count(s.manifestsRemoved, 'manifest', 'manifests') + ', ' + count(s.blobsRemoved, 'blob', 'blobs') + ', ' + count(s.linksRemoved, 'link', 'links') + ' and ' + count(s.uploadsRemoved, 'upload', 'uploads') + '; ' + (s.dryRun ? 'would free ' : 'freed ') + bytes(s.bytesFreed || 0) + '.' }),
         r.plan.blobs.length ? h('details', {}, h('summary', { text: r.plan.blobs.length + ' blobs' }),
           h('ul', {}, r.plan.blobs.slice(0, 200).map((b) => h('li', { class: 'mono', text: b.digest + ' ' + bytes(b.size) })))) : null,
         r.plan.warnings && r.plan.warnings.length ? h('ul', {}, r.plan.warnings.map((w) => h('li', { text: w }))) : null);
@@ -566,7 +571,7 @@ async function pageStorage(token) {
     run.addEventListener('click', async () => {
       if (!planned) return;
       const s = planned.summary;
-      const ok = await confirmAction('Collect garbage?', [h('p', { text: 'This removes ' + s.manifestsRemoved + ' manifests and ' + s.blobsRemoved + ' blobs (' + bytes(s.bytesFreed || 0) + '). It cannot be undone.' })], 'Collect');
+      const ok = await confirmAction('Collect garbage?', [h('p', { text: 'This removes ' + count(s.manifestsRemoved, 'manifest', 'manifests') + ' and ' + count(s.blobsRemoved, 'blob', 'blobs') + ' (' + bytes(s.bytesFreed || 0) + '). It cannot be undone.' })], 'Collect');
       if (!ok) return;
       try {
         const r = await getJSON('/v2/_regctl/gc?' + query(false), { method: 'POST' });
