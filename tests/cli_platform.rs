@@ -104,6 +104,39 @@ async fn digest_takes_a_platform() {
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(err.contains("it has: linux/amd64"), "{err}");
+
+        // inspect makes the same choice (it used to show the amd64 image).
+        let out = run(h, &["inspect", &single, "--platform", "linux/arm64"]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("it has: linux/amd64"), "{err}");
+        let out = run(
+            h,
+            &[
+                "inspect",
+                &single,
+                "--platform",
+                "linux/amd64",
+                "--format",
+                "json",
+            ],
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["digest"], img.digest.to_string());
+        let out = run(
+            h,
+            &[
+                "inspect",
+                &multi,
+                "--platform",
+                "linux/arm64",
+                "--format",
+                "json",
+            ],
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["digest"], index.children[1].1.digest.to_string());
+        assert_eq!(v["index"]["digest"], index.digest.to_string());
     }
 }
 

@@ -19,10 +19,11 @@ use anyhow::{Context, bail};
 use clap::Args;
 use serde::Serialize;
 
+use regctl::ops::platform;
+use regctl::store::{ImageSource, RegistrySource};
 use regctl::types::{ImageConfig, Manifest, ManifestBody, Platform};
 
 use super::Ctx;
-use super::exit::Usage;
 use super::output::{self, Format, human_size};
 
 /// Largest image config read into memory.
@@ -117,40 +118,17 @@ pub async fn run(args: InspectArgs, ctx: &Ctx) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("fetching the manifest of {r}"))?;
     let mut index = None;
-    if let Some(want) = &wanted
-        && manifest.media_type().is_index()
-    {
-        let child = manifest
-            .children()
-            .iter()
-            .find(|d| d.platform.as_ref().is_some_and(|p| p.matches(want)))
-            .cloned();
-        let Some(child) = child else {
-            let have: Vec<String> = manifest
-                .children()
-                .iter()
-                .filter_map(|d| d.platform.as_ref().map(ToString::to_string))
-                .collect();
-            return Err(Usage(format!(
-                "{r} has no image for platform {want}; it has: {}",
-                if have.is_empty() {
-                    "none".to_owned()
-                } else {
-                    have.join(", ")
-                }
-            ))
-            .into());
-        };
-        index = Some(IndexRef {
-            digest: manifest.digest().to_string(),
-            media_type: manifest.media_type().to_string(),
-        });
-        let child_ref = source.with_digest(child.digest.clone());
-        manifest = ctx
-            .client
-            .manifest_get(&child_ref)
-            .await
-            .with_context(|| format!("fetching the {want} manifest of {r}"))?;
+    if let Some(want) = &wanted {
+        // The same choice as cp/digest/rm: an index's child, or the single
+        // image itself only if it is built for `want`.
+        if manifest.media_type().is_index() {
+            index = Some(IndexRef {
+                digest: manifest.digest().to_string(),
+                media_type: manifest.media_type().to_string(),
+            });
+        }
+        let src = RegistrySource::new(ctx.client.clone(), source.clone());
+        manifest = platform::select(&src as &dyn ImageSource, manifest, want).await?;
     }
     let mut out = std::io::stdout().lock();
     if args.raw {
