@@ -56,6 +56,16 @@ pub struct ServeArgs {
     /// Abort a request whose body makes no progress for this long
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, hide = true)]
     pub body_timeout: Option<std::time::Duration>,
+    /// Serve /metrics (and /healthz, /readyz) on this address instead of the
+    /// registry's, e.g. 127.0.0.1:9102
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
+    /// Serve /metrics without credentials even with --htpasswd
+    #[arg(long)]
+    pub metrics_public: bool,
+    /// Recompute the stored-bytes metrics this often (a du over the root)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub metrics_refresh: Option<std::time::Duration>,
     /// Access-log format on stderr
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -129,10 +139,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             body_timeout: args.body_timeout.unwrap_or(server::BODY_TIMEOUT),
             max_connections: args.max_connections.map(|n| n as usize),
         },
+        metrics: server::MetricsConfig {
+            public: args.metrics_public,
+            separate: args.metrics_addr.is_some(),
+            storage_refresh: args
+                .metrics_refresh
+                .unwrap_or(server::metrics::DEFAULT_STORAGE_REFRESH),
+        },
         ..ServerConfig::new(&root)
     };
     let limits = config.limits.clone();
-    let app = server::router(config)?;
+    let (app, metrics_app) = server::routers(config)?;
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,
@@ -156,6 +173,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "listening on {scheme}://{local} (root: {})",
         root.display()
     );
+    if let Some(addr) = &args.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for --metrics-addr"))?;
+        let local = listener.local_addr()?;
+        let _ = writeln!(out, "metrics on http://{local}/metrics");
+        tokio::spawn(async move {
+            if let Err(e) = server::serve(listener, metrics_app, None, shutdown_signal()).await {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
+    }
     let _ = out.flush();
     server::serve_with_limits(listener, app, tls, limits, shutdown_signal()).await?;
     Ok(())

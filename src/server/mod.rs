@@ -10,9 +10,11 @@ mod admin;
 mod auth;
 mod blobs;
 mod error;
+mod health;
 mod hygiene;
 mod listing;
 mod manifests;
+pub mod metrics;
 pub mod route;
 mod tls;
 mod uploads;
@@ -27,6 +29,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 
 pub use auth::{
     AuthOutcome, Authenticator, FAILURE_WINDOW, Htpasswd, HtpasswdError, LOCKOUT, MAX_FAILURES,
@@ -69,6 +72,30 @@ pub struct ServerConfig {
     /// Timeouts and the connection cap; [`serve_with_limits`] applies the
     /// connection-level ones, the router the request-body one.
     pub limits: ConnectionLimits,
+    /// Where `/metrics` is served and whether it needs credentials.
+    pub metrics: MetricsConfig,
+}
+
+/// `/metrics` options.
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` without credentials even with `--htpasswd`.
+    pub public: bool,
+    /// Serve `/metrics` only on the separate router of [`routers`]
+    /// (`--metrics-addr`), not on the registry's address.
+    pub separate: bool,
+    /// How often the stored-bytes gauges are recomputed.
+    pub storage_refresh: std::time::Duration,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            public: false,
+            separate: false,
+            storage_refresh: metrics::DEFAULT_STORAGE_REFRESH,
+        }
+    }
 }
 
 impl ServerConfig {
@@ -81,6 +108,7 @@ impl ServerConfig {
             realm: "regctl".to_owned(),
             gc_interval: None,
             limits: ConnectionLimits::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -110,12 +138,19 @@ pub struct AppState {
     www_authenticate: HeaderValue,
     /// Large manifest PUTs handled at once (see [`manifests::LARGE_MANIFEST`]).
     large_manifests: tokio::sync::Semaphore,
+    metrics: Arc<metrics::Metrics>,
 }
 
 type SharedState = Arc<AppState>;
 
 /// Builds the application: routes, authentication and logging.
 pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
+    Ok(routers(config)?.0)
+}
+
+/// The registry's router and a second one serving only `/metrics` and the
+/// health endpoints, for `--metrics-addr`. Both share one set of metrics.
+pub fn routers(config: ServerConfig) -> Result<(Router, Router), ServerError> {
     std::fs::create_dir_all(&config.root).map_err(|source| ServerError::Root {
         path: config.root.display().to_string(),
         source,
@@ -137,6 +172,7 @@ pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
         auth,
         www_authenticate,
         large_manifests: tokio::sync::Semaphore::new(manifests::LARGE_MANIFEST_PERMITS),
+        metrics: Arc::new(metrics::Metrics::default()),
     });
     if let Some(every) = state.config.gc_interval
         && state.config.delete_enabled
@@ -144,11 +180,43 @@ pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
     {
         tokio::spawn(collect_periodically(Arc::downgrade(&state), every));
     }
-    Ok(Router::new()
+    tokio::spawn(metrics::refresh_storage_periodically(
+        Arc::downgrade(&state),
+        state.config.metrics.storage_refresh,
+    ));
+    let probes = || {
+        Router::new()
+            .route("/healthz", get(health::healthz))
+            .route("/readyz", get(health::readyz))
+    };
+    let mut main = probes();
+    if !state.config.metrics.separate {
+        main = main.route("/metrics", get(metrics::scrape));
+    }
+    let main = main
         .fallback(dispatch)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
         .layer(middleware::from_fn(access_log))
-        .with_state(state))
+        .with_state(state.clone());
+    let metrics_only = probes()
+        .route("/metrics", get(metrics::scrape))
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(middleware::from_fn(access_log))
+        .with_state(state);
+    Ok((main, metrics_only))
+}
+
+/// Paths answered without credentials even with `--htpasswd`.
+fn is_open_path(state: &AppState, path: &str) -> bool {
+    match path {
+        "/healthz" | "/readyz" => true,
+        "/metrics" => state.config.metrics.public,
+        _ => false,
+    }
 }
 
 /// `--gc-interval`: an online collection with the default options every
@@ -412,7 +480,9 @@ async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Re
             body_timeout,
         ))
     });
-    if let Some(auth) = &state.auth {
+    if let Some(auth) = &state.auth
+        && !is_open_path(&state, req.uri().path())
+    {
         let value = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -424,6 +494,9 @@ async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Re
         match auth.authenticate(value, peer).await {
             AuthOutcome::Allowed(_) => {}
             AuthOutcome::Denied => {
+                if value.is_some() {
+                    state.metrics.auth_failed();
+                }
                 let mut resp = ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     ErrorCode::Unauthorized,
@@ -435,6 +508,7 @@ async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Re
                 return refuse(req, resp).await;
             }
             AuthOutcome::Throttled(wait) => {
+                state.metrics.auth_throttled();
                 let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 let mut resp = ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
