@@ -329,12 +329,14 @@ pub fn main() -> ExitCode {
 async fn run(command: Command, input: GlobalInput) -> anyhow::Result<()> {
     // Commands that need neither settings nor a client.
     let command = match command {
-        Command::Serve(args) => return serve::run(args).await,
         Command::Completions(args) => return completions::run(args),
         Command::GenerateDocs(args) => return docs::run(args),
         other => other,
     };
     let settings = Settings::resolve(input)?;
+    if let Command::Serve(args) = command {
+        return serve::run(args, &settings).await;
+    }
     if let Command::Config(args) = command {
         return config::run(args, &settings);
     }

@@ -3,10 +3,14 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use anyhow::Context;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use regctl::server::{self, ServerConfig, TlsFiles};
 use regctl::storage::RootLock;
+
+use super::settings::{Setting, Settings, Source};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LogFormat {
@@ -15,14 +19,17 @@ pub enum LogFormat {
 }
 
 /// Serve an OCI registry whose data directory uses registry:2's layout.
+///
+/// Every flag can also be set in the config file's `[serve]` section (the
+/// flag's name with `_` for `-`); a flag given here overrides it.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on
-    #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
-    pub addr: String,
-    /// Port to listen on (0 picks a free port; the chosen one is printed)
-    #[arg(long, short, default_value_t = 5000)]
-    pub port: u16,
+    /// Address to listen on [default: 127.0.0.1]
+    #[arg(long, value_name = "HOST")]
+    pub addr: Option<String>,
+    /// Port to listen on (0 picks a free port; the chosen one is printed) [default: 5000]
+    #[arg(long, short)]
+    pub port: Option<u16>,
     /// Storage root, the directory holding docker/registry/v2
     /// [default: $REGCTL_ROOT, else ~/.local/share/regctl/registry]
     #[arg(long, value_name = "DIR")]
@@ -37,25 +44,25 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub htpasswd: Option<PathBuf>,
     /// PEM certificate chain for https (with --tls-key)
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for https (with --tls-cert)
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
     /// Collect garbage online every DURATION (e.g. 24h): keeps untagged
     /// manifests and anything written in the last hour
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub gc_interval: Option<std::time::Duration>,
+    pub gc_interval: Option<Duration>,
     /// Keep at most N connections open; more wait to be accepted
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
     /// Close a connection that sends nothing for this long between requests
     /// (also the time allowed for request headers)
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, hide = true)]
-    pub idle_timeout: Option<std::time::Duration>,
+    pub idle_timeout: Option<Duration>,
     /// Abort a request whose body makes no progress for this long
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, hide = true)]
-    pub body_timeout: Option<std::time::Duration>,
+    pub body_timeout: Option<Duration>,
     /// Serve /metrics (and /healthz, /readyz) on this address instead of the
     /// registry's, e.g. 127.0.0.1:9102
     #[arg(long, value_name = "HOST:PORT")]
@@ -63,21 +70,265 @@ pub struct ServeArgs {
     /// Serve /metrics without credentials even with --htpasswd
     #[arg(long)]
     pub metrics_public: bool,
-    /// Recompute the stored-bytes metrics this often (a du over the root)
+    /// Recompute the stored-bytes metrics this often (a du over the root) [default: 5m]
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub metrics_refresh: Option<std::time::Duration>,
-    /// Access-log format on stderr
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    pub metrics_refresh: Option<Duration>,
+    /// Access-log format on stderr [default: text]
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Print the effective settings (flags over the config file's [serve]
+    /// section over defaults), each with where it came from, and exit
+    #[arg(long)]
+    pub print_config: bool,
 }
 
-fn default_root() -> anyhow::Result<PathBuf> {
-    if let Some(root) = std::env::var_os("REGCTL_ROOT").filter(|r| !r.is_empty()) {
-        return Ok(PathBuf::from(root));
+/// The settings `serve` runs with, each with its source.
+#[derive(Debug)]
+struct Effective {
+    addr: Setting<String>,
+    port: Setting<u16>,
+    root: Setting<Option<PathBuf>>,
+    no_delete: Setting<bool>,
+    read_only: Setting<bool>,
+    htpasswd: Setting<Option<PathBuf>>,
+    tls_cert: Setting<Option<PathBuf>>,
+    tls_key: Setting<Option<PathBuf>>,
+    gc_interval: Setting<Option<Duration>>,
+    max_connections: Setting<Option<u32>>,
+    idle_timeout: Setting<Duration>,
+    body_timeout: Setting<Duration>,
+    metrics_addr: Setting<Option<String>>,
+    metrics_public: Setting<bool>,
+    metrics_refresh: Setting<Duration>,
+    log_format: Setting<LogFormat>,
+}
+
+fn flag(name: &str) -> Source {
+    Source::Flag(format!("--{}", name.replace('_', "-")))
+}
+
+/// The flag when given, else the file's value, else the default.
+fn pick<T>(name: &str, given: Option<T>, file: Option<T>, default: T) -> Setting<T> {
+    match (given, file) {
+        (Some(v), _) => Setting::new(v, flag(name)),
+        (None, Some(v)) => Setting::new(v, Source::File),
+        (None, None) => Setting::new(default, Source::Default),
     }
-    let data = dirs::data_dir()
-        .context("cannot find a data directory for the default root; pass --root DIR")?;
-    Ok(data.join("regctl").join("registry"))
+}
+
+/// [`pick`] for settings that may stay unset.
+fn pick_opt<T>(name: &str, given: Option<T>, file: Option<T>) -> Setting<Option<T>> {
+    match (given, file) {
+        (Some(v), _) => Setting::new(Some(v), flag(name)),
+        (None, Some(v)) => Setting::new(Some(v), Source::File),
+        (None, None) => Setting::new(None, Source::Default),
+    }
+}
+
+/// A switch: on from the flag, else from the file, else off.
+fn pick_switch(name: &str, given: bool, file: Option<bool>) -> Setting<bool> {
+    pick(name, given.then_some(true), file, false)
+}
+
+fn file_duration(cfg: &str, key: &str, value: Option<&String>) -> anyhow::Result<Option<Duration>> {
+    value
+        .map(|v| {
+            humantime::parse_duration(v).map_err(|e| {
+                anyhow::anyhow!(
+                    "config file {cfg}: [serve] {key} = {v:?} is not a duration ({e}); write e.g. \"30s\", \"24h\""
+                )
+            })
+        })
+        .transpose()
+}
+
+fn resolve(args: ServeArgs, settings: &Settings) -> anyhow::Result<Effective> {
+    let (file, dir) = settings.serve.clone().unwrap_or_default();
+    let cfg = settings
+        .config_file
+        .value
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    // Relative paths in the file are relative to the file.
+    let path = |p: Option<PathBuf>| p.map(|p| if p.is_relative() { dir.join(p) } else { p });
+    let log_format = match file.log_format.as_deref() {
+        None => None,
+        Some(s) => Some(LogFormat::from_str(s, true).map_err(|_| {
+            anyhow::anyhow!(
+                "config file {cfg}: [serve] log_format = {s:?}: expected \"text\" or \"json\""
+            )
+        })?),
+    };
+    let max_connections = match file.max_connections {
+        Some(0) => bail!("config file {cfg}: [serve] max_connections = 0: give at least 1"),
+        other => other,
+    };
+    let root = match (args.root, path(file.root)) {
+        (Some(r), _) => Setting::new(Some(r), flag("root")),
+        (None, Some(r)) => Setting::new(Some(r), Source::File),
+        (None, None) => match std::env::var_os("REGCTL_ROOT").filter(|r| !r.is_empty()) {
+            Some(r) => Setting::new(Some(PathBuf::from(r)), Source::Env("REGCTL_ROOT".into())),
+            None => Setting::new(
+                dirs::data_dir().map(|d| d.join("regctl").join("registry")),
+                Source::Default,
+            ),
+        },
+    };
+    let effective = Effective {
+        addr: pick("addr", args.addr, file.addr, "127.0.0.1".to_owned()),
+        port: pick("port", args.port, file.port, 5000),
+        root,
+        no_delete: pick_switch("no_delete", args.no_delete, file.no_delete),
+        read_only: pick_switch("read_only", args.read_only, file.read_only),
+        htpasswd: pick_opt("htpasswd", args.htpasswd, path(file.htpasswd)),
+        tls_cert: pick_opt("tls_cert", args.tls_cert, path(file.tls_cert)),
+        tls_key: pick_opt("tls_key", args.tls_key, path(file.tls_key)),
+        gc_interval: pick_opt(
+            "gc_interval",
+            args.gc_interval,
+            file_duration(&cfg, "gc_interval", file.gc_interval.as_ref())?,
+        ),
+        max_connections: pick_opt("max_connections", args.max_connections, max_connections),
+        idle_timeout: pick(
+            "idle_timeout",
+            args.idle_timeout,
+            file_duration(&cfg, "idle_timeout", file.idle_timeout.as_ref())?,
+            server::IDLE_TIMEOUT,
+        ),
+        body_timeout: pick(
+            "body_timeout",
+            args.body_timeout,
+            file_duration(&cfg, "body_timeout", file.body_timeout.as_ref())?,
+            server::BODY_TIMEOUT,
+        ),
+        metrics_addr: pick_opt("metrics_addr", args.metrics_addr, file.metrics_addr),
+        metrics_public: pick_switch("metrics_public", args.metrics_public, file.metrics_public),
+        metrics_refresh: pick(
+            "metrics_refresh",
+            args.metrics_refresh,
+            file_duration(&cfg, "metrics_refresh", file.metrics_refresh.as_ref())?,
+            server::metrics::DEFAULT_STORAGE_REFRESH,
+        ),
+        log_format: pick("log_format", args.log_format, log_format, LogFormat::Text),
+    };
+    match (&effective.tls_cert.value, &effective.tls_key.value) {
+        (Some(_), None) => bail!(
+            "a TLS certificate is set ({}) but no key; give --tls-key (or tls_key in [serve])",
+            effective.tls_cert.source
+        ),
+        (None, Some(_)) => bail!(
+            "a TLS key is set ({}) but no certificate; give --tls-cert (or tls_cert in [serve])",
+            effective.tls_key.source
+        ),
+        _ => {}
+    }
+    Ok(effective)
+}
+
+/// A TOML value, so the output can be pasted into `[serve]`.
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+fn show_path(p: &Option<PathBuf>) -> Option<String> {
+    p.as_ref().map(|p| toml_string(&p.display().to_string()))
+}
+
+fn show_duration(d: Duration) -> String {
+    toml_string(&humantime::format_duration(d).to_string())
+}
+
+impl Effective {
+    /// `key = value  # source` lines; unset settings are commented out.
+    fn render(&self) -> String {
+        let rows: Vec<(&str, Option<String>, &Source)> = vec![
+            (
+                "addr",
+                Some(toml_string(&self.addr.value)),
+                &self.addr.source,
+            ),
+            ("port", Some(self.port.value.to_string()), &self.port.source),
+            ("root", show_path(&self.root.value), &self.root.source),
+            (
+                "no_delete",
+                Some(self.no_delete.value.to_string()),
+                &self.no_delete.source,
+            ),
+            (
+                "read_only",
+                Some(self.read_only.value.to_string()),
+                &self.read_only.source,
+            ),
+            (
+                "htpasswd",
+                show_path(&self.htpasswd.value),
+                &self.htpasswd.source,
+            ),
+            (
+                "tls_cert",
+                show_path(&self.tls_cert.value),
+                &self.tls_cert.source,
+            ),
+            (
+                "tls_key",
+                show_path(&self.tls_key.value),
+                &self.tls_key.source,
+            ),
+            (
+                "gc_interval",
+                self.gc_interval.value.map(show_duration),
+                &self.gc_interval.source,
+            ),
+            (
+                "max_connections",
+                self.max_connections.value.map(|n| n.to_string()),
+                &self.max_connections.source,
+            ),
+            (
+                "idle_timeout",
+                Some(show_duration(self.idle_timeout.value)),
+                &self.idle_timeout.source,
+            ),
+            (
+                "body_timeout",
+                Some(show_duration(self.body_timeout.value)),
+                &self.body_timeout.source,
+            ),
+            (
+                "metrics_addr",
+                self.metrics_addr.value.as_deref().map(toml_string),
+                &self.metrics_addr.source,
+            ),
+            (
+                "metrics_public",
+                Some(self.metrics_public.value.to_string()),
+                &self.metrics_public.source,
+            ),
+            (
+                "metrics_refresh",
+                Some(show_duration(self.metrics_refresh.value)),
+                &self.metrics_refresh.source,
+            ),
+            (
+                "log_format",
+                Some(toml_string(match self.log_format.value {
+                    LogFormat::Text => "text",
+                    LogFormat::Json => "json",
+                })),
+                &self.log_format.source,
+            ),
+        ];
+        let mut out = String::from("[serve]\n");
+        for (key, value, source) in rows {
+            let line = match value {
+                Some(v) => format!("{key} = {v}"),
+                None => format!("# {key} (not set)"),
+            };
+            out.push_str(&format!("{line:<48} # {source}\n"));
+        }
+        out
+    }
 }
 
 fn init_logging(format: LogFormat) {
@@ -115,12 +366,21 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging(args.log_format);
-    let root = match args.root {
-        Some(r) => r,
-        None => default_root()?,
-    };
+pub async fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
+    let print = args.print_config;
+    let eff = resolve(args, settings)?;
+    if print {
+        let mut out = std::io::stdout();
+        let _ = write!(out, "{}", eff.render());
+        let _ = out.flush();
+        return Ok(());
+    }
+    init_logging(eff.log_format.value);
+    let root = eff
+        .root
+        .value
+        .clone()
+        .context("cannot find a data directory for the default root; pass --root DIR")?;
     std::fs::create_dir_all(&root)
         .with_context(|| format!("cannot create the storage root {}", root.display()))?;
     let root = root.canonicalize().unwrap_or(root);
@@ -130,34 +390,33 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _lock = RootLock::shared(&root)?;
     let config = ServerConfig {
         root: root.clone(),
-        delete_enabled: !args.no_delete,
-        read_only: args.read_only,
-        htpasswd: args.htpasswd,
-        gc_interval: args.gc_interval,
+        delete_enabled: !eff.no_delete.value,
+        read_only: eff.read_only.value,
+        htpasswd: eff.htpasswd.value.clone(),
+        gc_interval: eff.gc_interval.value,
         limits: server::ConnectionLimits {
-            idle_timeout: args.idle_timeout.unwrap_or(server::IDLE_TIMEOUT),
-            body_timeout: args.body_timeout.unwrap_or(server::BODY_TIMEOUT),
-            max_connections: args.max_connections.map(|n| n as usize),
+            idle_timeout: eff.idle_timeout.value,
+            body_timeout: eff.body_timeout.value,
+            max_connections: eff.max_connections.value.map(|n| n as usize),
         },
         metrics: server::MetricsConfig {
-            public: args.metrics_public,
-            separate: args.metrics_addr.is_some(),
-            storage_refresh: args
-                .metrics_refresh
-                .unwrap_or(server::metrics::DEFAULT_STORAGE_REFRESH),
+            public: eff.metrics_public.value,
+            separate: eff.metrics_addr.value.is_some(),
+            storage_refresh: eff.metrics_refresh.value,
         },
         ..ServerConfig::new(&root)
     };
     let limits = config.limits.clone();
     let (app, metrics_app) = server::routers(config)?;
-    let tls = match (args.tls_cert, args.tls_key) {
+    let tls = match (eff.tls_cert.value, eff.tls_key.value) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,
     };
-    let bind = if args.addr.contains(':') && !args.addr.starts_with('[') {
-        format!("[{}]:{}", args.addr, args.port)
+    let (addr, port) = (&eff.addr.value, eff.port.value);
+    let bind = if addr.contains(':') && !addr.starts_with('[') {
+        format!("[{addr}]:{port}")
     } else {
-        format!("{}:{}", args.addr, args.port)
+        format!("{addr}:{port}")
     };
     let listener = tokio::net::TcpListener::bind(&bind)
         .await
@@ -173,7 +432,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "listening on {scheme}://{local} (root: {})",
         root.display()
     );
-    if let Some(addr) = &args.metrics_addr {
+    if let Some(addr) = &eff.metrics_addr.value {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr} for --metrics-addr"))?;
