@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// Require Basic authentication against this htpasswd file (bcrypt entries, `htpasswd -B`)
     #[arg(long, value_name = "FILE")]
     pub htpasswd: Option<PathBuf>,
+    /// Per-repository access rules (TOML; see README "Running in
+    /// production"); re-read on SIGHUP
+    #[arg(long, value_name = "FILE")]
+    pub access: Option<PathBuf>,
     /// PEM certificate chain for https (with --tls-key)
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
@@ -91,6 +95,7 @@ struct Effective {
     no_delete: Setting<bool>,
     read_only: Setting<bool>,
     htpasswd: Setting<Option<PathBuf>>,
+    access: Setting<Option<PathBuf>>,
     tls_cert: Setting<Option<PathBuf>>,
     tls_key: Setting<Option<PathBuf>>,
     gc_interval: Setting<Option<Duration>>,
@@ -182,6 +187,7 @@ fn resolve(args: ServeArgs, settings: &Settings) -> anyhow::Result<Effective> {
         no_delete: pick_switch("no_delete", args.no_delete, file.no_delete),
         read_only: pick_switch("read_only", args.read_only, file.read_only),
         htpasswd: pick_opt("htpasswd", args.htpasswd, path(file.htpasswd)),
+        access: pick_opt("access", args.access, path(file.access)),
         tls_cert: pick_opt("tls_cert", args.tls_cert, path(file.tls_cert)),
         tls_key: pick_opt("tls_key", args.tls_key, path(file.tls_key)),
         gc_interval: pick_opt(
@@ -366,6 +372,25 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
+/// SIGHUP re-reads the access file; a bad one is logged (line and reason)
+/// and the rules in force stay.
+async fn reload_on_hangup(access: std::sync::Arc<server::access::AccessControl>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; the access file will not be reloaded");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            // The error is logged by reload itself.
+            let _ = access.reload();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = access;
+}
+
 pub async fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
     let print = args.print_config;
     let eff = resolve(args, settings)?;
@@ -393,6 +418,7 @@ pub async fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
         delete_enabled: !eff.no_delete.value,
         read_only: eff.read_only.value,
         htpasswd: eff.htpasswd.value.clone(),
+        access: eff.access.value.clone(),
         gc_interval: eff.gc_interval.value,
         limits: server::ConnectionLimits {
             idle_timeout: eff.idle_timeout.value,
@@ -407,7 +433,14 @@ pub async fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
         ..ServerConfig::new(&root)
     };
     let limits = config.limits.clone();
-    let (app, metrics_app) = server::routers(config)?;
+    let server::Apps {
+        main: app,
+        metrics: metrics_app,
+        access,
+    } = server::routers(config)?;
+    if let Some(access) = access {
+        tokio::spawn(reload_on_hangup(access));
+    }
     let tls = match (eff.tls_cert.value, eff.tls_key.value) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,

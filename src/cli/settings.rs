@@ -81,6 +81,7 @@ pub struct ServeFileConfig {
     pub no_delete: Option<bool>,
     pub read_only: Option<bool>,
     pub htpasswd: Option<PathBuf>,
+    pub access: Option<PathBuf>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub gc_interval: Option<String>,

@@ -6,6 +6,7 @@
 //! `Docker-Distribution-API-Version` header and the access log are applied
 //! around every request.
 
+pub mod access;
 mod admin;
 mod auth;
 mod blobs;
@@ -74,6 +75,9 @@ pub struct ServerConfig {
     pub limits: ConnectionLimits,
     /// Where `/metrics` is served and whether it needs credentials.
     pub metrics: MetricsConfig,
+    /// Per-repository access rules (`--access`); `None` lets every
+    /// authenticated (or, without `--htpasswd`, every) client do anything.
+    pub access: Option<PathBuf>,
 }
 
 /// `/metrics` options.
@@ -109,6 +113,7 @@ impl ServerConfig {
             gc_interval: None,
             limits: ConnectionLimits::default(),
             metrics: MetricsConfig::default(),
+            access: None,
         }
     }
 }
@@ -120,6 +125,8 @@ pub enum ServerError {
     Htpasswd(#[from] HtpasswdError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Access(#[from] access::AccessError),
     #[error("cannot create the storage root {path}: {source}")]
     Root {
         path: String,
@@ -139,18 +146,29 @@ pub struct AppState {
     /// Large manifest PUTs handled at once (see [`manifests::LARGE_MANIFEST`]).
     large_manifests: tokio::sync::Semaphore,
     metrics: Arc<metrics::Metrics>,
+    access: Option<Arc<access::AccessControl>>,
+}
+
+/// What [`routers`] builds.
+pub struct Apps {
+    /// The registry.
+    pub main: Router,
+    /// `/metrics` and the health endpoints alone, for `--metrics-addr`.
+    pub metrics: Router,
+    /// The access rules, to reload on SIGHUP.
+    pub access: Option<Arc<access::AccessControl>>,
 }
 
 type SharedState = Arc<AppState>;
 
 /// Builds the application: routes, authentication and logging.
 pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
-    Ok(routers(config)?.0)
+    Ok(routers(config)?.main)
 }
 
 /// The registry's router and a second one serving only `/metrics` and the
 /// health endpoints, for `--metrics-addr`. Both share one set of metrics.
-pub fn routers(config: ServerConfig) -> Result<(Router, Router), ServerError> {
+pub fn routers(config: ServerConfig) -> Result<Apps, ServerError> {
     std::fs::create_dir_all(&config.root).map_err(|source| ServerError::Root {
         path: config.root.display().to_string(),
         source,
@@ -161,6 +179,12 @@ pub fn routers(config: ServerConfig) -> Result<(Router, Router), ServerError> {
         .map(Htpasswd::load)
         .transpose()?
         .map(Authenticator::new);
+    let access = config
+        .access
+        .as_deref()
+        .map(access::AccessControl::load)
+        .transpose()?
+        .map(Arc::new);
     let www_authenticate = HeaderValue::from_str(&format!(
         "Basic realm=\"{}\"",
         config.realm.replace(['"', '\\'], "")
@@ -173,6 +197,7 @@ pub fn routers(config: ServerConfig) -> Result<(Router, Router), ServerError> {
         www_authenticate,
         large_manifests: tokio::sync::Semaphore::new(manifests::LARGE_MANIFEST_PERMITS),
         metrics: Arc::new(metrics::Metrics::default()),
+        access: access.clone(),
     });
     if let Some(every) = state.config.gc_interval
         && state.config.delete_enabled
@@ -207,7 +232,11 @@ pub fn routers(config: ServerConfig) -> Result<(Router, Router), ServerError> {
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(middleware::from_fn(access_log))
         .with_state(state);
-    Ok((main, metrics_only))
+    Ok(Apps {
+        main,
+        metrics: metrics_only,
+        access,
+    })
 }
 
 /// Paths answered without credentials even with `--htpasswd`.
@@ -480,32 +509,35 @@ async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Re
             body_timeout,
         ))
     });
+    let open = is_open_path(&state, req.uri().path());
+    // Who is asking: `None` for no credentials (or no --htpasswd).
+    let mut user = None;
     if let Some(auth) = &state.auth
-        && !is_open_path(&state, req.uri().path())
+        && !open
     {
         let value = req
             .headers()
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !(state.access.is_some() && auth::is_empty_basic(v)));
         let peer = req
             .extensions()
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip());
         match auth.authenticate(value, peer).await {
-            AuthOutcome::Allowed(_) => {}
+            AuthOutcome::Allowed(name) => user = Some(name),
+            // With access rules, a request without credentials goes on as
+            // "anonymous" (the rules decide), except the `/v2/` ping, whose
+            // challenge is how clients learn to log in.
+            AuthOutcome::Denied
+                if value.is_none()
+                    && state.access.is_some()
+                    && route::parse(req.uri().path()) != Some(Route::Base) => {}
             AuthOutcome::Denied => {
                 if value.is_some() {
                     state.metrics.auth_failed();
                 }
-                let mut resp = ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    ErrorCode::Unauthorized,
-                    "authentication required",
-                )
-                .into_response();
-                resp.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, state.www_authenticate.clone());
-                return refuse(req, resp).await;
+                return refuse(req, challenge(&state, "authentication required")).await;
             }
             AuthOutcome::Throttled(wait) => {
                 state.metrics.auth_throttled();
@@ -522,6 +554,19 @@ async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Re
             }
         }
     }
+    let mut req = req;
+    if let Some(access) = &state.access
+        && !open
+    {
+        let rules = access.current();
+        if let Err(resp) = authorize(&state, &rules, user.as_deref(), &mut req) {
+            return refuse(req, *resp).await;
+        }
+        req.extensions_mut().insert(Visible {
+            rules,
+            user: user.clone(),
+        });
+    }
     let method = req.method();
     let writes = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     if writes && state.config.read_only {
@@ -537,6 +582,100 @@ async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Re
         return refuse(req, resp).await;
     }
     with_api_version(next.run(req).await)
+}
+
+/// 401 with the Basic challenge.
+fn challenge(state: &AppState, message: &str) -> Response {
+    let mut resp =
+        ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message).into_response();
+    resp.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, state.www_authenticate.clone());
+    resp
+}
+
+/// Under access rules: which repositories the catalog shows a client.
+#[derive(Clone)]
+struct Visible {
+    rules: Arc<access::AccessRules>,
+    user: Option<String>,
+}
+
+/// What a request needs under the access rules: an action and the
+/// repository it is on. `None` for requests that need no rule (the ping,
+/// the catalog, which is filtered instead, and unknown paths, which 404).
+fn needed(method: &Method, route: &Route<'_>) -> Option<(access::Action, String)> {
+    use access::Action;
+    let (action, name) = match route {
+        Route::Base | Route::Catalog => return None,
+        Route::AdminGc => return Some((Action::Gc, String::new())),
+        Route::Tags { name } | Route::Referrers { name, .. } => (Action::Pull, *name),
+        Route::Manifest { name, .. } | Route::Blob { name, .. } => match *method {
+            Method::GET | Method::HEAD => (Action::Pull, *name),
+            Method::DELETE => (Action::Delete, *name),
+            _ => (Action::Push, *name),
+        },
+        Route::UploadStart { name } | Route::Upload { name, .. } => (Action::Push, *name),
+    };
+    Some((action, name.to_owned()))
+}
+
+/// Checks a request against the access rules: 403 DENIED for a user the
+/// rules do not allow, a 401 challenge for a client without credentials.
+/// A cross-repository mount from a repository the user may not pull is
+/// turned into a plain upload (202), as the distribution spec has a
+/// registry do when it cannot mount.
+fn authorize(
+    state: &AppState,
+    rules: &access::AccessRules,
+    user: Option<&str>,
+    req: &mut Request,
+) -> Result<(), Box<Response>> {
+    let path = req.uri().path().to_owned();
+    let Some(route) = route::parse(&path) else {
+        return Ok(());
+    };
+    let Some((action, repo)) = needed(req.method(), &route) else {
+        return Ok(());
+    };
+    if !rules.allows(user, action, &repo) {
+        let what = if action == access::Action::Gc {
+            "run the garbage collection".to_owned()
+        } else {
+            format!("{} {repo}", action.as_str())
+        };
+        return Err(Box::new(match user {
+            None => challenge(state, &format!("authentication required to {what}")),
+            Some(name) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Denied,
+                format!("{name} may not {what} (access rules)"),
+            )
+            .into_response(),
+        }));
+    }
+    if matches!(route, Route::UploadStart { .. })
+        && let Some(query) = req.uri().query()
+        && let Some(from) = query_param(Some(query), "from")
+        && query_param(Some(query), "mount").is_some()
+        && !rules.allows(user, access::Action::Pull, &from)
+    {
+        let kept: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .filter(|(k, _)| k != "mount" && k != "from")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(kept)
+            .finish();
+        let uri = if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{query}")
+        };
+        if let Ok(uri) = uri.parse() {
+            *req.uri_mut() = uri;
+        }
+    }
+    Ok(())
 }
 
 fn with_api_version(mut resp: Response) -> Response {
@@ -558,7 +697,16 @@ async fn dispatch(State(state): State<SharedState>, req: Request) -> Response {
     let st = state.as_ref();
     let result = match (&parts.method, route) {
         (&Method::GET | &Method::HEAD, Route::Base) => Ok(base(head)),
-        (&Method::GET, Route::Catalog) => listing::catalog(st, query).await,
+        (&Method::GET, Route::Catalog) => {
+            let visible = parts.extensions.get::<Visible>();
+            listing::catalog(st, query, |repo| {
+                visible.is_none_or(|v| {
+                    v.rules
+                        .allows(v.user.as_deref(), access::Action::Pull, repo)
+                })
+            })
+            .await
+        }
         (&Method::POST, Route::AdminGc) => {
             let peer = parts
                 .extensions
