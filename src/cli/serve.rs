@@ -77,6 +77,13 @@ pub struct ServeArgs {
     /// Recompute the stored-bytes metrics this often (a du over the root) [default: 5m]
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub metrics_refresh: Option<Duration>,
+    /// Post push, pull and delete events to URL (registry:2's notification
+    /// envelope); repeatable
+    #[arg(long, value_name = "URL")]
+    pub notify: Vec<url::Url>,
+    /// Time allowed for one notification POST [default: 5s]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub notify_timeout: Option<Duration>,
     /// Access-log format on stderr [default: text]
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
@@ -106,6 +113,8 @@ struct Effective {
     metrics_public: Setting<bool>,
     metrics_refresh: Setting<Duration>,
     log_format: Setting<LogFormat>,
+    notify: Setting<Vec<url::Url>>,
+    notify_timeout: Setting<Duration>,
 }
 
 fn flag(name: &str) -> Source {
@@ -180,7 +189,43 @@ fn resolve(args: ServeArgs, settings: &Settings) -> anyhow::Result<Effective> {
             ),
         },
     };
+    let file_notify = match file.notify {
+        None => None,
+        Some(urls) => Some(
+            urls.iter()
+                .map(|u| {
+                    url::Url::parse(u)
+                        .ok()
+                        .filter(|p| matches!(p.scheme(), "http" | "https"))
+                        .with_context(|| {
+                            format!(
+                                "config file {cfg}: [serve] notify: {u:?} is not an http(s) URL"
+                            )
+                        })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        ),
+    };
+    if let Some(bad) = args
+        .notify
+        .iter()
+        .find(|u| !matches!(u.scheme(), "http" | "https"))
+    {
+        bail!("--notify {bad}: give an http:// or https:// URL");
+    }
     let effective = Effective {
+        notify: pick(
+            "notify",
+            (!args.notify.is_empty()).then_some(args.notify),
+            file_notify,
+            Vec::new(),
+        ),
+        notify_timeout: pick(
+            "notify_timeout",
+            args.notify_timeout,
+            file_duration(&cfg, "notify_timeout", file.notify_timeout.as_ref())?,
+            server::notify::DEFAULT_TIMEOUT,
+        ),
         addr: pick("addr", args.addr, file.addr, "127.0.0.1".to_owned()),
         port: pick("port", args.port, file.port, 5000),
         root,
@@ -248,7 +293,7 @@ fn show_duration(d: Duration) -> String {
 impl Effective {
     /// `key = value  # source` lines; unset settings are commented out.
     fn render(&self) -> String {
-        let rows: Vec<(&str, Option<String>, &Source)> = vec![
+        let mut rows: Vec<(&str, Option<String>, &Source)> = vec![
             (
                 "addr",
                 Some(toml_string(&self.addr.value)),
@@ -325,6 +370,21 @@ impl Effective {
                 &self.log_format.source,
             ),
         ];
+        let notify = (!self.notify.value.is_empty()).then(|| {
+            let urls: Vec<String> = self
+                .notify
+                .value
+                .iter()
+                .map(|u| toml_string(u.as_str()))
+                .collect();
+            format!("[{}]", urls.join(", "))
+        });
+        rows.push(("notify", notify, &self.notify.source));
+        rows.push((
+            "notify_timeout",
+            Some(show_duration(self.notify_timeout.value)),
+            &self.notify_timeout.source,
+        ));
         let mut out = String::from("[serve]\n");
         for (key, value, source) in rows {
             let line = match value {
@@ -419,6 +479,8 @@ pub async fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
         read_only: eff.read_only.value,
         htpasswd: eff.htpasswd.value.clone(),
         access: eff.access.value.clone(),
+        notify: eff.notify.value.clone(),
+        notify_timeout: eff.notify_timeout.value,
         gc_interval: eff.gc_interval.value,
         limits: server::ConnectionLimits {
             idle_timeout: eff.idle_timeout.value,

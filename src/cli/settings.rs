@@ -92,6 +92,8 @@ pub struct ServeFileConfig {
     pub metrics_addr: Option<String>,
     pub metrics_public: Option<bool>,
     pub metrics_refresh: Option<String>,
+    pub notify: Option<Vec<String>>,
+    pub notify_timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -349,6 +349,27 @@ impl Metrics {
     }
 }
 
+fn render_notify(o: &mut String, c: &super::notify::NotifyCounts) {
+    header_lines(
+        o,
+        "regctl_notifications_total",
+        "counter",
+        "Event notifications by outcome: sent, retried (attempts that failed and were retried), dropped_full (queue full), dropped_failed (every attempt failed).",
+    );
+    for (outcome, n) in [
+        ("sent", &c.sent),
+        ("retried", &c.retried),
+        ("dropped_full", &c.dropped_full),
+        ("dropped_failed", &c.dropped_failed),
+    ] {
+        let _ = writeln!(
+            o,
+            "regctl_notifications_total{{outcome=\"{outcome}\"}} {}",
+            n.load(Ordering::Relaxed)
+        );
+    }
+}
+
 fn header_lines(o: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(o, "# HELP {name} {help}");
     let _ = writeln!(o, "# TYPE {name} {kind}");
@@ -363,7 +384,11 @@ fn escape_label(s: &str) -> String {
 
 /// `GET /metrics`.
 pub async fn scrape(State(state): State<Arc<AppState>>) -> Response {
-    let mut resp = state.metrics.render().into_response();
+    let mut text = state.metrics.render();
+    if let Some(n) = &state.notifier {
+        render_notify(&mut text, &n.counts);
+    }
+    let mut resp = text.into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT_FORMAT));
     resp

@@ -16,6 +16,7 @@ mod hygiene;
 mod listing;
 mod manifests;
 pub mod metrics;
+pub mod notify;
 pub mod route;
 mod tls;
 mod uploads;
@@ -78,6 +79,10 @@ pub struct ServerConfig {
     /// Per-repository access rules (`--access`); `None` lets every
     /// authenticated (or, without `--htpasswd`, every) client do anything.
     pub access: Option<PathBuf>,
+    /// Endpoints that get event notifications (`--notify`).
+    pub notify: Vec<url::Url>,
+    /// Time allowed for one notification POST.
+    pub notify_timeout: std::time::Duration,
 }
 
 /// `/metrics` options.
@@ -114,6 +119,8 @@ impl ServerConfig {
             limits: ConnectionLimits::default(),
             metrics: MetricsConfig::default(),
             access: None,
+            notify: Vec::new(),
+            notify_timeout: notify::DEFAULT_TIMEOUT,
         }
     }
 }
@@ -147,6 +154,7 @@ pub struct AppState {
     large_manifests: tokio::sync::Semaphore,
     metrics: Arc<metrics::Metrics>,
     access: Option<Arc<access::AccessControl>>,
+    notifier: Option<notify::Notifier>,
 }
 
 /// What [`routers`] builds.
@@ -192,12 +200,14 @@ pub fn routers(config: ServerConfig) -> Result<Apps, ServerError> {
     .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"regctl\""));
     let state = Arc::new(AppState {
         registry: Registry::new(Arc::new(FsBackend::new(config.root.clone()))),
-        config,
         auth,
         www_authenticate,
         large_manifests: tokio::sync::Semaphore::new(manifests::LARGE_MANIFEST_PERMITS),
         metrics: Arc::new(metrics::Metrics::default()),
         access: access.clone(),
+        notifier: (!config.notify.is_empty())
+            .then(|| notify::Notifier::start(&config.notify, config.notify_timeout)),
+        config,
     });
     if let Some(every) = state.config.gc_interval
         && state.config.delete_enabled
@@ -220,6 +230,10 @@ pub fn routers(config: ServerConfig) -> Result<Apps, ServerError> {
     }
     let main = main
         .fallback(dispatch)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            notify::observe,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -555,6 +569,7 @@ async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Re
         }
     }
     let mut req = req;
+    req.extensions_mut().insert(notify::Identity(user.clone()));
     if let Some(access) = &state.access
         && !open
     {

@@ -168,6 +168,14 @@ impl DistRegistry {
         Self::start_in(dir, &root, true, &auth)
     }
 
+    /// Starts on a fresh root with more top-level config.yml sections
+    /// (e.g. `notifications:`).
+    pub fn start_with_config(extra: &str) -> Option<DistRegistry> {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        Self::start_in(dir, &root, true, extra)
+    }
+
     /// Serves an existing root (e.g. one written by `regctl serve`).
     pub fn start_with_root(root: &Path, delete_enabled: bool) -> Option<DistRegistry> {
         Self::start_in(tempfile::tempdir().unwrap(), root, delete_enabled, "")
