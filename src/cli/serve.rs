@@ -84,6 +84,16 @@ pub struct ServeArgs {
     /// Time allowed for one notification POST [default: 5s]
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub notify_timeout: Option<Duration>,
+    /// Retention rules (TOML: repository globs, keep, older_than, match,
+    /// exclude) applied on a schedule, then an online collection
+    #[arg(long, value_name = "FILE")]
+    pub retention: Option<PathBuf>,
+    /// How often --retention runs [default: 24h]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub retention_interval: Option<Duration>,
+    /// Only log and count what --retention would delete
+    #[arg(long)]
+    pub retention_dry_run: bool,
     /// Access-log format on stderr [default: text]
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
@@ -115,6 +125,9 @@ struct Effective {
     log_format: Setting<LogFormat>,
     notify: Setting<Vec<url::Url>>,
     notify_timeout: Setting<Duration>,
+    retention: Setting<Option<PathBuf>>,
+    retention_interval: Setting<Duration>,
+    retention_dry_run: Setting<bool>,
 }
 
 fn flag(name: &str) -> Source {
@@ -214,6 +227,18 @@ fn resolve(args: ServeArgs, settings: &Settings) -> anyhow::Result<Effective> {
         bail!("--notify {bad}: give an http:// or https:// URL");
     }
     let effective = Effective {
+        retention: pick_opt("retention", args.retention, path(file.retention)),
+        retention_interval: pick(
+            "retention_interval",
+            args.retention_interval,
+            file_duration(&cfg, "retention_interval", file.retention_interval.as_ref())?,
+            server::DEFAULT_RETENTION_INTERVAL,
+        ),
+        retention_dry_run: pick_switch(
+            "retention_dry_run",
+            args.retention_dry_run,
+            file.retention_dry_run,
+        ),
         notify: pick(
             "notify",
             (!args.notify.is_empty()).then_some(args.notify),
@@ -385,6 +410,21 @@ impl Effective {
             Some(show_duration(self.notify_timeout.value)),
             &self.notify_timeout.source,
         ));
+        rows.push((
+            "retention",
+            show_path(&self.retention.value),
+            &self.retention.source,
+        ));
+        rows.push((
+            "retention_interval",
+            Some(show_duration(self.retention_interval.value)),
+            &self.retention_interval.source,
+        ));
+        rows.push((
+            "retention_dry_run",
+            Some(self.retention_dry_run.value.to_string()),
+            &self.retention_dry_run.source,
+        ));
         let mut out = String::from("[serve]\n");
         for (key, value, source) in rows {
             let line = match value {
@@ -481,6 +521,9 @@ pub async fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
         access: eff.access.value.clone(),
         notify: eff.notify.value.clone(),
         notify_timeout: eff.notify_timeout.value,
+        retention: eff.retention.value.clone(),
+        retention_interval: eff.retention_interval.value,
+        retention_dry_run: eff.retention_dry_run.value,
         gc_interval: eff.gc_interval.value,
         limits: server::ConnectionLimits {
             idle_timeout: eff.idle_timeout.value,

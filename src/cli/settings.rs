@@ -94,6 +94,9 @@ pub struct ServeFileConfig {
     pub metrics_refresh: Option<String>,
     pub notify: Option<Vec<String>>,
     pub notify_timeout: Option<String>,
+    pub retention: Option<PathBuf>,
+    pub retention_interval: Option<String>,
+    pub retention_dry_run: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -13,9 +13,9 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use regex::Regex;
 use serde::Serialize;
 
+use super::du::{ApiSource, UsageError, UsageSource};
 use crate::client::{Client, ClientError, UntagMethod};
 use crate::types::time::parse_rfc3339;
-use super::du::{ApiSource, UsageError, UsageSource};
 use crate::types::{Digest, ImageConfig, Manifest, ManifestBody, Reference};
 
 /// Tags examined at once.
@@ -71,7 +71,11 @@ pub struct PrunePlan {
 }
 
 /// The digest a tag points at and its creation time.
-async fn examine(src: &dyn UsageSource, repo: &str, tag: String) -> Result<TagDecision, UsageError> {
+async fn examine(
+    src: &dyn UsageSource,
+    repo: &str,
+    tag: String,
+) -> Result<TagDecision, UsageError> {
     let manifest = src.manifest(repo, &tag).await?;
     let created = match manifest.body() {
         ManifestBody::Index(index) => {
@@ -105,7 +109,9 @@ async fn created_of(
     let ManifestBody::Image(image) = m.body() else {
         return Ok(None);
     };
-    let bytes = src.small_blob(repo, &image.config.digest, MAX_CONFIG).await?;
+    let bytes = src
+        .small_blob(repo, &image.config.digest, MAX_CONFIG)
+        .await?;
     let Ok(config) = serde_json::from_slice::<ImageConfig>(&bytes) else {
         return Ok(None);
     };

@@ -47,14 +47,16 @@ impl Action {
 /// Why an access file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
-    #[error("cannot read the access file {path}: {source}")]
+    #[error("cannot read the {kind} file {path}: {source}")]
     Read {
+        kind: &'static str,
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("access file {path}, line {line}: {reason}")]
+    #[error("{kind} file {path}, line {line}: {reason}")]
     Invalid {
+        kind: &'static str,
         path: String,
         line: usize,
         reason: String,
@@ -99,7 +101,7 @@ fn line_at(text: &str, offset: usize) -> usize {
 
 /// A repository glob as an anchored regex: `**` any run of characters,
 /// `*` any run within one path component.
-fn glob(pattern: &str) -> Result<regex::Regex, String> {
+pub(crate) fn glob(pattern: &str) -> Result<regex::Regex, String> {
     if pattern.is_empty() {
         return Err("an empty repository pattern matches nothing; write e.g. \"team/**\"".into());
     }
@@ -134,6 +136,7 @@ impl AccessRules {
     /// Parses a file's text; errors name the line and the reason.
     pub fn parse(path: &Path, text: &str) -> Result<AccessRules, AccessError> {
         let invalid = |offset: usize, reason: String| AccessError::Invalid {
+            kind: "access",
             path: path.display().to_string(),
             line: line_at(text, offset),
             reason,
@@ -189,6 +192,7 @@ impl AccessRules {
 
     pub fn load(path: &Path) -> Result<AccessRules, AccessError> {
         let text = std::fs::read_to_string(path).map_err(|source| AccessError::Read {
+            kind: "access",
             path: path.display().to_string(),
             source,
         })?;

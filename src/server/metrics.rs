@@ -172,6 +172,9 @@ pub struct Metrics {
     gc_bytes_freed: AtomicU64,
     stored: Mutex<Option<Stored>>,
     storage_refresh_failures: AtomicU64,
+    pub(super) retention_runs: AtomicU64,
+    pub(super) retention_tags: AtomicU64,
+    pub(super) retention_tags_dry: AtomicU64,
 }
 
 impl Metrics {
@@ -255,7 +258,25 @@ impl Metrics {
                 "regctl_http_request_duration_seconds_count{{class=\"{label}\"}} {cumulative}"
             );
         }
-        let simple: [(&str, &str, &str, i128); 9] = [
+        let simple: [(&str, &str, &str, i128); 12] = [
+            (
+                "regctl_retention_runs_total",
+                "counter",
+                "Scheduled retention passes run (--retention).",
+                self.retention_runs.load(Ordering::Relaxed).into(),
+            ),
+            (
+                "regctl_retention_deleted_tags_total",
+                "counter",
+                "Tags deleted by scheduled retention.",
+                self.retention_tags.load(Ordering::Relaxed).into(),
+            ),
+            (
+                "regctl_retention_dry_run_tags_total",
+                "counter",
+                "Tags scheduled retention would have deleted (--retention-dry-run).",
+                self.retention_tags_dry.load(Ordering::Relaxed).into(),
+            ),
             (
                 "regctl_http_request_bytes_total",
                 "counter",

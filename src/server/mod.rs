@@ -17,6 +17,7 @@ mod listing;
 mod manifests;
 pub mod metrics;
 pub mod notify;
+pub mod retention;
 pub mod route;
 mod tls;
 mod uploads;
@@ -55,6 +56,10 @@ use route::Route;
 
 pub(crate) const DIGEST_HEADER: &str = "Docker-Content-Digest";
 
+/// How often `--retention` runs by default.
+pub const DEFAULT_RETENTION_INTERVAL: std::time::Duration =
+    std::time::Duration::from_secs(24 * 3600);
+
 /// How the server runs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -83,6 +88,11 @@ pub struct ServerConfig {
     pub notify: Vec<url::Url>,
     /// Time allowed for one notification POST.
     pub notify_timeout: std::time::Duration,
+    /// Retention rules (`--retention`), applied every `retention_interval`.
+    pub retention: Option<PathBuf>,
+    pub retention_interval: std::time::Duration,
+    /// Only log and count what retention would delete.
+    pub retention_dry_run: bool,
 }
 
 /// `/metrics` options.
@@ -121,6 +131,9 @@ impl ServerConfig {
             access: None,
             notify: Vec::new(),
             notify_timeout: notify::DEFAULT_TIMEOUT,
+            retention: None,
+            retention_interval: DEFAULT_RETENTION_INTERVAL,
+            retention_dry_run: false,
         }
     }
 }
@@ -193,6 +206,11 @@ pub fn routers(config: ServerConfig) -> Result<Apps, ServerError> {
         .map(access::AccessControl::load)
         .transpose()?
         .map(Arc::new);
+    let retention = config
+        .retention
+        .as_deref()
+        .map(retention::RetentionRules::load)
+        .transpose()?;
     let www_authenticate = HeaderValue::from_str(&format!(
         "Basic realm=\"{}\"",
         config.realm.replace(['"', '\\'], "")
@@ -214,6 +232,19 @@ pub fn routers(config: ServerConfig) -> Result<Apps, ServerError> {
         && !state.config.read_only
     {
         tokio::spawn(collect_periodically(Arc::downgrade(&state), every));
+    }
+    if let Some(rules) = retention {
+        let cfg = &state.config;
+        if cfg.retention_dry_run || (cfg.delete_enabled && !cfg.read_only) {
+            tokio::spawn(retention::run_periodically(
+                Arc::downgrade(&state),
+                rules,
+                cfg.retention_interval,
+                cfg.retention_dry_run,
+            ));
+        } else {
+            tracing::warn!(target: "regctl::retention", "--retention is ignored: the server does not delete (--no-delete or --read-only); use --retention-dry-run to see what it would do");
+        }
     }
     tokio::spawn(metrics::refresh_storage_periodically(
         Arc::downgrade(&state),
