@@ -434,3 +434,54 @@ async fn skopeo_as_each_user() {
     assert_eq!(out.stdout, img.manifest);
     let _: &Path = &layout;
 }
+
+#[tokio::test]
+async fn requests_during_reloads_see_old_or_new_rules_never_an_error() {
+    let s = start(RULES);
+    let addr = s.serve.addr().to_owned();
+    let img = TestImage::oci("access-race", 1, 512);
+    assert_eq!(push_as(&addr, "alice", "team-a/app", "v1", &img).await, 201);
+    let granting = format!(
+        "{RULES}\n[[allow]]\nrepositories = [\"team-b/**\"]\nusers = [\"bob\"]\nactions = [\"pull\"]\n"
+    );
+    // Pulls by two users at once while the file flips between two
+    // versions (and a bad one) under SIGHUP.
+    let flips = async {
+        for i in 0..20 {
+            let text = match i % 3 {
+                0 => granting.as_str(),
+                1 => "[[allow]]\nbroken",
+                _ => RULES,
+            };
+            std::fs::write(&s.access, text).unwrap();
+            hangup(&s.serve);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let pulls = |user: &'static str| {
+        let addr = addr.clone();
+        async move {
+            let mut seen = Vec::new();
+            for _ in 0..60 {
+                let (status, body, _) = call(
+                    &addr,
+                    Some(user),
+                    "GET",
+                    "/v2/team-a/app/manifests/v1",
+                    None,
+                )
+                .await;
+                assert_eq!(status, 200, "{user}: {body}");
+                let (status, body, _) =
+                    call(&addr, Some(user), "GET", "/v2/team-b/none/tags/list", None).await;
+                assert!(matches!(status, 403 | 404), "{user}: {status} {body}");
+                seen.push(status);
+            }
+            seen
+        }
+    };
+    let (_, alice, bob) = tokio::join!(flips, pulls("alice"), pulls("bob"));
+    // alice may pull team-b under every version: never denied.
+    assert!(alice.iter().all(|s| *s == 404), "{alice:?}");
+    println!("bob's team-b answers during reloads: {bob:?}");
+}
