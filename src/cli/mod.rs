@@ -113,7 +113,7 @@ pub enum Command {
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
     /// Run an OCI registry on registry:2's on-disk layout
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Write the completion scripts and man pages (for maintainers)
     #[command(hide = true)]
     GenerateDocs(docs::DocsArgs),
@@ -329,12 +329,14 @@ pub fn main() -> ExitCode {
 async fn run(command: Command, input: GlobalInput) -> anyhow::Result<()> {
     // Commands that need neither settings nor a client.
     let command = match command {
-        Command::Serve(args) => return serve::run(args).await,
         Command::Completions(args) => return completions::run(args),
         Command::GenerateDocs(args) => return docs::run(args),
         other => other,
     };
     let settings = Settings::resolve(input)?;
+    if let Command::Serve(args) = command {
+        return serve::run(*args, &settings).await;
+    }
     if let Command::Config(args) = command {
         return config::run(args, &settings);
     }

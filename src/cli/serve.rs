@@ -3,10 +3,14 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use anyhow::Context;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use regctl::server::{self, ServerConfig, TlsFiles};
 use regctl::storage::RootLock;
+
+use super::settings::{Setting, Settings, Source};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LogFormat {
@@ -15,14 +19,17 @@ pub enum LogFormat {
 }
 
 /// Serve an OCI registry whose data directory uses registry:2's layout.
+///
+/// Every flag can also be set in the config file's `[serve]` section (the
+/// flag's name with `_` for `-`); a flag given here overrides it.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on
-    #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
-    pub addr: String,
-    /// Port to listen on (0 picks a free port; the chosen one is printed)
-    #[arg(long, short, default_value_t = 5000)]
-    pub port: u16,
+    /// Address to listen on [default: 127.0.0.1]
+    #[arg(long, value_name = "HOST")]
+    pub addr: Option<String>,
+    /// Port to listen on (0 picks a free port; the chosen one is printed) [default: 5000]
+    #[arg(long, short)]
+    pub port: Option<u16>,
     /// Storage root, the directory holding docker/registry/v2
     /// [default: $REGCTL_ROOT, else ~/.local/share/regctl/registry]
     #[arg(long, value_name = "DIR")]
@@ -36,16 +43,20 @@ pub struct ServeArgs {
     /// Require Basic authentication against this htpasswd file (bcrypt entries, `htpasswd -B`)
     #[arg(long, value_name = "FILE")]
     pub htpasswd: Option<PathBuf>,
+    /// Per-repository access rules (TOML; see README "Running in
+    /// production"); re-read on SIGHUP
+    #[arg(long, value_name = "FILE")]
+    pub access: Option<PathBuf>,
     /// PEM certificate chain for https (with --tls-key)
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for https (with --tls-cert)
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
     /// Collect garbage online every DURATION (e.g. 24h): keeps untagged
     /// manifests and anything written in the last hour
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub gc_interval: Option<std::time::Duration>,
+    pub gc_interval: Option<Duration>,
     /// Do not serve the web UI at / (the registry API is unaffected)
     #[arg(long)]
     pub no_ui: bool,
@@ -60,22 +71,402 @@ pub struct ServeArgs {
     /// Close a connection that sends nothing for this long between requests
     /// (also the time allowed for request headers)
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, hide = true)]
-    pub idle_timeout: Option<std::time::Duration>,
+    pub idle_timeout: Option<Duration>,
     /// Abort a request whose body makes no progress for this long
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, hide = true)]
-    pub body_timeout: Option<std::time::Duration>,
-    /// Access-log format on stderr
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    pub body_timeout: Option<Duration>,
+    /// Serve /metrics (and /healthz, /readyz) on this address instead of the
+    /// registry's, e.g. 127.0.0.1:9102
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
+    /// Serve /metrics without credentials even with --htpasswd
+    #[arg(long)]
+    pub metrics_public: bool,
+    /// Recompute the stored-bytes metrics this often (a du over the root) [default: 5m]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub metrics_refresh: Option<Duration>,
+    /// Post push, pull and delete events to URL (registry:2's notification
+    /// envelope); repeatable
+    #[arg(long, value_name = "URL")]
+    pub notify: Vec<url::Url>,
+    /// Time allowed for one notification POST [default: 5s]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub notify_timeout: Option<Duration>,
+    /// Retention rules (TOML: repository globs, keep, older_than, match,
+    /// exclude) applied on a schedule, then an online collection
+    #[arg(long, value_name = "FILE")]
+    pub retention: Option<PathBuf>,
+    /// How often --retention runs [default: 24h]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub retention_interval: Option<Duration>,
+    /// Only log and count what --retention would delete
+    #[arg(long)]
+    pub retention_dry_run: bool,
+    /// Access-log format on stderr [default: text]
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Print the effective settings (flags over the config file's [serve]
+    /// section over defaults), each with where it came from, and exit
+    #[arg(long)]
+    pub print_config: bool,
 }
 
-fn default_root() -> anyhow::Result<PathBuf> {
-    if let Some(root) = std::env::var_os("REGCTL_ROOT").filter(|r| !r.is_empty()) {
-        return Ok(PathBuf::from(root));
+/// The settings `serve` runs with, each with its source.
+#[derive(Debug)]
+struct Effective {
+    addr: Setting<String>,
+    port: Setting<u16>,
+    root: Setting<Option<PathBuf>>,
+    no_delete: Setting<bool>,
+    read_only: Setting<bool>,
+    htpasswd: Setting<Option<PathBuf>>,
+    access: Setting<Option<PathBuf>>,
+    tls_cert: Setting<Option<PathBuf>>,
+    tls_key: Setting<Option<PathBuf>>,
+    gc_interval: Setting<Option<Duration>>,
+    max_connections: Setting<Option<u32>>,
+    idle_timeout: Setting<Duration>,
+    body_timeout: Setting<Duration>,
+    metrics_addr: Setting<Option<String>>,
+    metrics_public: Setting<bool>,
+    metrics_refresh: Setting<Duration>,
+    log_format: Setting<LogFormat>,
+    notify: Setting<Vec<url::Url>>,
+    notify_timeout: Setting<Duration>,
+    retention: Setting<Option<PathBuf>>,
+    retention_interval: Setting<Duration>,
+    retention_dry_run: Setting<bool>,
+    no_ui: Setting<bool>,
+    cors_origin: Setting<Vec<String>>,
+}
+
+fn flag(name: &str) -> Source {
+    Source::Flag(format!("--{}", name.replace('_', "-")))
+}
+
+/// The flag when given, else the file's value, else the default.
+fn pick<T>(name: &str, given: Option<T>, file: Option<T>, default: T) -> Setting<T> {
+    match (given, file) {
+        (Some(v), _) => Setting::new(v, flag(name)),
+        (None, Some(v)) => Setting::new(v, Source::File),
+        (None, None) => Setting::new(default, Source::Default),
     }
-    let data = dirs::data_dir()
-        .context("cannot find a data directory for the default root; pass --root DIR")?;
-    Ok(data.join("regctl").join("registry"))
+}
+
+/// [`pick`] for settings that may stay unset.
+fn pick_opt<T>(name: &str, given: Option<T>, file: Option<T>) -> Setting<Option<T>> {
+    match (given, file) {
+        (Some(v), _) => Setting::new(Some(v), flag(name)),
+        (None, Some(v)) => Setting::new(Some(v), Source::File),
+        (None, None) => Setting::new(None, Source::Default),
+    }
+}
+
+/// A switch: on from the flag, else from the file, else off.
+fn pick_switch(name: &str, given: bool, file: Option<bool>) -> Setting<bool> {
+    pick(name, given.then_some(true), file, false)
+}
+
+fn file_duration(cfg: &str, key: &str, value: Option<&String>) -> anyhow::Result<Option<Duration>> {
+    value
+        .map(|v| {
+            humantime::parse_duration(v).map_err(|e| {
+                anyhow::anyhow!(
+                    "config file {cfg}: [serve] {key} = {v:?} is not a duration ({e}); write e.g. \"30s\", \"24h\""
+                )
+            })
+        })
+        .transpose()
+}
+
+fn resolve(args: ServeArgs, settings: &Settings) -> anyhow::Result<Effective> {
+    let (file, dir) = settings.serve.clone().unwrap_or_default();
+    let cfg = settings
+        .config_file
+        .value
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    // Relative paths in the file are relative to the file.
+    let path = |p: Option<PathBuf>| p.map(|p| if p.is_relative() { dir.join(p) } else { p });
+    let log_format = match file.log_format.as_deref() {
+        None => None,
+        Some(s) => Some(LogFormat::from_str(s, true).map_err(|_| {
+            anyhow::anyhow!(
+                "config file {cfg}: [serve] log_format = {s:?}: expected \"text\" or \"json\""
+            )
+        })?),
+    };
+    let max_connections = match file.max_connections {
+        Some(0) => bail!("config file {cfg}: [serve] max_connections = 0: give at least 1"),
+        other => other,
+    };
+    let root = match (args.root, path(file.root)) {
+        (Some(r), _) => Setting::new(Some(r), flag("root")),
+        (None, Some(r)) => Setting::new(Some(r), Source::File),
+        (None, None) => match std::env::var_os("REGCTL_ROOT").filter(|r| !r.is_empty()) {
+            Some(r) => Setting::new(Some(PathBuf::from(r)), Source::Env("REGCTL_ROOT".into())),
+            None => Setting::new(
+                dirs::data_dir().map(|d| d.join("regctl").join("registry")),
+                Source::Default,
+            ),
+        },
+    };
+    let file_notify = match file.notify {
+        None => None,
+        Some(urls) => Some(
+            urls.iter()
+                .map(|u| {
+                    url::Url::parse(u)
+                        .ok()
+                        .filter(|p| matches!(p.scheme(), "http" | "https"))
+                        .with_context(|| {
+                            format!(
+                                "config file {cfg}: [serve] notify: {u:?} is not an http(s) URL"
+                            )
+                        })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        ),
+    };
+    if let Some(bad) = args
+        .notify
+        .iter()
+        .find(|u| !matches!(u.scheme(), "http" | "https"))
+    {
+        bail!("--notify {bad}: give an http:// or https:// URL");
+    }
+    let effective = Effective {
+        retention: pick_opt("retention", args.retention, path(file.retention)),
+        retention_interval: pick(
+            "retention_interval",
+            args.retention_interval,
+            file_duration(&cfg, "retention_interval", file.retention_interval.as_ref())?,
+            server::DEFAULT_RETENTION_INTERVAL,
+        ),
+        retention_dry_run: pick_switch(
+            "retention_dry_run",
+            args.retention_dry_run,
+            file.retention_dry_run,
+        ),
+        notify: pick(
+            "notify",
+            (!args.notify.is_empty()).then_some(args.notify),
+            file_notify,
+            Vec::new(),
+        ),
+        notify_timeout: pick(
+            "notify_timeout",
+            args.notify_timeout,
+            file_duration(&cfg, "notify_timeout", file.notify_timeout.as_ref())?,
+            server::notify::DEFAULT_TIMEOUT,
+        ),
+        addr: pick("addr", args.addr, file.addr, "127.0.0.1".to_owned()),
+        port: pick("port", args.port, file.port, 5000),
+        root,
+        no_delete: pick_switch("no_delete", args.no_delete, file.no_delete),
+        read_only: pick_switch("read_only", args.read_only, file.read_only),
+        htpasswd: pick_opt("htpasswd", args.htpasswd, path(file.htpasswd)),
+        access: pick_opt("access", args.access, path(file.access)),
+        tls_cert: pick_opt("tls_cert", args.tls_cert, path(file.tls_cert)),
+        tls_key: pick_opt("tls_key", args.tls_key, path(file.tls_key)),
+        gc_interval: pick_opt(
+            "gc_interval",
+            args.gc_interval,
+            file_duration(&cfg, "gc_interval", file.gc_interval.as_ref())?,
+        ),
+        max_connections: pick_opt("max_connections", args.max_connections, max_connections),
+        idle_timeout: pick(
+            "idle_timeout",
+            args.idle_timeout,
+            file_duration(&cfg, "idle_timeout", file.idle_timeout.as_ref())?,
+            server::IDLE_TIMEOUT,
+        ),
+        body_timeout: pick(
+            "body_timeout",
+            args.body_timeout,
+            file_duration(&cfg, "body_timeout", file.body_timeout.as_ref())?,
+            server::BODY_TIMEOUT,
+        ),
+        metrics_addr: pick_opt("metrics_addr", args.metrics_addr, file.metrics_addr),
+        metrics_public: pick_switch("metrics_public", args.metrics_public, file.metrics_public),
+        metrics_refresh: pick(
+            "metrics_refresh",
+            args.metrics_refresh,
+            file_duration(&cfg, "metrics_refresh", file.metrics_refresh.as_ref())?,
+            server::metrics::DEFAULT_STORAGE_REFRESH,
+        ),
+        log_format: pick("log_format", args.log_format, log_format, LogFormat::Text),
+        no_ui: pick_switch("no_ui", args.no_ui, file.no_ui),
+        cors_origin: pick(
+            "cors_origin",
+            (!args.cors_origin.is_empty()).then_some(args.cors_origin),
+            file.cors_origin,
+            Vec::new(),
+        ),
+    };
+    match (&effective.tls_cert.value, &effective.tls_key.value) {
+        (Some(_), None) => bail!(
+            "a TLS certificate is set ({}) but no key; give --tls-key (or tls_key in [serve])",
+            effective.tls_cert.source
+        ),
+        (None, Some(_)) => bail!(
+            "a TLS key is set ({}) but no certificate; give --tls-cert (or tls_cert in [serve])",
+            effective.tls_key.source
+        ),
+        _ => {}
+    }
+    Ok(effective)
+}
+
+/// A TOML value, so the output can be pasted into `[serve]`.
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+fn show_path(p: &Option<PathBuf>) -> Option<String> {
+    p.as_ref().map(|p| toml_string(&p.display().to_string()))
+}
+
+fn show_duration(d: Duration) -> String {
+    toml_string(&humantime::format_duration(d).to_string())
+}
+
+impl Effective {
+    /// `key = value  # source` lines; unset settings are commented out.
+    fn render(&self) -> String {
+        let mut rows: Vec<(&str, Option<String>, &Source)> = vec![
+            (
+                "addr",
+                Some(toml_string(&self.addr.value)),
+                &self.addr.source,
+            ),
+            ("port", Some(self.port.value.to_string()), &self.port.source),
+            ("root", show_path(&self.root.value), &self.root.source),
+            (
+                "no_delete",
+                Some(self.no_delete.value.to_string()),
+                &self.no_delete.source,
+            ),
+            (
+                "read_only",
+                Some(self.read_only.value.to_string()),
+                &self.read_only.source,
+            ),
+            (
+                "htpasswd",
+                show_path(&self.htpasswd.value),
+                &self.htpasswd.source,
+            ),
+            (
+                "tls_cert",
+                show_path(&self.tls_cert.value),
+                &self.tls_cert.source,
+            ),
+            (
+                "tls_key",
+                show_path(&self.tls_key.value),
+                &self.tls_key.source,
+            ),
+            (
+                "gc_interval",
+                self.gc_interval.value.map(show_duration),
+                &self.gc_interval.source,
+            ),
+            (
+                "max_connections",
+                self.max_connections.value.map(|n| n.to_string()),
+                &self.max_connections.source,
+            ),
+            (
+                "idle_timeout",
+                Some(show_duration(self.idle_timeout.value)),
+                &self.idle_timeout.source,
+            ),
+            (
+                "body_timeout",
+                Some(show_duration(self.body_timeout.value)),
+                &self.body_timeout.source,
+            ),
+            (
+                "metrics_addr",
+                self.metrics_addr.value.as_deref().map(toml_string),
+                &self.metrics_addr.source,
+            ),
+            (
+                "metrics_public",
+                Some(self.metrics_public.value.to_string()),
+                &self.metrics_public.source,
+            ),
+            (
+                "metrics_refresh",
+                Some(show_duration(self.metrics_refresh.value)),
+                &self.metrics_refresh.source,
+            ),
+            (
+                "log_format",
+                Some(toml_string(match self.log_format.value {
+                    LogFormat::Text => "text",
+                    LogFormat::Json => "json",
+                })),
+                &self.log_format.source,
+            ),
+        ];
+        let notify = (!self.notify.value.is_empty()).then(|| {
+            let urls: Vec<String> = self
+                .notify
+                .value
+                .iter()
+                .map(|u| toml_string(u.as_str()))
+                .collect();
+            format!("[{}]", urls.join(", "))
+        });
+        rows.push(("notify", notify, &self.notify.source));
+        rows.push((
+            "no_ui",
+            Some(self.no_ui.value.to_string()),
+            &self.no_ui.source,
+        ));
+        let origins = (!self.cors_origin.value.is_empty()).then(|| {
+            let quoted: Vec<String> = self
+                .cors_origin
+                .value
+                .iter()
+                .map(|o| toml_string(o))
+                .collect();
+            format!("[{}]", quoted.join(", "))
+        });
+        rows.push(("cors_origin", origins, &self.cors_origin.source));
+        rows.push((
+            "notify_timeout",
+            Some(show_duration(self.notify_timeout.value)),
+            &self.notify_timeout.source,
+        ));
+        rows.push((
+            "retention",
+            show_path(&self.retention.value),
+            &self.retention.source,
+        ));
+        rows.push((
+            "retention_interval",
+            Some(show_duration(self.retention_interval.value)),
+            &self.retention_interval.source,
+        ));
+        rows.push((
+            "retention_dry_run",
+            Some(self.retention_dry_run.value.to_string()),
+            &self.retention_dry_run.source,
+        ));
+        let mut out = String::from("[serve]\n");
+        for (key, value, source) in rows {
+            let line = match value {
+                Some(v) => format!("{key} = {v}"),
+                None => format!("# {key} (not set)"),
+            };
+            out.push_str(&format!("{line:<48} # {source}\n"));
+        }
+        out
+    }
 }
 
 fn init_logging(format: LogFormat) {
@@ -113,12 +504,40 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging(args.log_format);
-    let root = match args.root {
-        Some(r) => r,
-        None => default_root()?,
-    };
+/// SIGHUP re-reads the access file; a bad one is logged (line and reason)
+/// and the rules in force stay.
+async fn reload_on_hangup(access: std::sync::Arc<server::access::AccessControl>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; the access file will not be reloaded");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            // The error is logged by reload itself.
+            let _ = access.reload();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = access;
+}
+
+pub async fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
+    let print = args.print_config;
+    let eff = resolve(args, settings)?;
+    if print {
+        let mut out = std::io::stdout();
+        let _ = write!(out, "{}", eff.render());
+        let _ = out.flush();
+        return Ok(());
+    }
+    init_logging(eff.log_format.value);
+    let root = eff
+        .root
+        .value
+        .clone()
+        .context("cannot find a data directory for the default root; pass --root DIR")?;
     std::fs::create_dir_all(&root)
         .with_context(|| format!("cannot create the storage root {}", root.display()))?;
     let root = root.canonicalize().unwrap_or(root);
@@ -128,29 +547,48 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _lock = RootLock::shared(&root)?;
     let config = ServerConfig {
         root: root.clone(),
-        delete_enabled: !args.no_delete,
-        read_only: args.read_only,
-        htpasswd: args.htpasswd,
-        gc_interval: args.gc_interval,
-        ui: !args.no_ui,
-        cors_origins: args.cors_origin,
+        delete_enabled: !eff.no_delete.value,
+        read_only: eff.read_only.value,
+        htpasswd: eff.htpasswd.value.clone(),
+        access: eff.access.value.clone(),
+        notify: eff.notify.value.clone(),
+        notify_timeout: eff.notify_timeout.value,
+        retention: eff.retention.value.clone(),
+        retention_interval: eff.retention_interval.value,
+        retention_dry_run: eff.retention_dry_run.value,
+        gc_interval: eff.gc_interval.value,
+        ui: !eff.no_ui.value,
+        cors_origins: eff.cors_origin.value.clone(),
         limits: server::ConnectionLimits {
-            idle_timeout: args.idle_timeout.unwrap_or(server::IDLE_TIMEOUT),
-            body_timeout: args.body_timeout.unwrap_or(server::BODY_TIMEOUT),
-            max_connections: args.max_connections.map(|n| n as usize),
+            idle_timeout: eff.idle_timeout.value,
+            body_timeout: eff.body_timeout.value,
+            max_connections: eff.max_connections.value.map(|n| n as usize),
+        },
+        metrics: server::MetricsConfig {
+            public: eff.metrics_public.value,
+            separate: eff.metrics_addr.value.is_some(),
+            storage_refresh: eff.metrics_refresh.value,
         },
         ..ServerConfig::new(&root)
     };
     let limits = config.limits.clone();
-    let app = server::router(config)?;
-    let tls = match (args.tls_cert, args.tls_key) {
+    let server::Apps {
+        main: app,
+        metrics: metrics_app,
+        access,
+    } = server::routers(config)?;
+    if let Some(access) = access {
+        tokio::spawn(reload_on_hangup(access));
+    }
+    let tls = match (eff.tls_cert.value, eff.tls_key.value) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,
     };
-    let bind = if args.addr.contains(':') && !args.addr.starts_with('[') {
-        format!("[{}]:{}", args.addr, args.port)
+    let (addr, port) = (&eff.addr.value, eff.port.value);
+    let bind = if addr.contains(':') && !addr.starts_with('[') {
+        format!("[{addr}]:{port}")
     } else {
-        format!("{}:{}", args.addr, args.port)
+        format!("{addr}:{port}")
     };
     let listener = tokio::net::TcpListener::bind(&bind)
         .await
@@ -166,6 +604,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "listening on {scheme}://{local} (root: {})",
         root.display()
     );
+    if let Some(addr) = &eff.metrics_addr.value {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for --metrics-addr"))?;
+        let local = listener.local_addr()?;
+        let _ = writeln!(out, "metrics on http://{local}/metrics");
+        tokio::spawn(async move {
+            if let Err(e) = server::serve(listener, metrics_app, None, shutdown_signal()).await {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
+    }
     let _ = out.flush();
     server::serve_with_limits(listener, app, tls, limits, shutdown_signal()).await?;
     Ok(())

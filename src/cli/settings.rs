@@ -46,7 +46,7 @@ pub struct Setting<T> {
 }
 
 impl<T> Setting<T> {
-    fn new(value: T, source: Source) -> Self {
+    pub fn new(value: T, source: Source) -> Self {
         Setting { value, source }
     }
 }
@@ -64,6 +64,41 @@ pub struct FileConfig {
     /// Per-registry settings, keyed by `host[:port]`.
     #[serde(default)]
     pub registries: BTreeMap<String, RegistryConfig>,
+    /// `regctl serve`'s settings (its flags, with `_` for `-`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serve: Option<ServeFileConfig>,
+}
+
+/// The `[serve]` section: every `regctl serve` flag, named as the flag with
+/// `_` for `-`. Durations are strings (`"24h"`); relative paths are taken
+/// from the config file's directory.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeFileConfig {
+    pub addr: Option<String>,
+    pub port: Option<u16>,
+    pub root: Option<PathBuf>,
+    pub no_delete: Option<bool>,
+    pub read_only: Option<bool>,
+    pub htpasswd: Option<PathBuf>,
+    pub access: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub gc_interval: Option<String>,
+    pub max_connections: Option<u32>,
+    pub idle_timeout: Option<String>,
+    pub body_timeout: Option<String>,
+    pub log_format: Option<String>,
+    pub metrics_addr: Option<String>,
+    pub metrics_public: Option<bool>,
+    pub metrics_refresh: Option<String>,
+    pub notify: Option<Vec<String>>,
+    pub notify_timeout: Option<String>,
+    pub retention: Option<PathBuf>,
+    pub retention_interval: Option<String>,
+    pub retention_dry_run: Option<bool>,
+    pub no_ui: Option<bool>,
+    pub cors_origin: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -142,6 +177,10 @@ pub struct Settings {
     pub timeout: Setting<HumanDuration>,
     pub docker_config: Setting<Option<PathBuf>>,
     pub registries: BTreeMap<String, RegistryConfig>,
+    /// The config file's `[serve]` section, and the file's directory (for
+    /// relative paths in it).
+    #[serde(skip)]
+    pub serve: Option<(ServeFileConfig, PathBuf)>,
 }
 
 fn default_config_path() -> Option<(PathBuf, Source)> {
@@ -246,7 +285,7 @@ impl Settings {
             None => Setting::new(default_docker_config_path(), Source::Default),
         };
         Ok(Settings {
-            config_file: Setting::new(config_path, config_source),
+            config_file: Setting::new(config_path.clone(), config_source),
             config_file_loaded: loaded,
             default_registry,
             insecure,
@@ -254,6 +293,14 @@ impl Settings {
             timeout,
             docker_config,
             registries: file.registries,
+            serve: file.serve.map(|serve| {
+                let dir = config_path
+                    .as_deref()
+                    .and_then(Path::parent)
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
+                (serve, dir)
+            }),
         })
     }
 

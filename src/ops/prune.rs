@@ -13,6 +13,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use regex::Regex;
 use serde::Serialize;
 
+use super::du::{ApiSource, UsageError, UsageSource};
 use crate::client::{Client, ClientError, UntagMethod};
 use crate::types::time::parse_rfc3339;
 use crate::types::{Digest, ImageConfig, Manifest, ManifestBody, Reference};
@@ -71,28 +72,17 @@ pub struct PrunePlan {
 
 /// The digest a tag points at and its creation time.
 async fn examine(
-    client: &Client,
-    repo: &Reference,
+    src: &dyn UsageSource,
+    repo: &str,
     tag: String,
-) -> Result<TagDecision, ClientError> {
-    let manifest = client
-        .manifest_get(
-            &repo
-                .with_tag(&tag)
-                .map_err(|e| ClientError::InvalidResponse {
-                    url: repo.to_string(),
-                    reason: format!("tag {tag:?}: {e}"),
-                })?,
-        )
-        .await?;
+) -> Result<TagDecision, UsageError> {
+    let manifest = src.manifest(repo, &tag).await?;
     let created = match manifest.body() {
         ManifestBody::Index(index) => {
             let mut newest: Option<(SystemTime, String)> = None;
             for child in &index.manifests {
-                let m = client
-                    .manifest_get(&repo.with_digest(child.digest.clone()))
-                    .await?;
-                if let Some((t, s)) = created_of(client, repo, &m).await?
+                let m = src.manifest(repo, &child.digest.to_string()).await?;
+                if let Some((t, s)) = created_of(src, repo, &m).await?
                     && newest.as_ref().is_none_or(|(n, _)| t > *n)
                 {
                     newest = Some((t, s));
@@ -100,7 +90,7 @@ async fn examine(
             }
             newest
         }
-        _ => created_of(client, repo, &manifest).await?,
+        _ => created_of(src, repo, &manifest).await?,
     };
     Ok(TagDecision {
         tag,
@@ -112,15 +102,15 @@ async fn examine(
 }
 
 async fn created_of(
-    client: &Client,
-    repo: &Reference,
+    src: &dyn UsageSource,
+    repo: &str,
     m: &Manifest,
-) -> Result<Option<(SystemTime, String)>, ClientError> {
+) -> Result<Option<(SystemTime, String)>, UsageError> {
     let ManifestBody::Image(image) = m.body() else {
         return Ok(None);
     };
-    let bytes = client
-        .blob_get_bytes(repo, &image.config.digest, MAX_CONFIG)
+    let bytes = src
+        .small_blob(repo, &image.config.digest, MAX_CONFIG)
         .await?;
     let Ok(config) = serde_json::from_slice::<ImageConfig>(&bytes) else {
         return Ok(None);
@@ -130,6 +120,20 @@ async fn created_of(
         .and_then(|s| parse_rfc3339(&s).map(|t| (t, s))))
 }
 
+/// Every tag of `repo` with its digest and creation time, from any source
+/// (a registry's API, or a storage root for the server's retention).
+pub async fn examine_tags(
+    src: &dyn UsageSource,
+    repo: &str,
+) -> Result<Vec<TagDecision>, UsageError> {
+    let tags = src.tags(repo).await?;
+    stream::iter(tags)
+        .map(|tag| examine(src, repo, tag))
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await
+}
+
 /// Decides every tag of `repo` against the policy, as of `now`.
 pub async fn plan(
     client: &Client,
@@ -137,13 +141,29 @@ pub async fn plan(
     policy: &Policy,
     now: SystemTime,
 ) -> Result<PrunePlan, ClientError> {
-    let tags = client.tags(repo, None).await?;
-    let mut decisions: Vec<TagDecision> = stream::iter(tags)
-        .map(|tag| examine(client, repo, tag))
-        .buffered(CONCURRENCY)
-        .try_collect()
-        .await?;
+    let src = ApiSource {
+        client,
+        registry: repo.registry().to_owned(),
+    };
+    let decisions = examine_tags(&src, repo.repository())
+        .await
+        .map_err(|e| match e {
+            UsageError::Client(e) => e,
+            other => ClientError::InvalidResponse {
+                url: repo.to_string(),
+                reason: other.to_string(),
+            },
+        })?;
+    Ok(decide(repo.to_string(), decisions, policy, now))
+}
 
+/// The policy applied to examined tags: which stay (and why) and which go.
+pub fn decide(
+    repository: String,
+    mut decisions: Vec<TagDecision>,
+    policy: &Policy,
+    now: SystemTime,
+) -> PrunePlan {
     for d in &mut decisions {
         d.reason = if policy
             .matching
@@ -192,12 +212,12 @@ pub async fn plan(
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    Ok(PrunePlan {
-        repository: repo.to_string(),
+    PrunePlan {
+        repository,
         keep,
         delete,
         manifests,
-    })
+    }
 }
 
 /// What a prune did.

@@ -103,9 +103,15 @@ pub async fn run(st: &AppState, opts: &GcOptions, dry_run: bool) -> Result<GcRep
             "a garbage collection is already running on this server",
         ));
     };
-    Ok(if dry_run {
-        planned.keep()
-    } else {
-        planned.sweep().await?
-    })
+    if dry_run {
+        return Ok(planned.keep());
+    }
+    let swept = planned.sweep().await;
+    st.metrics.gc_done(
+        swept
+            .as_ref()
+            .ok()
+            .map(|r| r.summary.bytes_freed.unwrap_or(0)),
+    );
+    Ok(swept?)
 }

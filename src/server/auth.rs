@@ -65,6 +65,14 @@ fn basic_credentials(value: &str) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
+/// Whether an `Authorization` value carries no credentials at all: Basic
+/// with an empty user and password, as skopeo and containers/image send
+/// with `--no-creds` after a Basic challenge. Under access rules such a
+/// client is anonymous, not a failed login.
+pub(crate) fn is_empty_basic(value: &str) -> bool {
+    basic_credentials(value).is_some_and(|(user, password)| user.is_empty() && password.is_empty())
+}
+
 /// A hash bcrypt can verify: 60 characters `$2a|b|x|y$NN$...` with a cost
 /// of 4 to 31. Anything else would load, then fail every login silently.
 fn bcrypt_hash_is_usable(hash: &str) -> bool {

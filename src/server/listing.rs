@@ -94,9 +94,22 @@ fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
-pub async fn catalog(state: &AppState, query: Option<&str>) -> Result<Response, ApiError> {
+/// `GET /v2/_catalog`: the repositories `visible` lets through, filtered
+/// before paging so pages stay full and links stay right.
+pub async fn catalog(
+    state: &AppState,
+    query: Option<&str>,
+    visible: impl Fn(&str) -> bool,
+) -> Result<Response, ApiError> {
     let all = state.registry.repositories().await?;
-    let (items, n) = page(&all, query)?;
+    let filtered: Vec<String>;
+    let shown: &[String] = if all.iter().all(|r| visible(r)) {
+        &all
+    } else {
+        filtered = all.iter().filter(|r| visible(r)).cloned().collect();
+        &filtered
+    };
+    let (items, n) = page(shown, query)?;
     let link = next_link("/v2/_catalog", items, n);
     json(
         StatusCode::OK,

@@ -6,14 +6,19 @@
 //! `Docker-Distribution-API-Version` header and the access log are applied
 //! around every request.
 
+pub mod access;
 mod admin;
 mod auth;
 mod blobs;
 mod cors;
 mod error;
+mod health;
 mod hygiene;
 mod listing;
 mod manifests;
+pub mod metrics;
+pub mod notify;
+pub mod retention;
 pub mod route;
 mod tls;
 mod ui;
@@ -29,6 +34,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 
 pub use auth::{
     AuthOutcome, Authenticator, FAILURE_WINDOW, Htpasswd, HtpasswdError, LOCKOUT, MAX_FAILURES,
@@ -54,6 +60,10 @@ use route::Route;
 
 pub(crate) const DIGEST_HEADER: &str = "Docker-Content-Digest";
 
+/// How often `--retention` runs by default.
+pub const DEFAULT_RETENTION_INTERVAL: std::time::Duration =
+    std::time::Duration::from_secs(24 * 3600);
+
 /// How the server runs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -77,6 +87,42 @@ pub struct ServerConfig {
     /// Timeouts and the connection cap; [`serve_with_limits`] applies the
     /// connection-level ones, the router the request-body one.
     pub limits: ConnectionLimits,
+    /// Where `/metrics` is served and whether it needs credentials.
+    pub metrics: MetricsConfig,
+    /// Per-repository access rules (`--access`); `None` lets every
+    /// authenticated (or, without `--htpasswd`, every) client do anything.
+    pub access: Option<PathBuf>,
+    /// Endpoints that get event notifications (`--notify`).
+    pub notify: Vec<url::Url>,
+    /// Time allowed for one notification POST.
+    pub notify_timeout: std::time::Duration,
+    /// Retention rules (`--retention`), applied every `retention_interval`.
+    pub retention: Option<PathBuf>,
+    pub retention_interval: std::time::Duration,
+    /// Only log and count what retention would delete.
+    pub retention_dry_run: bool,
+}
+
+/// `/metrics` options.
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` without credentials even with `--htpasswd`.
+    pub public: bool,
+    /// Serve `/metrics` only on the separate router of [`routers`]
+    /// (`--metrics-addr`), not on the registry's address.
+    pub separate: bool,
+    /// How often the stored-bytes gauges are recomputed.
+    pub storage_refresh: std::time::Duration,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            public: false,
+            separate: false,
+            storage_refresh: metrics::DEFAULT_STORAGE_REFRESH,
+        }
+    }
 }
 
 impl ServerConfig {
@@ -91,6 +137,13 @@ impl ServerConfig {
             ui: true,
             cors_origins: Vec::new(),
             limits: ConnectionLimits::default(),
+            metrics: MetricsConfig::default(),
+            access: None,
+            notify: Vec::new(),
+            notify_timeout: notify::DEFAULT_TIMEOUT,
+            retention: None,
+            retention_interval: DEFAULT_RETENTION_INTERVAL,
+            retention_dry_run: false,
         }
     }
 }
@@ -104,6 +157,8 @@ pub enum ServerError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Cors(#[from] CorsOriginError),
+    #[error(transparent)]
+    Access(#[from] access::AccessError),
     #[error("cannot create the storage root {path}: {source}")]
     Root {
         path: String,
@@ -124,12 +179,31 @@ pub struct AppState {
     usage: ui::UsageCache,
     /// Large manifest PUTs handled at once (see [`manifests::LARGE_MANIFEST`]).
     large_manifests: tokio::sync::Semaphore,
+    metrics: Arc<metrics::Metrics>,
+    access: Option<Arc<access::AccessControl>>,
+    notifier: Option<notify::Notifier>,
+}
+
+/// What [`routers`] builds.
+pub struct Apps {
+    /// The registry.
+    pub main: Router,
+    /// `/metrics` and the health endpoints alone, for `--metrics-addr`.
+    pub metrics: Router,
+    /// The access rules, to reload on SIGHUP.
+    pub access: Option<Arc<access::AccessControl>>,
 }
 
 type SharedState = Arc<AppState>;
 
 /// Builds the application: routes, authentication and logging.
 pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
+    Ok(routers(config)?.main)
+}
+
+/// The registry's router and a second one serving only `/metrics` and the
+/// health endpoints, for `--metrics-addr`. Both share one set of metrics.
+pub fn routers(config: ServerConfig) -> Result<Apps, ServerError> {
     std::fs::create_dir_all(&config.root).map_err(|source| ServerError::Root {
         path: config.root.display().to_string(),
         source,
@@ -140,6 +214,17 @@ pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
         .map(Htpasswd::load)
         .transpose()?
         .map(Authenticator::new);
+    let access = config
+        .access
+        .as_deref()
+        .map(access::AccessControl::load)
+        .transpose()?
+        .map(Arc::new);
+    let retention = config
+        .retention
+        .as_deref()
+        .map(retention::RetentionRules::load)
+        .transpose()?;
     let www_authenticate = HeaderValue::from_str(&format!(
         "Basic realm=\"{}\"",
         config.realm.replace(['"', '\\'], "")
@@ -148,12 +233,16 @@ pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
     let cors = cors::Cors::new(&config.cors_origins)?;
     let state = Arc::new(AppState {
         registry: Registry::new(Arc::new(FsBackend::new(config.root.clone()))),
-        config,
         auth,
         www_authenticate,
         cors,
         usage: ui::UsageCache::default(),
         large_manifests: tokio::sync::Semaphore::new(manifests::LARGE_MANIFEST_PERMITS),
+        metrics: Arc::new(metrics::Metrics::default()),
+        access: access.clone(),
+        notifier: (!config.notify.is_empty())
+            .then(|| notify::Notifier::start(&config.notify, config.notify_timeout)),
+        config,
     });
     if let Some(every) = state.config.gc_interval
         && state.config.delete_enabled
@@ -161,13 +250,66 @@ pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
     {
         tokio::spawn(collect_periodically(Arc::downgrade(&state), every));
     }
-    Ok(Router::new()
+    if let Some(rules) = retention {
+        let cfg = &state.config;
+        if cfg.retention_dry_run || (cfg.delete_enabled && !cfg.read_only) {
+            tokio::spawn(retention::run_periodically(
+                Arc::downgrade(&state),
+                rules,
+                cfg.retention_interval,
+                cfg.retention_dry_run,
+            ));
+        } else {
+            tracing::warn!(target: "regctl::retention", "--retention is ignored: the server does not delete (--no-delete or --read-only); use --retention-dry-run to see what it would do");
+        }
+    }
+    tokio::spawn(metrics::refresh_storage_periodically(
+        Arc::downgrade(&state),
+        state.config.metrics.storage_refresh,
+    ));
+    let probes = || {
+        Router::new()
+            .route("/healthz", get(health::healthz))
+            .route("/readyz", get(health::readyz))
+    };
+    let mut main = probes();
+    if !state.config.metrics.separate {
+        main = main.route("/metrics", get(metrics::scrape));
+    }
+    let main = main
         .fallback(dispatch)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            notify::observe,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(middleware::from_fn_with_state(state.clone(), ui::shell))
         .layer(middleware::from_fn_with_state(state.clone(), cors::layer))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
         .layer(middleware::from_fn(access_log))
-        .with_state(state))
+        .with_state(state.clone());
+    let metrics_only = probes()
+        .route("/metrics", get(metrics::scrape))
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(middleware::from_fn(access_log))
+        .with_state(state);
+    Ok(Apps {
+        main,
+        metrics: metrics_only,
+        access,
+    })
+}
+
+/// Paths answered without credentials even with `--htpasswd`.
+fn is_open_path(state: &AppState, path: &str) -> bool {
+    match path {
+        "/healthz" | "/readyz" => true,
+        "/metrics" => state.config.metrics.public,
+        _ => false,
+    }
 }
 
 /// `--gc-interval`: an online collection with the default options every
@@ -431,29 +573,38 @@ async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Re
             body_timeout,
         ))
     });
-    if let Some(auth) = &state.auth {
+    let open = is_open_path(&state, req.uri().path());
+    // Who is asking: `None` for no credentials (or no --htpasswd).
+    let mut user = None;
+    if let Some(auth) = &state.auth
+        && !open
+    {
         let value = req
             .headers()
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !(state.access.is_some() && auth::is_empty_basic(v)));
         let peer = req
             .extensions()
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip());
         match auth.authenticate(value, peer).await {
-            AuthOutcome::Allowed(_) => {}
+            AuthOutcome::Allowed(name) => user = Some(name),
+            // With access rules, a request without credentials goes on as
+            // "anonymous" (the rules decide), except the `/v2/` ping, whose
+            // challenge is how clients learn to log in.
+            AuthOutcome::Denied
+                if value.is_none()
+                    && state.access.is_some()
+                    && route::parse(req.uri().path()) != Some(Route::Base) => {}
             AuthOutcome::Denied => {
-                let mut resp = ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    ErrorCode::Unauthorized,
-                    "authentication required",
-                )
-                .into_response();
-                resp.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, state.www_authenticate.clone());
-                return refuse(req, resp).await;
+                if value.is_some() {
+                    state.metrics.auth_failed();
+                }
+                return refuse(req, challenge(&state, "authentication required")).await;
             }
             AuthOutcome::Throttled(wait) => {
+                state.metrics.auth_throttled();
                 let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 let mut resp = ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -466,6 +617,20 @@ async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Re
                 return refuse(req, resp).await;
             }
         }
+    }
+    let mut req = req;
+    req.extensions_mut().insert(notify::Identity(user.clone()));
+    if let Some(access) = &state.access
+        && !open
+    {
+        let rules = access.current();
+        if let Err(resp) = authorize(&state, &rules, user.as_deref(), &mut req) {
+            return refuse(req, *resp).await;
+        }
+        req.extensions_mut().insert(Visible {
+            rules,
+            user: user.clone(),
+        });
     }
     let method = req.method();
     let writes = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -482,6 +647,104 @@ async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Re
         return refuse(req, resp).await;
     }
     with_api_version(next.run(req).await)
+}
+
+/// 401 with the Basic challenge.
+fn challenge(state: &AppState, message: &str) -> Response {
+    let mut resp =
+        ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message).into_response();
+    resp.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, state.www_authenticate.clone());
+    resp
+}
+
+/// Under access rules: which repositories the catalog shows a client.
+#[derive(Clone)]
+struct Visible {
+    rules: Arc<access::AccessRules>,
+    user: Option<String>,
+}
+
+/// What a request needs under the access rules: an action and the
+/// repository it is on. `None` for requests that need no rule (the ping,
+/// the catalog, which is filtered instead, and unknown paths, which 404).
+fn needed(method: &Method, route: &Route<'_>) -> Option<(access::Action, String)> {
+    use access::Action;
+    let (action, name) = match route {
+        Route::Base | Route::Catalog => return None,
+        Route::AdminGc => return Some((Action::Gc, String::new())),
+        // The web UI's views span repositories (lists, sizes, the gc plan):
+        // under access rules they are for those who may collect garbage.
+        Route::Ui { what: "info" } => return None,
+        Route::Ui { .. } => return Some((Action::Gc, String::new())),
+        Route::Tags { name } | Route::Referrers { name, .. } => (Action::Pull, *name),
+        Route::Manifest { name, .. } | Route::Blob { name, .. } => match *method {
+            Method::GET | Method::HEAD => (Action::Pull, *name),
+            Method::DELETE => (Action::Delete, *name),
+            _ => (Action::Push, *name),
+        },
+        Route::UploadStart { name } | Route::Upload { name, .. } => (Action::Push, *name),
+    };
+    Some((action, name.to_owned()))
+}
+
+/// Checks a request against the access rules: 403 DENIED for a user the
+/// rules do not allow, a 401 challenge for a client without credentials.
+/// A cross-repository mount from a repository the user may not pull is
+/// turned into a plain upload (202), as the distribution spec has a
+/// registry do when it cannot mount.
+fn authorize(
+    state: &AppState,
+    rules: &access::AccessRules,
+    user: Option<&str>,
+    req: &mut Request,
+) -> Result<(), Box<Response>> {
+    let path = req.uri().path().to_owned();
+    let Some(route) = route::parse(&path) else {
+        return Ok(());
+    };
+    let Some((action, repo)) = needed(req.method(), &route) else {
+        return Ok(());
+    };
+    if !rules.allows(user, action, &repo) {
+        let what = if action == access::Action::Gc {
+            "run the garbage collection".to_owned()
+        } else {
+            format!("{} {repo}", action.as_str())
+        };
+        return Err(Box::new(match user {
+            None => challenge(state, &format!("authentication required to {what}")),
+            Some(name) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Denied,
+                format!("{name} may not {what} (access rules)"),
+            )
+            .into_response(),
+        }));
+    }
+    if matches!(route, Route::UploadStart { .. })
+        && let Some(query) = req.uri().query()
+        && let Some(from) = query_param(Some(query), "from")
+        && query_param(Some(query), "mount").is_some()
+        && !rules.allows(user, access::Action::Pull, &from)
+    {
+        let kept: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .filter(|(k, _)| k != "mount" && k != "from")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(kept)
+            .finish();
+        let uri = if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{query}")
+        };
+        if let Ok(uri) = uri.parse() {
+            *req.uri_mut() = uri;
+        }
+    }
+    Ok(())
 }
 
 fn with_api_version(mut resp: Response) -> Response {
@@ -503,7 +766,16 @@ async fn dispatch(State(state): State<SharedState>, req: Request) -> Response {
     let st = state.as_ref();
     let result = match (&parts.method, route) {
         (&Method::GET | &Method::HEAD, Route::Base) => Ok(base(head)),
-        (&Method::GET, Route::Catalog) => listing::catalog(st, query).await,
+        (&Method::GET, Route::Catalog) => {
+            let visible = parts.extensions.get::<Visible>();
+            listing::catalog(st, query, |repo| {
+                visible.is_none_or(|v| {
+                    v.rules
+                        .allows(v.user.as_deref(), access::Action::Pull, repo)
+                })
+            })
+            .await
+        }
         (&Method::POST, Route::AdminGc) => {
             let peer = parts
                 .extensions

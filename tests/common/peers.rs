@@ -59,6 +59,9 @@ impl Serve {
             .arg(root)
             .args(extra)
             .env("NO_COLOR", "1")
+            // The server reads the config file's [serve] section: keep a
+            // developer's own settings out of the tests.
+            .env("XDG_CONFIG_HOME", root.with_file_name("xdg-config"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -166,6 +169,14 @@ impl DistRegistry {
             htpasswd.display()
         );
         Self::start_in(dir, &root, true, &auth)
+    }
+
+    /// Starts on a fresh root with more top-level config.yml sections
+    /// (e.g. `notifications:`).
+    pub fn start_with_config(extra: &str) -> Option<DistRegistry> {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        Self::start_in(dir, &root, true, extra)
     }
 
     /// Serves an existing root (e.g. one written by `regctl serve`).
