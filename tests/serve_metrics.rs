@@ -144,20 +144,22 @@ async fn metrics_parse_and_move_with_traffic() {
     assert_eq!(r.status().as_u16(), 404);
 
     // The stored-bytes gauges come from the background refresh: wait for
-    // one that has seen the push (bounded).
+    // one that has seen the whole push (bounded). A refresh that ran while
+    // the push was half-way saw the repository with its blobs but no
+    // manifest yet, so mere presence of the series is not enough.
     let deadline = Instant::now() + Duration::from_secs(20);
+    let repo_bytes = [("repository", "team/app")];
     let after = loop {
         let s = scrape(&addr, None).await;
-        if has(
-            &s,
-            "regctl_storage_repository_bytes",
-            &[("repository", "team/app")],
-        ) {
+        if has(&s, "regctl_storage_repository_bytes", &repo_bytes)
+            && value(&s, "regctl_storage_repository_bytes", &repo_bytes) == img.stored_size() as f64
+        {
             break s;
         }
         assert!(
             Instant::now() < deadline,
-            "no stored-bytes gauge for team/app"
+            "the stored-bytes gauge for team/app never showed the push: {}",
+            value(&s, "regctl_storage_repository_bytes", &repo_bytes)
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
