@@ -2,6 +2,8 @@
 //! garbage collector. No HTTP here: handlers translate to and from it.
 
 pub mod backend;
+#[cfg(test)]
+mod contract;
 pub mod error;
 pub mod fs;
 pub mod gc;
@@ -9,11 +11,11 @@ pub mod lock;
 pub mod paths;
 pub mod registry;
 
-pub use backend::{Backend, ByteReader, ByteStream, Meta};
+pub use backend::{Backend, ByteReader, ByteStream, Meta, WalkEntry};
 pub use error::StorageError;
 pub use fs::FsBackend;
 pub use lock::{LockError, RootLock};
 pub use paths::{RepoName, TagName, UploadId};
 pub use registry::{
-    ManifestRef, PutManifest, Registry, StoredManifest, byte_stream, catalog_order,
+    ManifestRef, PutManifest, Registry, RepositoryScan, StoredManifest, byte_stream, catalog_order,
 };

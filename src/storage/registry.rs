@@ -177,6 +177,27 @@ type TagCache = HashMap<RepoName, (SystemTime, Arc<Vec<String>>)>;
 /// How many repositories' tag lists are cached.
 const TAG_CACHE_REPOSITORIES: usize = 4096;
 
+/// Link files hold a digest: anything larger is not read as one by a walk.
+const MAX_LINK_SIZE: u64 = 1024;
+
+/// What [`Registry::scan_repository`] found in a repository.
+#[derive(Debug, Default)]
+pub struct RepositoryScan {
+    /// Manifest revisions (from their link's path) and their link's meta.
+    pub revisions: Vec<(Digest, super::backend::Meta)>,
+    /// Tags with a `current/link`, and the digest it holds (`None`: unreadable).
+    pub tags: Vec<(TagName, Option<Digest>)>,
+    /// Layer links (from their path) and their meta.
+    pub layers: Vec<(Digest, super::backend::Meta)>,
+}
+
+/// The algorithm a storage directory is named after (`sha256`, `sha512`).
+pub(super) fn algorithm_named(name: &str) -> Option<Algorithm> {
+    [Algorithm::Sha256, Algorithm::Sha512]
+        .into_iter()
+        .find(|a| a.as_str() == name)
+}
+
 fn link_bytes(d: &Digest) -> Bytes {
     // registry:2 link files hold the digest with no trailing newline.
     Bytes::from(d.to_string())
@@ -361,6 +382,59 @@ impl Registry {
             }
         }
         Ok(out)
+    }
+
+    /// A repository's revisions, tags and layer links in two walks (its
+    /// `_manifests` and `_layers`), link files read on the way: what
+    /// garbage collection and `du` need, without a round trip per link.
+    pub async fn scan_repository(&self, repo: &RepoName) -> Result<RepositoryScan> {
+        let mut scan = RepositoryScan::default();
+        for entry in self
+            .backend
+            .walk(&paths::manifests_dir(repo), MAX_LINK_SIZE)
+            .await?
+        {
+            let parts: Vec<&str> = entry.key.split('/').collect();
+            match parts.as_slice() {
+                ["revisions", algo, hex, "link"] if !entry.meta.is_dir => {
+                    if let Some(algo) = algorithm_named(algo)
+                        && let Ok(d) = Digest::new(algo, hex)
+                    {
+                        scan.revisions.push((d, entry.meta));
+                    }
+                }
+                ["tags", tag, "current", "link"] if !entry.meta.is_dir => {
+                    if let Ok(tag) = TagName::new(tag) {
+                        let target = entry.content.as_deref().and_then(parse_link);
+                        scan.tags.push((tag, target));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for entry in self
+            .backend
+            .walk(&format!("{}/_layers", paths::repo_dir(repo)), 0)
+            .await?
+        {
+            if let [algo, hex, "link"] = entry.key.split('/').collect::<Vec<_>>().as_slice()
+                && !entry.meta.is_dir
+                && let Some(algo) = algorithm_named(algo)
+                && let Ok(d) = Digest::new(algo, hex)
+            {
+                scan.layers.push((d, entry.meta));
+            }
+        }
+        Ok(scan)
+    }
+
+    /// The stored bytes of many manifests (blob data), in one batch;
+    /// `None` where the data is missing.
+    pub async fn read_manifests(&self, digests: &[Digest]) -> Result<Vec<Option<Bytes>>> {
+        Ok(self
+            .backend
+            .get_many(digests.iter().map(paths::blob_data).collect())
+            .await?)
     }
 
     // ---- blobs ----------------------------------------------------------
