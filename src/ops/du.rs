@@ -211,9 +211,10 @@ impl UsageSource for StorageSource<'_> {
         limit: usize,
     ) -> Result<Bytes, UsageError> {
         let name = RepoName::new(repo)?;
-        let Some(size) = self.registry.repo_blob_size(&name, digest).await? else {
+        let Some(blob) = self.registry.open_blob(&name, digest).await? else {
             return Err(StorageError::BlobUnknown(digest.clone()).into());
         };
+        let size = blob.size;
         if size > limit as u64 {
             return Err(UsageError::ConfigTooLarge {
                 location: repo.to_owned(),
@@ -222,10 +223,7 @@ impl UsageSource for StorageSource<'_> {
                 limit,
             });
         }
-        let mut stream = self
-            .registry
-            .blob_stream(&name, digest, 0, size, 64 * 1024)
-            .await?;
+        let mut stream = blob.stream(0, size, 64 * 1024).await?;
         let mut buf = Vec::with_capacity(size as usize);
         while let Some(chunk) = stream.next().await {
             buf.extend_from_slice(&chunk.map_err(StorageError::Io)?);

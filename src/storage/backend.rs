@@ -89,7 +89,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> io::Result<()>;
 
     /// Every key under `prefix`, recursively, directories included (with
-    /// `is_dir`), sorted by key; objects of at most `read_up_to` bytes come
+    /// `is_dir`; a directory's size and time are not meaningful), sorted by key; objects of at most `read_up_to` bytes come
     /// with their content (a walk reads links as it goes). Empty when the
     /// prefix does not exist. A backend does this in as few round trips as
     /// it can: garbage collection and `du` walk a whole root with it.

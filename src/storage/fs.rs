@@ -120,17 +120,26 @@ fn walk_blocking(base: &Path, read_up_to: u64) -> io::Result<Vec<WalkEntry>> {
             if name.starts_with(".tmp-") {
                 continue;
             }
-            // Gone since the listing (a concurrent delete): not there.
-            let Some(m) = not_found_is_none(entry.metadata()).map_err(|e| at(&entry.path(), e))?
-            else {
-                continue;
-            };
             let key = if rel.is_empty() {
                 name
             } else {
                 format!("{rel}/{name}")
             };
-            let meta = meta_of(&m);
+            // A directory is known from the listing itself (d_type): no
+            // `statx` for the tens of thousands of link directories.
+            let meta = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                Meta {
+                    size: 0,
+                    modified: std::time::UNIX_EPOCH,
+                    is_dir: true,
+                }
+            } else {
+                // Gone since the listing (a concurrent delete): not there.
+                match not_found_is_none(entry.metadata()).map_err(|e| at(&entry.path(), e))? {
+                    Some(m) => meta_of(&m),
+                    None => continue,
+                }
+            };
             let content = if !meta.is_dir && meta.size <= read_up_to {
                 not_found_is_none(std::fs::read(entry.path()))
                     .map_err(|e| at(&entry.path(), e))?

@@ -5,7 +5,7 @@
 //! lists what is not; [`sweep`] removes it. The two are separate so the CLI
 //! can show the plan and ask before anything is deleted.
 //!
-//! Writes that race an online collection are protected by [`GcCoordinator`]:
+//! Writes that race an online collection are protected by [`super::gc_coordinator::GcCoordinator`]:
 //! from the moment a collection begins, every digest the server links,
 //! checks or stores is recorded as *touched*, and the sweep skips touched
 //! digests. Manifest writes hold the coordinator's gate (shared) across
@@ -15,10 +15,7 @@
 //! `MANIFEST_BLOB_UNKNOWN`; it never stores a manifest whose blob is deleted.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
-
-use tokio::sync::{RwLock, RwLockReadGuard};
 
 use super::backend::{Meta, WalkEntry};
 use super::error::{Result, StorageError};
@@ -50,42 +47,6 @@ pub struct Collection {
     layer_links: Vec<(RepoName, Digest)>,
 }
 
-/// Coordination between a running collection and the writes of a server in
-/// the same process. Held by [`Registry`].
-#[derive(Default)]
-pub struct GcCoordinator {
-    gate: RwLock<()>,
-    touched: Mutex<Option<HashSet<Digest>>>,
-    running: tokio::sync::Mutex<()>,
-}
-
-impl GcCoordinator {
-    /// Held (shared) by a write across its checks and its links.
-    pub(super) async fn writing(&self) -> RwLockReadGuard<'_, ()> {
-        self.gate.read().await
-    }
-
-    /// Records that a write or a check used these digests.
-    pub(super) fn touch<'a>(&self, digests: impl IntoIterator<Item = &'a Digest>) {
-        let mut touched = self.touched.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(set) = touched.as_mut() {
-            set.extend(digests.into_iter().cloned());
-        }
-    }
-
-    fn is_touched(&self, d: &Digest) -> bool {
-        self.touched
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .is_some_and(|s| s.contains(d))
-    }
-
-    fn set_recording(&self, on: bool) {
-        *self.touched.lock().unwrap_or_else(|e| e.into_inner()) = on.then(HashSet::new);
-    }
-}
-
 /// A collection in progress: at most one per registry; recording of touched
 /// digests stops when it is dropped.
 pub struct GcRun<'a> {
@@ -107,8 +68,8 @@ impl Drop for GcRun<'_> {
 /// and the mark sees all of it; a manifest whose tag was not yet written
 /// would otherwise look untagged to the mark and be swept after its 201.
 pub async fn begin(registry: &Registry) -> Option<GcRun<'_>> {
-    let running = registry.gc().running.try_lock().ok()?;
-    let gate = registry.gc().gate.write().await;
+    let running = registry.gc().try_run()?;
+    let gate = registry.gc().exclusive().await;
     registry.gc().set_recording(true);
     drop(gate);
     Some(GcRun {
@@ -548,7 +509,7 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
     let mut summary = GcSummary::default();
 
     for batch in plan.manifests.chunks(SWEEP_BATCH) {
-        let _gate = coord.gate.write().await;
+        let _gate = coord.exclusive().await;
         let mut keys = Vec::new();
         let mut tags: HashMap<&str, Vec<TagName>> = HashMap::new();
         for m in batch {
@@ -574,7 +535,7 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
 
     for link in &plan.links {
         let repo = RepoName::new(&link.repository)?;
-        let _gate = coord.gate.write().await;
+        let _gate = coord.exclusive().await;
         let removed = match link.kind {
             LinkKind::Revision => {
                 let d: Digest = link.name.parse().map_err(invalid_plan)?;
@@ -612,7 +573,7 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
 
     let mut bytes = 0;
     for batch in plan.blobs.chunks(SWEEP_BATCH) {
-        let _gate = coord.gate.write().await;
+        let _gate = coord.exclusive().await;
         let mut keys = Vec::new();
         for blob in batch {
             if coord.is_touched(&blob.digest) {
@@ -631,7 +592,7 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
     summary.bytes_freed = Some(bytes);
 
     for batch in collection.layer_links.chunks(SWEEP_BATCH) {
-        let _gate = coord.gate.write().await;
+        let _gate = coord.exclusive().await;
         let present = backend
             .stat_many(batch.iter().map(|(_, d)| paths::blob_data(d)).collect())
             .await?;
@@ -656,7 +617,7 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
 
     for name in &plan.repositories {
         let repo = RepoName::new(name)?;
-        let _gate = coord.gate.write().await;
+        let _gate = coord.exclusive().await;
         if !registry.tags(&repo).await?.is_empty() || !registry.revisions(&repo).await?.is_empty() {
             summary.skipped_in_use += 1;
             continue;

@@ -7,6 +7,7 @@ mod contract;
 pub mod error;
 pub mod fs;
 pub mod gc;
+pub mod gc_coordinator;
 pub mod lock;
 pub mod paths;
 pub mod registry;
@@ -17,5 +18,6 @@ pub use fs::FsBackend;
 pub use lock::{LockError, RootLock};
 pub use paths::{RepoName, TagName, UploadId};
 pub use registry::{
-    ManifestRef, PutManifest, Registry, RepositoryScan, StoredManifest, byte_stream, catalog_order,
+    ManifestRef, OpenBlob, PutManifest, Registry, RepositoryScan, StoredManifest, byte_stream,
+    catalog_order,
 };
