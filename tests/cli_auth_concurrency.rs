@@ -7,10 +7,8 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -37,20 +35,10 @@ fn htpasswd(dir: &Path) -> std::path::PathBuf {
 }
 
 fn login(home: &Path, addr: &str) {
-    let mut child = regctl(home)
-        .args(["login", addr, "-u", USER, "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASS}\n").as_bytes())
-        .unwrap();
-    run_ok(child.wait_with_output().unwrap());
+    run_ok(common::output_with_stdin(
+        regctl(home).args(["login", addr, "-u", USER, "--password-stdin"]),
+        format!("{PASS}\n").as_bytes(),
+    ));
 }
 
 /// An 8-layer image in an OCI layout under `home`.

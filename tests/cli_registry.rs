@@ -732,21 +732,10 @@ async fn login_round_trip(addr: &str) {
     );
 
     let login = |pass: &str| {
-        use std::io::Write;
-        let mut child = regctl(h)
-            .args(["login", addr, "-u", "admin", "--password-stdin"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{pass}\n").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = common::output_with_stdin(
+            regctl(h).args(["login", addr, "-u", "admin", "--password-stdin"]),
+            format!("{pass}\n").as_bytes(),
+        );
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stderr).into_owned(),

@@ -182,23 +182,10 @@ fn serve_over_tls_with_htpasswd_accepts_only_trusted_logged_in_clients() {
     )
     .unwrap();
     let run = |args: &[&str], stdin: &str| {
-        use std::io::Write;
-        let mut child = regctl(d)
-            .arg("--config")
-            .arg(&cfg)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = common::output_with_stdin(
+            regctl(d).arg("--config").arg(&cfg).args(args),
+            stdin.as_bytes(),
+        );
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stderr).into_owned(),

@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -46,20 +46,10 @@ fn parser_available() -> bool {
 
 /// Parses an exposition with the real parser; a parse error fails the test.
 fn parse(text: &str) -> Vec<Sample> {
-    let mut child = Command::new("python3")
-        .args(["-c", PARSER])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::output_with_stdin(
+        Command::new("python3").args(["-c", PARSER]),
+        text.as_bytes(),
+    );
     assert!(
         out.status.success(),
         "prometheus_client rejected the exposition: {}\n{text}",

@@ -31,6 +31,20 @@ pub fn regctl(home: &Path) -> Command {
     c
 }
 
+/// Runs `cmd` with `input` on its stdin (e.g. `login --password-stdin`)
+/// and collects its output.
+pub fn output_with_stdin(cmd: &mut Command, input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Asserts that a regctl run succeeded (showing its stderr if not) and
 /// returns its stdout.
 pub fn run_ok(out: std::process::Output) -> String {
