@@ -78,9 +78,7 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
     if let Some(root) = &args.root {
         regctl::ops::gc::check_root(root)?;
         let registry = Registry::new(Arc::new(FsBackend::new(root)));
-        let src = StorageSource {
-            registry: &registry,
-        };
+        let src = StorageSource::new(&registry);
         return match &args.target {
             Some(repo) => per_tag(&src, repo, platform, format).await,
             None => {
@@ -128,15 +126,22 @@ async fn collectable(registry: &Registry) -> anyhow::Result<(u64, u64)> {
     let run = gc::begin(registry)
         .await
         .context("another collection runs in this process")?;
-    let keep_untagged = gc::plan(&run, &GcOptions::default()).await?;
-    let drop_untagged = gc::plan(
+    // Both plans from one walk of the root.
+    let mut plans = gc::plans(
         &run,
-        &GcOptions {
-            delete_untagged: true,
-            ..GcOptions::default()
-        },
+        &[
+            GcOptions::default(),
+            GcOptions {
+                delete_untagged: true,
+                ..GcOptions::default()
+            },
+        ],
     )
-    .await?;
+    .await?
+    .into_iter();
+    let (Some(keep_untagged), Some(drop_untagged)) = (plans.next(), plans.next()) else {
+        anyhow::bail!("the collector drew no plan");
+    };
     let unreferenced = keep_untagged.plan.bytes();
     Ok((
         unreferenced,

@@ -7,6 +7,7 @@
 //! counts once per repository however many tags or platforms use it.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -111,7 +112,37 @@ impl UsageSource for ApiSource<'_> {
 
 /// A storage root, read directly.
 pub struct StorageSource<'a> {
-    pub registry: &'a Registry,
+    registry: &'a Registry,
+    /// The repositories read lately, each in one batch (see [`Snapshot`]).
+    snapshots: Mutex<HashMap<String, Arc<Snapshot>>>,
+}
+
+/// A repository read in one go when its tags are asked for: its tags'
+/// targets and its manifests' bytes, so the manifests `du` asks for next
+/// cost no further round trips to the storage.
+struct Snapshot {
+    tags: HashMap<String, Digest>,
+    manifests: HashMap<Digest, Bytes>,
+}
+
+/// Repositories whose snapshots are kept: `du` reads one at a time.
+const SNAPSHOTS: usize = 16;
+
+impl<'a> StorageSource<'a> {
+    pub fn new(registry: &'a Registry) -> Self {
+        StorageSource {
+            registry,
+            snapshots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn snapshot(&self, repo: &str) -> Option<Arc<Snapshot>> {
+        self.snapshots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(repo)
+            .cloned()
+    }
 }
 
 #[async_trait]
@@ -121,10 +152,48 @@ impl UsageSource for StorageSource<'_> {
     }
 
     async fn tags(&self, repo: &str) -> Result<Vec<String>, UsageError> {
-        Ok(self.registry.tags(&RepoName::new(repo)?).await?.to_vec())
+        let name = RepoName::new(repo)?;
+        if !self.registry.repository_exists(&name).await? {
+            return Err(StorageError::NameUnknown(repo.to_owned()).into());
+        }
+        let scan = self.registry.scan_repository(&name).await?;
+        let digests: Vec<Digest> = scan.revisions.into_iter().map(|(d, _)| d).collect();
+        let bytes = self.registry.read_manifests(&digests).await?;
+        let manifests: HashMap<Digest, Bytes> = digests
+            .into_iter()
+            .zip(bytes)
+            .filter_map(|(d, b)| Some((d, b?)))
+            .collect();
+        // As `Registry::tags`: every tag with a current link, sorted.
+        let mut names: Vec<String> = scan.tags.iter().map(|(t, _)| t.to_string()).collect();
+        names.sort_unstable();
+        let tags = scan
+            .tags
+            .into_iter()
+            .filter_map(|(t, d)| Some((t.to_string(), d?)))
+            .collect();
+        let mut snapshots = self.snapshots.lock().unwrap_or_else(|e| e.into_inner());
+        if snapshots.len() >= SNAPSHOTS {
+            snapshots.clear();
+        }
+        snapshots.insert(repo.to_owned(), Arc::new(Snapshot { tags, manifests }));
+        Ok(names)
     }
 
     async fn manifest(&self, repo: &str, reference: &str) -> Result<Manifest, UsageError> {
+        if let Some(snapshot) = self.snapshot(repo) {
+            let digest = match reference.parse::<Digest>() {
+                Ok(d) => Some(d),
+                Err(_) => snapshot.tags.get(reference).cloned(),
+            };
+            let Some((digest, bytes)) =
+                digest.and_then(|d| Some((d.clone(), snapshot.manifests.get(&d)?.clone())))
+            else {
+                return Err(StorageError::ManifestUnknown(reference.to_owned()).into());
+            };
+            return Manifest::parse_with_digest(bytes, None, digest)
+                .map_err(|e| StorageError::ManifestInvalid(e.to_string()).into());
+        }
         let repo = RepoName::new(repo)?;
         let r = match reference.parse::<Digest>() {
             Ok(d) => ManifestRef::Digest(d),
@@ -142,9 +211,10 @@ impl UsageSource for StorageSource<'_> {
         limit: usize,
     ) -> Result<Bytes, UsageError> {
         let name = RepoName::new(repo)?;
-        let Some(size) = self.registry.repo_blob_size(&name, digest).await? else {
+        let Some(blob) = self.registry.open_blob(&name, digest).await? else {
             return Err(StorageError::BlobUnknown(digest.clone()).into());
         };
+        let size = blob.size;
         if size > limit as u64 {
             return Err(UsageError::ConfigTooLarge {
                 location: repo.to_owned(),
@@ -153,10 +223,7 @@ impl UsageSource for StorageSource<'_> {
                 limit,
             });
         }
-        let mut stream = self
-            .registry
-            .blob_stream(&name, digest, 0, size, 64 * 1024)
-            .await?;
+        let mut stream = blob.stream(0, size, 64 * 1024).await?;
         let mut buf = Vec::with_capacity(size as usize);
         while let Some(chunk) = stream.next().await {
             buf.extend_from_slice(&chunk.map_err(StorageError::Io)?);

@@ -72,11 +72,12 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let repo = RepoName::new(name).map_err(crate::storage::StorageError::from)?;
     let digest = parse_digest(digest)?;
-    let size = state
+    let blob = state
         .registry
-        .sound_repo_blob_size(&repo, &digest)
+        .open_blob(&repo, &digest)
         .await?
         .ok_or_else(|| ApiError::from(crate::storage::StorageError::BlobUnknown(digest.clone())))?;
+    let size = blob.size;
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         None => None,
         Some(v) => match parse_range(v, size) {
@@ -104,10 +105,7 @@ pub async fn get(
     let body = if head_only || len == 0 {
         Body::empty()
     } else {
-        let stream = state
-            .registry
-            .blob_stream(&repo, &digest, offset, len, READ_CHUNK)
-            .await?;
+        let stream = blob.stream(offset, len, READ_CHUNK).await?;
         Body::from_stream(stream)
     };
     builder.body(body).map_err(|e| {

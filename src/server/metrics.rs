@@ -514,9 +514,7 @@ pub async fn refresh_storage_periodically(state: Weak<AppState>, every: Duration
         let Some(state) = state.upgrade() else {
             return;
         };
-        let source = crate::ops::du::StorageSource {
-            registry: &state.registry,
-        };
+        let source = crate::ops::du::StorageSource::new(&state.registry);
         match crate::ops::du::registry_usage(&source, None).await {
             Ok(usage) => {
                 let at = std::time::SystemTime::now()

@@ -149,9 +149,7 @@ pub async fn run_once(state: &AppState, rules: &RetentionRules, dry_run: bool) -
             return summary;
         }
     };
-    let source = StorageSource {
-        registry: &state.registry,
-    };
+    let source = StorageSource::new(&state.registry);
     let now = SystemTime::now();
     for name in repos {
         let Some(policy) = rules.policy_for(&name) else {

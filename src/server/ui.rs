@@ -260,14 +260,9 @@ impl UsageCache {
                 // clears `running` and lets a later request try again.
                 let walker = state.clone();
                 let result = tokio::spawn(async move {
-                    du::registry_usage(
-                        &StorageSource {
-                            registry: &walker.registry,
-                        },
-                        None,
-                    )
-                    .await
-                    .map_err(|e| e.to_string())
+                    du::registry_usage(&StorageSource::new(&walker.registry), None)
+                        .await
+                        .map_err(|e| e.to_string())
                 })
                 .await
                 .unwrap_or_else(|e| Err(format!("the size walk failed: {e}")));
@@ -740,13 +735,7 @@ fn usage(state: &SharedState, query: Option<&str>) -> Result<Response, ApiError>
 async fn repository_usage(state: &SharedState, query: Option<&str>) -> Result<Response, ApiError> {
     let name = query_param(query, "name").unwrap_or_default();
     let repo = RepoName::new(&name).map_err(StorageError::from)?;
-    let rows = du::repository_usage(
-        &StorageSource {
-            registry: &state.registry,
-        },
-        repo.as_str(),
-        None,
-    )
-    .await?;
+    let rows =
+        du::repository_usage(&StorageSource::new(&state.registry), repo.as_str(), None).await?;
     json(&rows.iter().map(UsageRow::from).collect::<Vec<_>>())
 }

@@ -24,6 +24,16 @@ pub struct Meta {
     pub is_dir: bool,
 }
 
+/// One key found by [`Backend::walk`].
+#[derive(Debug, Clone)]
+pub struct WalkEntry {
+    /// The key relative to the walked prefix (`a/b/link`).
+    pub key: String,
+    pub meta: Meta,
+    /// The content of an object of at most the walk's `read_up_to` bytes.
+    pub content: Option<Bytes>,
+}
+
 /// Receives each chunk written by [`Backend::append`], e.g. to hash it.
 pub trait ChunkSink: Send {
     fn chunk(&mut self, data: &[u8]);
@@ -77,4 +87,70 @@ pub trait Backend: Send + Sync + 'static {
     async fn list(&self, prefix: &str) -> io::Result<Vec<String>>;
     /// Deletes a key and everything under it; deleting nothing is fine.
     async fn delete(&self, key: &str) -> io::Result<()>;
+
+    /// Every key under `prefix`, recursively, directories included (with
+    /// `is_dir`; a directory's size and time are not meaningful), sorted by key; objects of at most `read_up_to` bytes come
+    /// with their content (a walk reads links as it goes). Empty when the
+    /// prefix does not exist. A backend does this in as few round trips as
+    /// it can: garbage collection and `du` walk a whole root with it.
+    async fn walk(&self, prefix: &str, read_up_to: u64) -> io::Result<Vec<WalkEntry>> {
+        let mut out = Vec::new();
+        let mut pending = vec![String::new()];
+        while let Some(rel) = pending.pop() {
+            let dir = if rel.is_empty() {
+                prefix.to_owned()
+            } else {
+                format!("{prefix}/{rel}")
+            };
+            for name in self.list(&dir).await? {
+                let key = if rel.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{rel}/{name}")
+                };
+                let Some(meta) = self.stat(&format!("{dir}/{name}")).await? else {
+                    continue;
+                };
+                let content = if !meta.is_dir && meta.size <= read_up_to {
+                    self.get(&format!("{dir}/{name}")).await?
+                } else {
+                    None
+                };
+                if meta.is_dir {
+                    pending.push(key.clone());
+                }
+                out.push(WalkEntry { key, meta, content });
+            }
+        }
+        out.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// The content of many small objects at once, in the order asked
+    /// (`None` where a key does not exist).
+    async fn get_many(&self, keys: Vec<String>) -> io::Result<Vec<Option<Bytes>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in &keys {
+            out.push(self.get(key).await?);
+        }
+        Ok(out)
+    }
+
+    /// What [`Backend::stat`] says of many keys, in the order asked.
+    async fn stat_many(&self, keys: Vec<String>) -> io::Result<Vec<Option<Meta>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in &keys {
+            out.push(self.stat(key).await?);
+        }
+        Ok(out)
+    }
+
+    /// Deletes many keys (each as [`Backend::delete`]) in as few round
+    /// trips as the backend can.
+    async fn delete_many(&self, keys: Vec<String>) -> io::Result<()> {
+        for key in &keys {
+            self.delete(key).await?;
+        }
+        Ok(())
+    }
 }

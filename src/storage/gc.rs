@@ -5,7 +5,7 @@
 //! lists what is not; [`sweep`] removes it. The two are separate so the CLI
 //! can show the plan and ask before anything is deleted.
 //!
-//! Writes that race an online collection are protected by [`GcCoordinator`]:
+//! Writes that race an online collection are protected by [`super::gc_coordinator::GcCoordinator`]:
 //! from the moment a collection begins, every digest the server links,
 //! checks or stores is recorded as *touched*, and the sweep skips touched
 //! digests. Manifest writes hold the coordinator's gate (shared) across
@@ -15,20 +15,19 @@
 //! `MANIFEST_BLOB_UNKNOWN`; it never stores a manifest whose blob is deleted.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{RwLock, RwLockReadGuard};
-
+use super::backend::{Meta, WalkEntry};
 use super::error::{Result, StorageError};
 use super::paths::{self, RepoName, TagName, UploadId};
-use super::registry::Registry;
+use super::registry::{Registry, RepositoryScan};
 use crate::types::gc::{
     GcOptions, GcPlan, GcReport, GcSummary, LinkKind, PlannedBlob, PlannedLink, PlannedManifest,
     PlannedUpload,
 };
 use crate::types::time::parse_rfc3339;
-use crate::types::{Algorithm, Digest, Manifest};
+use crate::types::{Algorithm, Digest, ManifestOutline};
+use futures_util::StreamExt;
 
 /// Upload sessions older than this are abandoned and removed.
 pub const UPLOAD_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
@@ -46,42 +45,6 @@ const SWEEP_BATCH: usize = 256;
 pub struct Collection {
     pub plan: GcPlan,
     layer_links: Vec<(RepoName, Digest)>,
-}
-
-/// Coordination between a running collection and the writes of a server in
-/// the same process. Held by [`Registry`].
-#[derive(Default)]
-pub struct GcCoordinator {
-    gate: RwLock<()>,
-    touched: Mutex<Option<HashSet<Digest>>>,
-    running: tokio::sync::Mutex<()>,
-}
-
-impl GcCoordinator {
-    /// Held (shared) by a write across its checks and its links.
-    pub(super) async fn writing(&self) -> RwLockReadGuard<'_, ()> {
-        self.gate.read().await
-    }
-
-    /// Records that a write or a check used these digests.
-    pub(super) fn touch<'a>(&self, digests: impl IntoIterator<Item = &'a Digest>) {
-        let mut touched = self.touched.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(set) = touched.as_mut() {
-            set.extend(digests.into_iter().cloned());
-        }
-    }
-
-    fn is_touched(&self, d: &Digest) -> bool {
-        self.touched
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .is_some_and(|s| s.contains(d))
-    }
-
-    fn set_recording(&self, on: bool) {
-        *self.touched.lock().unwrap_or_else(|e| e.into_inner()) = on.then(HashSet::new);
-    }
 }
 
 /// A collection in progress: at most one per registry; recording of touched
@@ -105,8 +68,8 @@ impl Drop for GcRun<'_> {
 /// and the mark sees all of it; a manifest whose tag was not yet written
 /// would otherwise look untagged to the mark and be swept after its 201.
 pub async fn begin(registry: &Registry) -> Option<GcRun<'_>> {
-    let running = registry.gc().running.try_lock().ok()?;
-    let gate = registry.gc().gate.write().await;
+    let running = registry.gc().try_run()?;
+    let gate = registry.gc().exclusive().await;
     registry.gc().set_recording(true);
     drop(gate);
     Some(GcRun {
@@ -158,40 +121,130 @@ fn older_than(modified: SystemTime, cutoff: SystemTime) -> bool {
     modified <= cutoff
 }
 
-/// Marks, then lists everything the collection would remove.
-pub async fn plan(run: &GcRun<'_>, opts: &GcOptions) -> Result<Collection> {
-    let registry = run.registry;
-    let backend = registry.backend();
-    let started = SystemTime::now();
-    let cutoff = started.checked_sub(opts.min_age).unwrap_or(started);
-    let mut plan = GcPlan::default();
-    let mut marked: HashSet<Digest> = HashSet::new();
-    let mut layer_links: Vec<(RepoName, Digest)> = Vec::new();
-    let mut repos_left_empty: Vec<RepoName> = Vec::new();
+/// Repositories scanned at once: each scan is a few batched walks on the
+/// blocking pool, so a handful keeps both the disk and the parser busy.
+const SCAN_CONCURRENCY: usize = 4;
 
-    for name in registry.scan_repositories().await? {
-        let repo = RepoName::new(&name)?;
+/// One repository as the mark sees it: its manifests (parsed once, only
+/// their descriptors' digests), tags, layer links and upload sessions.
+struct ScannedRepository {
+    name: String,
+    repo: RepoName,
+    scan: RepositoryScan,
+    /// Each revision's outline: `Ok(None)` when its data is missing.
+    manifests: Vec<(Digest, std::result::Result<Option<Outline>, String>)>,
+    /// Upload sessions: id, when it began, bytes so far.
+    uploads: Vec<(UploadId, SystemTime, u64)>,
+}
+
+/// What the mark needs of a manifest: the blobs and child manifests it
+/// names and its subject, read without building a JSON tree.
+struct Outline {
+    blobs: Vec<Digest>,
+    children: Vec<Digest>,
+    subject: Option<Digest>,
+}
+
+impl Outline {
+    fn parse(bytes: &[u8]) -> std::result::Result<Self, String> {
+        let o = ManifestOutline::parse(bytes, None).map_err(|e| e.to_string())?;
+        Ok(Outline {
+            blobs: o.blobs().collect(),
+            children: o.children().collect(),
+            subject: o.subject().map(|s| s.digest.clone()),
+        })
+    }
+}
+
+async fn scan_repository(registry: &Registry, name: String) -> Result<ScannedRepository> {
+    let backend = registry.backend();
+    let repo = RepoName::new(&name)?;
+    let scan = registry.scan_repository(&repo).await?;
+    let digests: Vec<Digest> = scan.revisions.iter().map(|(d, _)| d.clone()).collect();
+    let bytes = registry.read_manifests(&digests).await?;
+    let manifests = digests
+        .into_iter()
+        .zip(bytes)
+        .map(|(d, b)| {
+            let parsed = match b {
+                None => Ok(None),
+                Some(b) => Outline::parse(&b).map(Some),
+            };
+            (d, parsed)
+        })
+        .collect();
+    let mut uploads = Vec::new();
+    for id in backend.list(&paths::uploads_dir(&repo)).await? {
+        let Some(id) = UploadId::parse(&id) else {
+            continue;
+        };
+        let began = upload_started(registry, &repo, &id).await?;
+        let size = backend
+            .stat(&paths::upload_data(&repo, &id))
+            .await?
+            .map_or(0, |m| m.size);
+        uploads.push((id, began, size));
+    }
+    Ok(ScannedRepository {
+        name,
+        repo,
+        scan,
+        manifests,
+        uploads,
+    })
+}
+
+/// The mark of one collection, fed one scanned repository at a time.
+struct Marker<'o> {
+    opts: &'o GcOptions,
+    started: SystemTime,
+    cutoff: SystemTime,
+    plan: GcPlan,
+    marked: HashSet<Digest>,
+    layer_links: Vec<(RepoName, Digest)>,
+    repos_left_empty: Vec<RepoName>,
+}
+
+impl<'o> Marker<'o> {
+    fn new(opts: &'o GcOptions, started: SystemTime) -> Self {
+        Marker {
+            opts,
+            started,
+            cutoff: started.checked_sub(opts.min_age).unwrap_or(started),
+            plan: GcPlan::default(),
+            marked: HashSet::new(),
+            layer_links: Vec::new(),
+            repos_left_empty: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, scanned: &ScannedRepository) {
+        let (opts, cutoff, started) = (self.opts, self.cutoff, self.started);
+        let plan = &mut self.plan;
+        let name = &scanned.name;
+        let repo = &scanned.repo;
         plan.repositories_scanned += 1;
 
         // Every manifest revision, parsed.
-        let mut manifests: HashMap<Digest, Option<Manifest>> = HashMap::new();
-        let mut young: HashSet<Digest> = HashSet::new();
-        for digest in registry.revisions(&repo).await? {
-            let Some(bytes) = backend.get(&paths::blob_data(&digest)).await? else {
-                plan.links.push(PlannedLink {
-                    repository: name.clone(),
-                    kind: LinkKind::Revision,
-                    name: digest.to_string(),
-                });
-                continue;
-            };
-            if let Some(meta) = backend.stat(&paths::revision_link(&repo, &digest)).await?
-                && !older_than(meta.modified, cutoff)
-            {
-                young.insert(digest.clone());
-            }
-            let parsed = match Manifest::parse_with_digest(bytes, None, digest.clone()) {
-                Ok(m) => Some(m),
+        let mut manifests: HashMap<&Digest, Option<&Outline>> = HashMap::new();
+        let mut young: HashSet<&Digest> = HashSet::new();
+        let link_times: HashMap<&Digest, SystemTime> = scanned
+            .scan
+            .revisions
+            .iter()
+            .map(|(d, meta)| (d, meta.modified))
+            .collect();
+        for (digest, parsed) in &scanned.manifests {
+            let parsed = match parsed {
+                Ok(Some(m)) => Some(m),
+                Ok(None) => {
+                    plan.links.push(PlannedLink {
+                        repository: name.clone(),
+                        kind: LinkKind::Revision,
+                        name: digest.to_string(),
+                    });
+                    continue;
+                }
                 Err(e) => {
                     plan.warnings.push(format!(
                         "{name}@{digest}: cannot parse the manifest ({e}); every blob linked in {name} is kept"
@@ -199,70 +252,78 @@ pub async fn plan(run: &GcRun<'_>, opts: &GcOptions) -> Result<Collection> {
                     None
                 }
             };
+            if link_times
+                .get(digest)
+                .is_some_and(|t| !older_than(*t, cutoff))
+            {
+                young.insert(digest);
+            }
             manifests.insert(digest, parsed);
         }
 
-        // Tags, and the ones pointing at nothing.
-        let mut tagged: Vec<Digest> = Vec::new();
-        for tag_name in backend.list(&paths::tags_dir(&repo)).await? {
-            let Ok(tag) = TagName::new(&tag_name) else {
-                continue;
-            };
-            // A tag directory without `current/link` is a tag write that
-            // never finished: not a tag (registry:2 ignores it too).
-            match registry
-                .read_link(&paths::tag_current_link(&repo, &tag))
-                .await?
-            {
-                Some(d) if manifests.contains_key(&d) => tagged.push(d),
+        // Tags, and the ones pointing at nothing. A tag directory without
+        // `current/link` is a tag write that never finished: not a tag
+        // (registry:2 ignores it too), and the scan leaves it out.
+        let mut tagged: Vec<&Digest> = Vec::new();
+        for (tag, target) in &scanned.scan.tags {
+            match target {
+                Some(d) if manifests.contains_key(d) => tagged.push(d),
                 Some(_) => plan.links.push(PlannedLink {
                     repository: name.clone(),
                     kind: LinkKind::Tag,
-                    name: tag_name,
+                    name: tag.to_string(),
                 }),
                 None => {}
             }
         }
 
-        // Which manifests stay.
-        let kept: HashSet<Digest> = if opts.delete_untagged {
+        // Which manifests stay: with --delete-untagged, what tags (and
+        // young revisions) reach through index children and referrers.
+        let kept: HashSet<&Digest> = if opts.delete_untagged {
             let mut by_subject: HashMap<&Digest, Vec<&Digest>> = HashMap::new();
             for (d, m) in &manifests {
-                if let Some(s) = m.as_ref().and_then(Manifest::subject) {
-                    by_subject.entry(&s.digest).or_default().push(d);
+                if let Some(s) = m.and_then(|m| m.subject.as_ref()) {
+                    by_subject.entry(s).or_default().push(d);
                 }
             }
             let mut kept = HashSet::new();
-            let mut queue: VecDeque<Digest> = tagged.iter().chain(&young).cloned().collect();
+            let mut queue: VecDeque<&Digest> = tagged.iter().chain(&young).copied().collect();
             while let Some(d) = queue.pop_front() {
-                if !manifests.contains_key(&d) || !kept.insert(d.clone()) {
+                let Some((d, m)) = manifests.get_key_value(d) else {
+                    continue;
+                };
+                if !kept.insert(*d) {
                     continue;
                 }
-                if let Some(Some(m)) = manifests.get(&d) {
-                    queue.extend(m.children().iter().map(|c| c.digest.clone()));
+                if let Some(m) = m {
+                    queue.extend(m.children.iter());
                 }
-                if let Some(referrers) = by_subject.get(&d) {
-                    queue.extend(referrers.iter().map(|r| (*r).clone()));
+                if let Some(referrers) = by_subject.get(d) {
+                    queue.extend(referrers.iter().copied());
                 }
             }
             kept
         } else {
-            manifests.keys().cloned().collect()
+            manifests.keys().copied().collect()
         };
 
         let mut unparseable_kept = false;
         for d in &kept {
-            marked.insert(d.clone());
+            self.marked.insert((*d).clone());
             match manifests.get(d) {
                 Some(Some(m)) => {
-                    marked.extend(m.blobs().into_iter().cloned());
-                    marked.extend(m.children().iter().map(|c| c.digest.clone()));
+                    self.marked.extend(m.blobs.iter().cloned());
+                    self.marked.extend(m.children.iter().cloned());
                 }
                 _ => unparseable_kept = true,
             }
         }
         plan.manifests_kept += kept.len();
-        let mut deleted: Vec<&Digest> = manifests.keys().filter(|d| !kept.contains(*d)).collect();
+        let mut deleted: Vec<&Digest> = manifests
+            .keys()
+            .filter(|d| !kept.contains(*d))
+            .copied()
+            .collect();
         deleted.sort();
         plan.manifests
             .extend(deleted.iter().map(|d| PlannedManifest {
@@ -272,33 +333,18 @@ pub async fn plan(run: &GcRun<'_>, opts: &GcOptions) -> Result<Collection> {
 
         // Layer links: kept unless their blob goes (decided after the mark).
         let mut young_layers = false;
-        for algo in [Algorithm::Sha256, Algorithm::Sha512] {
-            for hex in backend
-                .list(&paths::layers_dir(&repo, algo.as_str()))
-                .await?
-            {
-                let Ok(d) = Digest::new(algo, &hex) else {
-                    continue;
-                };
-                let Some(meta) = backend.stat(&paths::layer_link(&repo, &d)).await? else {
-                    continue;
-                };
-                if unparseable_kept {
-                    marked.insert(d.clone());
-                }
-                young_layers |= !older_than(meta.modified, cutoff);
-                layer_links.push((repo.clone(), d));
+        for (d, meta) in &scanned.scan.layers {
+            if unparseable_kept {
+                self.marked.insert(d.clone());
             }
+            young_layers |= !older_than(meta.modified, cutoff);
+            self.layer_links.push((repo.clone(), d.clone()));
         }
 
         // Upload sessions.
         let mut uploads_left = false;
-        for id in backend.list(&paths::uploads_dir(&repo)).await? {
-            let Some(id) = UploadId::parse(&id) else {
-                continue;
-            };
-            let began = upload_started(registry, &repo, &id).await?;
-            let age = started.duration_since(began).unwrap_or_default();
+        for (id, began, size) in &scanned.uploads {
+            let age = started.duration_since(*began).unwrap_or_default();
             if age < ACTIVE_UPLOAD_AGE {
                 plan.active_uploads.push(format!(
                     "{name} (upload {id} started {} ago)",
@@ -306,14 +352,10 @@ pub async fn plan(run: &GcRun<'_>, opts: &GcOptions) -> Result<Collection> {
                 ));
             }
             if age >= UPLOAD_MAX_AGE {
-                let size = backend
-                    .stat(&paths::upload_data(&repo, &id))
-                    .await?
-                    .map_or(0, |m| m.size);
                 plan.uploads.push(PlannedUpload {
                     repository: name.clone(),
                     id: id.to_string(),
-                    size,
+                    size: *size,
                 });
             } else {
                 uploads_left = true;
@@ -323,23 +365,52 @@ pub async fn plan(run: &GcRun<'_>, opts: &GcOptions) -> Result<Collection> {
         let tags_left = !tagged.is_empty();
         if opts.prune_empty_repos && !tags_left && kept.is_empty() && !uploads_left && !young_layers
         {
-            repos_left_empty.push(repo);
+            self.repos_left_empty.push(repo.clone());
         }
     }
 
-    // Sweep candidates: every blob nothing marked.
-    for algo in [Algorithm::Sha256, Algorithm::Sha512] {
-        let algo_dir = paths::blobs_dir(algo.as_str());
-        for shard in backend.list(&algo_dir).await? {
-            let shard_dir = paths::blob_shard_dir(algo.as_str(), &shard);
-            for hex in backend.list(&shard_dir).await? {
-                let Ok(d) = Digest::new(algo, &hex) else {
+    /// Lists the blobs nothing marked (from the blob store's walk) and the
+    /// layer links that go with them or point at nothing.
+    fn finish(self, blobs: &[(Algorithm, Vec<WalkEntry>)]) -> Collection {
+        let Marker {
+            cutoff,
+            mut plan,
+            marked,
+            layer_links,
+            repos_left_empty,
+            ..
+        } = self;
+        let mut present: HashSet<Digest> = HashSet::new();
+        for (algo, entries) in blobs {
+            let mut data: HashMap<&str, &Meta> = HashMap::new();
+            for e in entries {
+                if let Some(dir) = e.key.strip_suffix("/data")
+                    && !e.meta.is_dir
+                {
+                    data.insert(dir, &e.meta);
+                }
+            }
+            for e in entries {
+                let Some((shard, hex)) = e.key.split_once('/') else {
                     continue;
                 };
-                if marked.contains(&d) || d.hex().get(..2) != Some(shard.as_str()) {
+                if !e.meta.is_dir || hex.contains('/') {
                     continue;
                 }
-                match backend.stat(&paths::blob_data(&d)).await? {
+                let Ok(d) = Digest::new(*algo, hex) else {
+                    continue;
+                };
+                if d.hex().get(..2) != Some(shard) {
+                    continue;
+                }
+                let meta = data.get(e.key.as_str());
+                if meta.is_some() {
+                    present.insert(d.clone());
+                }
+                if marked.contains(&d) {
+                    continue;
+                }
+                match meta {
                     Some(meta) if !older_than(meta.modified, cutoff) => {
                         plan.young_blobs_kept += 1;
                         plan.young_bytes_kept += meta.size;
@@ -353,30 +424,65 @@ pub async fn plan(run: &GcRun<'_>, opts: &GcOptions) -> Result<Collection> {
                 }
             }
         }
-    }
-    plan.blobs_marked = marked.len();
+        plan.blobs_marked = marked.len();
 
-    let swept: HashSet<&Digest> = plan.blobs.iter().map(|b| &b.digest).collect();
-    let mut swept_links = Vec::new();
-    for (repo, d) in &layer_links {
-        if swept.contains(d) {
-            // Goes with its blob: garbage, not damage.
-            plan.layer_links_with_blobs += 1;
-            swept_links.push((repo.clone(), d.clone()));
-        } else if backend.stat(&paths::blob_data(d)).await?.is_none() {
-            plan.links.push(PlannedLink {
-                repository: repo.to_string(),
-                kind: LinkKind::Layer,
-                name: d.to_string(),
-            });
-            swept_links.push((repo.clone(), d.clone()));
+        let swept: HashSet<&Digest> = plan.blobs.iter().map(|b| &b.digest).collect();
+        let mut swept_links = Vec::new();
+        for (repo, d) in layer_links {
+            if swept.contains(&d) {
+                // Goes with its blob: garbage, not damage.
+                plan.layer_links_with_blobs += 1;
+                swept_links.push((repo, d));
+            } else if !present.contains(&d) {
+                plan.links.push(PlannedLink {
+                    repository: repo.to_string(),
+                    kind: LinkKind::Layer,
+                    name: d.to_string(),
+                });
+                swept_links.push((repo, d));
+            }
+        }
+        plan.repositories = repos_left_empty.iter().map(|r| r.to_string()).collect();
+        Collection {
+            plan,
+            layer_links: swept_links,
         }
     }
-    plan.repositories = repos_left_empty.iter().map(|r| r.to_string()).collect();
-    Ok(Collection {
-        plan,
-        layer_links: swept_links,
-    })
+}
+
+/// Marks, then lists everything the collection would remove.
+pub async fn plan(run: &GcRun<'_>, opts: &GcOptions) -> Result<Collection> {
+    let mut plans = plans(run, std::slice::from_ref(opts)).await?;
+    plans.pop().ok_or_else(|| invalid_plan("no plan drawn"))
+}
+
+/// Several plans (one per options, e.g. with and without
+/// `delete_untagged`) from one walk of the root: the storage is read once,
+/// each repository a few batched walks, several repositories at a time.
+pub async fn plans(run: &GcRun<'_>, options: &[GcOptions]) -> Result<Vec<Collection>> {
+    let registry = run.registry;
+    let started = SystemTime::now();
+    let mut markers: Vec<Marker<'_>> = options.iter().map(|o| Marker::new(o, started)).collect();
+    let mut scans = futures_util::stream::iter(registry.scan_repositories().await?)
+        .map(|name| scan_repository(registry, name))
+        .buffered(SCAN_CONCURRENCY);
+    while let Some(scanned) = scans.next().await {
+        let scanned = scanned?;
+        for marker in &mut markers {
+            marker.add(&scanned);
+        }
+    }
+    // Sweep candidates come from one walk of the blob store per algorithm
+    // (`ab/HEX` directories and their `data`), done after the mark.
+    let mut blobs = Vec::new();
+    for algo in [Algorithm::Sha256, Algorithm::Sha512] {
+        let entries = registry
+            .backend()
+            .walk(&paths::blobs_dir(algo.as_str()), 0)
+            .await?;
+        blobs.push((algo, entries));
+    }
+    Ok(markers.into_iter().map(|m| m.finish(&blobs)).collect())
 }
 
 async fn upload_started(registry: &Registry, repo: &RepoName, id: &UploadId) -> Result<SystemTime> {
@@ -402,20 +508,34 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
     let coord = registry.gc();
     let mut summary = GcSummary::default();
 
-    for m in &plan.manifests {
-        let repo = RepoName::new(&m.repository)?;
-        let _gate = coord.gate.write().await;
-        if coord.is_touched(&m.digest) {
-            summary.skipped_in_use += 1;
-            continue;
+    for batch in plan.manifests.chunks(SWEEP_BATCH) {
+        let _gate = coord.exclusive().await;
+        let mut keys = Vec::new();
+        let mut tags: HashMap<&str, Vec<TagName>> = HashMap::new();
+        for m in batch {
+            if coord.is_touched(&m.digest) {
+                summary.skipped_in_use += 1;
+                continue;
+            }
+            let repo = RepoName::new(&m.repository)?;
+            if !tags.contains_key(m.repository.as_str()) {
+                let names = backend.list(&paths::tags_dir(&repo)).await?;
+                let names = names.iter().filter_map(|t| TagName::new(t).ok()).collect();
+                tags.insert(&m.repository, names);
+            }
+            // Every trace of it in tag histories, then the revision.
+            for tag in tags.get(m.repository.as_str()).into_iter().flatten() {
+                keys.push(paths::tag_index_dir(&repo, tag, &m.digest));
+            }
+            keys.push(paths::revision_dir(&repo, &m.digest));
+            summary.manifests_removed += 1;
         }
-        remove_manifest(registry, &repo, &m.digest).await?;
-        summary.manifests_removed += 1;
+        backend.delete_many(keys).await?;
     }
 
     for link in &plan.links {
         let repo = RepoName::new(&link.repository)?;
-        let _gate = coord.gate.write().await;
+        let _gate = coord.exclusive().await;
         let removed = match link.kind {
             LinkKind::Revision => {
                 let d: Digest = link.name.parse().map_err(invalid_plan)?;
@@ -453,30 +573,39 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
 
     let mut bytes = 0;
     for batch in plan.blobs.chunks(SWEEP_BATCH) {
-        let _gate = coord.gate.write().await;
+        let _gate = coord.exclusive().await;
+        let mut keys = Vec::new();
         for blob in batch {
             if coord.is_touched(&blob.digest) {
                 summary.skipped_in_use += 1;
                 continue;
             }
-            backend.delete(&paths::blob_dir(&blob.digest)).await?;
-            registry.forget_blob(&blob.digest);
+            keys.push(paths::blob_dir(&blob.digest));
             summary.blobs_removed += 1;
             bytes += blob.size;
+        }
+        backend.delete_many(keys).await?;
+        for blob in batch {
+            registry.forget_blob(&blob.digest);
         }
     }
     summary.bytes_freed = Some(bytes);
 
     for batch in collection.layer_links.chunks(SWEEP_BATCH) {
-        let _gate = coord.gate.write().await;
-        for (repo, d) in batch {
-            if backend.stat(&paths::blob_data(d)).await?.is_some() {
+        let _gate = coord.exclusive().await;
+        let present = backend
+            .stat_many(batch.iter().map(|(_, d)| paths::blob_data(d)).collect())
+            .await?;
+        let mut keys = Vec::new();
+        for ((repo, d), meta) in batch.iter().zip(present) {
+            if meta.is_some() {
                 summary.skipped_in_use += 1;
                 continue;
             }
-            backend.delete(&paths::layer_dir(repo, d)).await?;
+            keys.push(paths::layer_dir(repo, d));
             summary.links_removed += 1;
         }
+        backend.delete_many(keys).await?;
     }
 
     for upload in &plan.uploads {
@@ -488,7 +617,7 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
 
     for name in &plan.repositories {
         let repo = RepoName::new(name)?;
-        let _gate = coord.gate.write().await;
+        let _gate = coord.exclusive().await;
         if !registry.tags(&repo).await?.is_empty() || !registry.revisions(&repo).await?.is_empty() {
             summary.skipped_in_use += 1;
             continue;
@@ -503,21 +632,6 @@ fn invalid_plan(what: impl std::fmt::Display) -> StorageError {
     StorageError::Io(std::io::Error::other(format!(
         "the collection plan holds an invalid entry: {what}"
     )))
-}
-
-/// Removes a manifest revision and every trace of it in tag histories.
-async fn remove_manifest(registry: &Registry, repo: &RepoName, digest: &Digest) -> Result<()> {
-    let backend = registry.backend();
-    for tag_name in backend.list(&paths::tags_dir(repo)).await? {
-        let Ok(tag) = TagName::new(&tag_name) else {
-            continue;
-        };
-        backend
-            .delete(&paths::tag_index_dir(repo, &tag, digest))
-            .await?;
-    }
-    backend.delete(&paths::revision_dir(repo, digest)).await?;
-    Ok(())
 }
 
 /// Removes a repository's own directories, then the directories above it

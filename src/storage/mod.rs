@@ -2,18 +2,22 @@
 //! garbage collector. No HTTP here: handlers translate to and from it.
 
 pub mod backend;
+#[cfg(test)]
+mod contract;
 pub mod error;
 pub mod fs;
 pub mod gc;
+pub mod gc_coordinator;
 pub mod lock;
 pub mod paths;
 pub mod registry;
 
-pub use backend::{Backend, ByteReader, ByteStream, Meta};
+pub use backend::{Backend, ByteReader, ByteStream, Meta, WalkEntry};
 pub use error::StorageError;
 pub use fs::FsBackend;
 pub use lock::{LockError, RootLock};
 pub use paths::{RepoName, TagName, UploadId};
 pub use registry::{
-    ManifestRef, PutManifest, Registry, StoredManifest, byte_stream, catalog_order,
+    ManifestRef, OpenBlob, PutManifest, Registry, RepositoryScan, StoredManifest, byte_stream,
+    catalog_order,
 };

@@ -7,6 +7,7 @@ pub mod image;
 pub mod peers;
 pub mod push;
 pub mod raw;
+pub mod scale;
 pub mod webdriver;
 
 use std::path::Path;

@@ -1,0 +1,153 @@
+//! The backend contract (docs/storage-backend.md) as tests any backend can
+//! be plugged into: each check takes a `&dyn Backend` over an empty store.
+//! `fs.rs` runs them against [`super::FsBackend`]; a new backend adds one
+//! test calling [`check_all`].
+
+use std::io;
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use tokio::io::AsyncReadExt;
+
+use super::backend::{Backend, ByteStream, ChunkSink};
+
+struct Count(u64);
+
+impl ChunkSink for Count {
+    fn chunk(&mut self, data: &[u8]) {
+        self.0 += data.len() as u64;
+    }
+}
+
+fn body(parts: &[&'static [u8]]) -> ByteStream {
+    let items: Vec<io::Result<Bytes>> = parts.iter().map(|p| Ok(Bytes::from_static(p))).collect();
+    Box::pin(futures_util::stream::iter(items))
+}
+
+async fn read_all(b: &dyn Backend, key: &str) -> Option<Vec<u8>> {
+    let mut r = b.reader(key, 0, None).await.unwrap()?;
+    let mut out = Vec::new();
+    r.read_to_end(&mut out).await.unwrap();
+    Some(out)
+}
+
+/// Missing keys are `None` or empty, never errors; deleting nothing is fine.
+pub async fn missing_keys_are_absent(b: &dyn Backend) {
+    assert!(b.get("c/missing").await.unwrap().is_none());
+    assert!(b.stat("c/missing").await.unwrap().is_none());
+    assert!(b.reader("c/missing", 0, None).await.unwrap().is_none());
+    assert!(b.stream("c/missing", 0, None, 4).await.unwrap().is_none());
+    assert!(b.list("c/missing").await.unwrap().is_empty());
+    assert!(b.walk("c/missing", 1024).await.unwrap().is_empty());
+    b.delete("c/missing").await.unwrap();
+    assert_eq!(
+        b.get_many(vec!["c/missing".into()]).await.unwrap(),
+        vec![None]
+    );
+}
+
+/// `put` replaces whole: readers see the old or the new object, and a
+/// put is visible to the next `get` of the same process (read-after-write).
+pub async fn put_replaces_whole_and_reads_back(b: &dyn Backend) {
+    b.put("p/link", Bytes::from_static(b"old")).await.unwrap();
+    assert_eq!(b.get("p/link").await.unwrap().unwrap(), "old");
+    b.put("p/link", Bytes::from_static(b"newer")).await.unwrap();
+    assert_eq!(b.get("p/link").await.unwrap().unwrap(), "newer");
+    let meta = b.stat("p/link").await.unwrap().unwrap();
+    assert_eq!((meta.size, meta.is_dir), (5, false));
+    assert!(b.stat("p").await.unwrap().unwrap().is_dir);
+    // Concurrent replaces of one key: the result is one of them, whole.
+    let (x, y) = tokio::join!(
+        b.put("p/race", Bytes::from(vec![b'x'; 64 * 1024])),
+        b.put("p/race", Bytes::from(vec![b'y'; 64 * 1024])),
+    );
+    x.unwrap();
+    y.unwrap();
+    let got = b.get("p/race").await.unwrap().unwrap();
+    assert!(got.iter().all(|c| *c == got[0]) && got.len() == 64 * 1024);
+}
+
+/// `append` is all or nothing per call, and `commit` moves the whole
+/// object to its final key, replacing what was there.
+pub async fn append_is_all_or_nothing_and_commit_moves(b: &dyn Backend) {
+    let mut sink = Count(0);
+    assert_eq!(
+        b.append("u/1/data", body(&[b"he", b"llo"]), &mut sink)
+            .await
+            .unwrap(),
+        5
+    );
+    assert_eq!(sink.0, 5);
+    let failing: ByteStream = Box::pin(futures_util::stream::iter([
+        Ok(Bytes::from_static(b" more")),
+        Err(io::Error::other("client went away")),
+    ]));
+    assert!(b.append("u/1/data", failing, &mut sink).await.is_err());
+    assert_eq!(b.stat("u/1/data").await.unwrap().unwrap().size, 5);
+    b.append("u/1/data", body(&[b"!"]), &mut sink)
+        .await
+        .unwrap();
+    b.commit("u/1/data", "blobs/ab/x/data").await.unwrap();
+    assert!(b.stat("u/1/data").await.unwrap().is_none());
+    assert_eq!(read_all(b, "blobs/ab/x/data").await.unwrap(), b"hello!");
+    // Ranges.
+    let parts: Vec<Bytes> = b
+        .stream("blobs/ab/x/data", 1, Some(3), 2)
+        .await
+        .unwrap()
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(parts.concat(), b"ell");
+    // Write-once content: committing the same bytes again is fine.
+    b.append("u/2/data", body(&[b"hello!"]), &mut sink)
+        .await
+        .unwrap();
+    b.commit("u/2/data", "blobs/ab/x/data").await.unwrap();
+    assert_eq!(read_all(b, "blobs/ab/x/data").await.unwrap(), b"hello!");
+}
+
+/// `list` names direct children, sorted; `walk` every key below, sorted,
+/// with small objects' content; neither shows temporaries.
+pub async fn list_and_walk_see_the_tree(b: &dyn Backend) {
+    for key in ["w/b/link", "w/a/x/link", "w/a/y", "w/c"] {
+        b.put(key, Bytes::from(key.to_owned())).await.unwrap();
+    }
+    assert_eq!(b.list("w").await.unwrap(), ["a", "b", "c"]);
+    let walked = b.walk("w", 8).await.unwrap();
+    let keys: Vec<&str> = walked.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["a", "a/x", "a/x/link", "a/y", "b", "b/link", "c"]);
+    let content = |k: &str| walked.iter().find(|e| e.key == k).unwrap().content.clone();
+    assert_eq!(content("c").unwrap(), "w/c");
+    assert!(content("a/x/link").is_none(), "over read_up_to: not read");
+    assert!(walked.iter().find(|e| e.key == "a").unwrap().meta.is_dir);
+}
+
+/// `delete` removes a key and everything under it; the batched forms do
+/// what their one-key forms do.
+pub async fn deletes_remove_trees(b: &dyn Backend) {
+    for key in ["d/1/data", "d/1/extra", "d/2/data", "d/3/data"] {
+        b.put(key, Bytes::from_static(b"x")).await.unwrap();
+    }
+    b.delete("d/1").await.unwrap();
+    assert!(b.stat("d/1/data").await.unwrap().is_none());
+    let stats = b
+        .stat_many(vec!["d/1/data".into(), "d/2/data".into()])
+        .await
+        .unwrap();
+    assert!(stats[0].is_none() && stats[1].is_some());
+    b.delete_many(vec!["d/2".into(), "d/3/data".into(), "d/none".into()])
+        .await
+        .unwrap();
+    assert_eq!(b.list("d").await.unwrap(), ["3"]);
+}
+
+/// Every check, in turn, on one empty store.
+pub async fn check_all(b: &dyn Backend) {
+    missing_keys_are_absent(b).await;
+    put_replaces_whole_and_reads_back(b).await;
+    append_is_all_or_nothing_and_commit_moves(b).await;
+    list_and_walk_see_the_tree(b).await;
+    deletes_remove_trees(b).await;
+}
