@@ -4,6 +4,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+
+use crate::durable;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -117,7 +119,7 @@ fn walk_blocking(base: &Path, read_up_to: u64) -> io::Result<Vec<WalkEntry>> {
             let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
                 continue;
             };
-            if name.starts_with(".tmp-") {
+            if name.starts_with(durable::TEMP_PREFIX) {
                 continue;
             }
             let key = if rel.is_empty() {
@@ -201,46 +203,6 @@ async fn ensure_parent(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Moves a file that is already durable to `to` (creating its directory),
-/// replacing `to` atomically, and makes the move itself durable: the
-/// directory holding `to` is synced, so after a power loss the name is
-/// there or not, never pointing at nothing. The one place a file becomes
-/// visible under its key ([`durable_write`] and `commit` end here).
-pub fn durable_rename(from: &Path, to: &Path) -> io::Result<()> {
-    let Some(parent) = to.parent() else {
-        return Err(io::Error::other(format!(
-            "{}: no parent directory",
-            to.display()
-        )));
-    };
-    std::fs::create_dir_all(parent).map_err(|e| at(parent, e))?;
-    std::fs::rename(from, to).map_err(|e| at(to, e))?;
-    std::fs::File::open(parent)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| at(parent, e))
-}
-
-/// Writes `data` as the file `path` all or nothing: a temporary file next
-/// to it, synced, then [`durable_rename`]d over it. Readers see the old
-/// content or the new, never part; a crash leaves at most a `.tmp-` file,
-/// which listings skip.
-pub fn durable_write(path: &Path, data: &[u8]) -> io::Result<()> {
-    let tmp = path.with_file_name(format!(".tmp-{}", uuid::Uuid::new_v4()));
-    let result = (|| {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| at(parent, e))?;
-        }
-        let mut f = std::fs::File::create(&tmp).map_err(|e| at(&tmp, e))?;
-        std::io::Write::write_all(&mut f, data).map_err(|e| at(&tmp, e))?;
-        f.sync_all().map_err(|e| at(&tmp, e))?;
-        durable_rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
 #[async_trait]
 impl Backend for FsBackend {
     async fn get(&self, key: &str) -> io::Result<Option<Bytes>> {
@@ -252,7 +214,7 @@ impl Backend for FsBackend {
 
     async fn put(&self, key: &str, data: Bytes) -> io::Result<()> {
         let path = self.path(key);
-        blocking(move || durable_write(&path, &data)).await
+        blocking(move || durable::write(&path, &data)).await
     }
 
     async fn stat(&self, key: &str) -> io::Result<Option<Meta>> {
@@ -418,7 +380,7 @@ impl Backend for FsBackend {
             std::fs::File::open(&from)
                 .and_then(|f| f.sync_all())
                 .map_err(|e| at(&from, e))?;
-            durable_rename(&from, &to)
+            durable::rename(&from, &to)
         })
         .await
     }
@@ -435,7 +397,7 @@ impl Backend for FsBackend {
             let mut names = Vec::new();
             for entry in rd {
                 if let Some(name) = entry.map_err(|e| at(&dir, e))?.file_name().to_str()
-                    && !name.starts_with(".tmp-")
+                    && !name.starts_with(durable::TEMP_PREFIX)
                 {
                     names.push(name.to_owned());
                 }
