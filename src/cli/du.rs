@@ -14,7 +14,7 @@ use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 
-use regctl::ops::du::{self, ApiSource, StorageSource, Usage, UsageSource};
+use regctl::ops::du::{self, ApiSource, RegistryUsage, StorageSource, Usage, UsageSource};
 use regctl::storage::{FsBackend, Registry, gc};
 use regctl::types::Platform;
 use regctl::types::gc::GcOptions;
@@ -82,15 +82,14 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
         return match &args.target {
             Some(repo) => per_tag(&src, repo, platform, format).await,
             None => {
-                let (unreferenced, untagged) = collectable(&registry).await?;
-                per_repository(
-                    &src,
-                    &root.display().to_string(),
-                    platform,
-                    format,
-                    Some((unreferenced, untagged)),
-                )
-                .await
+                let name = root.display().to_string();
+                // The collector's mark and the usage walk read the same
+                // files; run side by side they take the time of the longer.
+                let (collectable, usage) = tokio::join!(
+                    collectable(&registry),
+                    measure(&src, &name, platform)
+                );
+                per_repository(usage?, &name, format, Some(collectable?))
             }
         };
     }
@@ -104,7 +103,7 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
             client: &ctx.client,
             registry: registry.clone(),
         };
-        per_repository(&src, &registry, platform, format, None).await
+        per_repository(measure(&src, &registry, platform).await?, &registry, format, None)
     } else {
         let r = ctx.reference(&target)?;
         if r.tag().is_some() || r.digest().is_some() {
@@ -149,16 +148,22 @@ async fn collectable(registry: &Registry) -> anyhow::Result<(u64, u64)> {
     ))
 }
 
-async fn per_repository(
+async fn measure(
     src: &dyn UsageSource,
     registry: &str,
     platform: Option<&Platform>,
+) -> anyhow::Result<RegistryUsage> {
+    du::registry_usage(src, platform)
+        .await
+        .with_context(|| format!("measuring {registry}"))
+}
+
+fn per_repository(
+    usage: RegistryUsage,
+    registry: &str,
     format: Format,
     collectable: Option<(u64, u64)>,
 ) -> anyhow::Result<()> {
-    let usage = du::registry_usage(src, platform)
-        .await
-        .with_context(|| format!("measuring {registry}"))?;
     let mut out = std::io::stdout().lock();
     match format {
         Format::Json => output::write_json(
