@@ -14,6 +14,7 @@ pub mod lock;
 pub mod paths;
 pub mod registry;
 pub mod s3;
+pub mod url;
 
 pub use backend::{Backend, ByteReader, ByteStream, Meta, WalkEntry};
 pub use error::StorageError;
@@ -25,3 +26,4 @@ pub use registry::{
     catalog_order,
 };
 pub use s3::{S3Backend, S3Location};
+pub use url::{StorageUrl, StorageUrlError};

@@ -184,14 +184,14 @@ impl S3Backend {
         &self.location
     }
 
-    /// The object name of a key.
+    /// The object name of a key (the empty key: the prefix itself).
     fn path(&self, key: &str) -> Path {
         // Keys come from `paths`, built from validated names.
-        debug_assert!(!key.split('/').any(|c| c == ".." || c.is_empty()));
-        if self.location.prefix.is_empty() {
-            Path::from(key)
-        } else {
-            Path::from(format!("{}/{key}", self.location.prefix))
+        debug_assert!(key.is_empty() || !key.split('/').any(|c| c == ".." || c.is_empty()));
+        match (self.location.prefix.is_empty(), key.is_empty()) {
+            (_, true) => Path::from(self.location.prefix.as_str()),
+            (true, false) => Path::from(key),
+            (false, false) => Path::from(format!("{}/{key}", self.location.prefix)),
         }
     }
 
