@@ -412,3 +412,44 @@ async fn two_servers_on_one_bucket_are_one_registry() {
         moved.elapsed()
     );
 }
+
+/// registry:2 (its s3 driver) and `regctl serve --storage` on one bucket and
+/// prefix, both ways: what one pushes, the other serves byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry2_and_regctl_share_a_bucket_both_ways() {
+    let Some(weed) = SeaweedFs::shared() else {
+        return;
+    };
+    let bucket = weed.bucket();
+    let driver = format!(
+        "  s3:\n    region: us-east-1\n    regionendpoint: {}\n    bucket: {}\n    rootdirectory: /shared/root\n    forcepathstyle: true\n    secure: false\n    v4auth: true\n    accesskey: {}\n    secretkey: {}\n",
+        bucket.endpoint,
+        bucket.name,
+        bucket.access_key(),
+        bucket.secret_key()
+    );
+    let Some(dist) = common::DistRegistry::start_with_storage(&driver, &bucket.env()) else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let ours = serve_storage(&bucket, home.path(), &bucket.url("shared/root"));
+
+    let from_dist = TestImage::docker("pushed-to-registry2", 2, 40_000);
+    push_image(dist.addr(), "interop/a", "v1", &from_dist).await;
+    assert_same_image(&ours.addr, "interop/a", "v1", &from_dist).await;
+
+    let from_ours = TestImage::oci("pushed-to-regctl", 2, 40_000);
+    push_image(&ours.addr, "interop/b", "v1", &from_ours).await;
+    assert_same_image(dist.addr(), "interop/b", "v1", &from_ours).await;
+    // registry:2 lists what regctl created, and the reverse.
+    for addr in [dist.addr(), ours.addr.as_str()] {
+        let (status, _, _, body) = get(addr, "/v2/_catalog", "*/*").await;
+        assert_eq!(status, 200);
+        let catalog: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            catalog["repositories"],
+            serde_json::json!(["interop/a", "interop/b"]),
+            "{addr}"
+        );
+    }
+}
