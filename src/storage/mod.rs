@@ -2,6 +2,7 @@
 //! garbage collector. No HTTP here: handlers translate to and from it.
 
 pub mod backend;
+pub mod cluster;
 // The backend contract as checks any backend's tests call (the S3 one
 // from `tests/`, against a real server), hence public but hidden.
 #[doc(hidden)]

@@ -32,10 +32,10 @@ use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut, S3CopyIfNot
 use object_store::path::Path;
 use object_store::{
     CopyMode, CopyOptions, GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode,
-    PutMultipartOptions, PutOptions, PutPayload, WriteMultipart,
+    PutMultipartOptions, PutOptions, PutPayload, UpdateVersion, WriteMultipart,
 };
 
-use super::backend::{Backend, ByteReader, ByteStream, ChunkSink, Meta, WalkEntry};
+use super::backend::{Backend, ByteReader, ByteStream, ChunkSink, Coordination, Meta, WalkEntry};
 
 /// Multipart part size: S3 wants at least 5 MiB for every part but the last.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
@@ -655,6 +655,10 @@ impl Backend for S3Backend {
         Ok(names)
     }
 
+    fn coordination(&self) -> Option<&dyn Coordination> {
+        Some(self)
+    }
+
     async fn delete(&self, key: &str) -> io::Result<()> {
         let paths = self.expand_delete(key).await?;
         self.delete_paths(paths).await
@@ -760,6 +764,60 @@ impl Backend for S3Backend {
             .await?;
         self.delete_paths(expanded.into_iter().flatten().collect())
             .await
+    }
+}
+
+/// `If-None-Match: *` and `If-Match: ETAG` on `PUT`.
+#[async_trait]
+impl Coordination for S3Backend {
+    async fn create(&self, key: &str, data: Bytes) -> io::Result<bool> {
+        let opts = PutOptions::from(PutMode::Create);
+        match self
+            .store
+            .put_opts(&self.path(key), PutPayload::from(data), opts)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Ok(false),
+            Err(e) => Err(self.err(key, e)),
+        }
+    }
+
+    async fn get_versioned(&self, key: &str) -> io::Result<Option<(Bytes, String)>> {
+        let result = match self.store.get(&self.path(key)).await {
+            Ok(r) => r,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.err(key, e)),
+        };
+        let version = result.meta.e_tag.clone().unwrap_or_default();
+        match result.bytes().await {
+            Ok(b) => Ok(Some((b, version))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err(key, e)),
+        }
+    }
+
+    async fn replace_if(&self, key: &str, data: Bytes, version: &str) -> io::Result<bool> {
+        let mode = PutMode::Update(UpdateVersion {
+            e_tag: Some(version.to_owned()),
+            version: None,
+        });
+        match self
+            .store
+            .put_opts(
+                &self.path(key),
+                PutPayload::from(data),
+                PutOptions::from(mode),
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::Precondition { .. })
+            | Err(object_store::Error::NotFound { .. })
+            | Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(e) => Err(self.err(key, e)),
+        }
     }
 }
 

@@ -185,6 +185,12 @@ impl Registry {
         // Checks and links under the collector's gate: a concurrent sweep
         // either sees these digests touched or has already removed a blob,
         // which the checks below then report.
+        let used: Vec<Digest> = std::iter::once(digest.clone())
+            .chain(outline.blobs())
+            .chain(outline.children())
+            .collect();
+        let announced = self.announce(&used.iter().collect::<Vec<_>>()).await?;
+        drop(used);
         let _gc = self.gc.writing().await;
         self.gc.touch([&digest]);
         let mut checked = HashSet::new();
@@ -216,6 +222,7 @@ impl Registry {
         let subject = referrer.as_ref().map(|(s, _)| s.clone());
         drop(outline);
         let new_repository = !self.repository_exists(repo).await?;
+        self.confirm(&announced).await?;
         if self.blob_size(&digest).await?.is_none() {
             self.backend.put(&paths::blob_data(&digest), bytes).await?;
         }
