@@ -269,8 +269,19 @@ fn serve_cmd(bucket: &S3Bucket, home: &std::path::Path, args: &[&str]) -> Comman
 }
 
 fn serve_storage(bucket: &S3Bucket, home: &std::path::Path, url: &str) -> ServeProcess {
+    serve_storage_with(bucket, home, url, &[])
+}
+
+fn serve_storage_with(
+    bucket: &S3Bucket,
+    home: &std::path::Path,
+    url: &str,
+    extra: &[&str],
+) -> ServeProcess {
     use std::io::BufRead;
-    let mut child = serve_cmd(bucket, home, &["--storage", url])
+    let mut args = vec!["--storage", url];
+    args.extend_from_slice(extra);
+    let mut child = serve_cmd(bucket, home, &args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -452,4 +463,83 @@ async fn registry2_and_regctl_share_a_bucket_both_ways() {
             "{addr}"
         );
     }
+}
+
+/// `--redirect-blobs`: a blob GET is a 307 to a presigned URL of the bucket
+/// that works without credentials (ranges too) and names this blob only;
+/// a client that follows redirects pulls the image whole; HEAD is answered
+/// by the server. Refused without a bucket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirect_blobs_sends_clients_to_the_bucket() {
+    let Some(weed) = SeaweedFs::shared() else {
+        return;
+    };
+    let bucket = weed.bucket();
+    let home = tempfile::tempdir().unwrap();
+    let out = serve_cmd(&bucket, home.path(), &["--redirect-blobs"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--storage s3://"),
+        "{err}"
+    );
+
+    let serve = serve_storage_with(
+        &bucket,
+        home.path(),
+        &bucket.url("r"),
+        &["--redirect-blobs"],
+    );
+    let img = TestImage::oci("redirected", 1, 100_000);
+    push_image(&serve.addr, "app", "v1", &img).await;
+    let d = Digest::sha256_of(&img.layers[0]);
+    let direct = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = direct
+        .get(format!("http://{}/v2/app/blobs/{d}", serve.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 307);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with(&bucket.endpoint), "{to}");
+    assert!(
+        to.contains("X-Amz-Signature") && to.contains(&d.hex()[..16]),
+        "{to}"
+    );
+    // The URL alone (no credentials) serves the blob, and ranges of it.
+    let bytes = direct.get(&to).send().await.unwrap().bytes().await.unwrap();
+    assert!(bytes.as_ref() == img.layers[0].as_slice());
+    let part = direct
+        .get(&to)
+        .header("Range", "bytes=5-14")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status().as_u16(), 206);
+    assert_eq!(part.bytes().await.unwrap().as_ref(), &img.layers[0][5..15]);
+    // A tampered URL (another key) is refused by the bucket.
+    let other = to.replace(&d.hex()[..2], "00");
+    assert_eq!(
+        direct.get(&other).send().await.unwrap().status().as_u16(),
+        403
+    );
+    // HEAD stays on the server; an unknown blob is a 404, not a redirect.
+    let r = direct
+        .head(format!("http://{}/v2/app/blobs/{d}", serve.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let unknown = Digest::sha256_of(b"unknown");
+    let r = direct
+        .get(format!("http://{}/v2/app/blobs/{unknown}", serve.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert_same_image(&serve.addr, "app", "v1", &img).await;
 }

@@ -40,6 +40,11 @@ pub struct ServeArgs {
     /// environment). Several servers may share one bucket
     #[arg(long, value_name = "URL", conflicts_with = "root")]
     pub storage: Option<String>,
+    /// With --storage s3://: answer blob GETs with a 307 redirect to a
+    /// presigned URL of the bucket, valid 15 minutes, so the bytes bypass
+    /// the server (clients must reach the bucket's endpoint)
+    #[arg(long)]
+    pub redirect_blobs: bool,
     /// Answer DELETE with 405 UNSUPPORTED, like registry:2 with delete disabled
     #[arg(long)]
     pub no_delete: bool,
@@ -125,6 +130,7 @@ struct Effective {
     root: Setting<Option<PathBuf>>,
     /// A bucket (`s3://`) when set; `file://` is folded into `root`.
     storage: Setting<Option<S3Location>>,
+    redirect_blobs: Setting<bool>,
     no_delete: Setting<bool>,
     read_only: Setting<bool>,
     htpasswd: Setting<Option<PathBuf>>,
@@ -300,6 +306,7 @@ fn resolve(args: ServeArgs, settings: &Settings) -> anyhow::Result<Effective> {
         port: pick("port", args.port, file.port, 5000),
         root,
         storage,
+        redirect_blobs: pick_switch("redirect_blobs", args.redirect_blobs, file.redirect_blobs),
         no_delete: pick_switch("no_delete", args.no_delete, file.no_delete),
         read_only: pick_switch("read_only", args.read_only, file.read_only),
         htpasswd: pick_opt("htpasswd", args.htpasswd, path(file.htpasswd)),
@@ -341,6 +348,12 @@ fn resolve(args: ServeArgs, settings: &Settings) -> anyhow::Result<Effective> {
             Vec::new(),
         ),
     };
+    if effective.redirect_blobs.value && effective.storage.value.is_none() {
+        bail!(
+            "--redirect-blobs ({}) needs a bucket: give --storage s3://BUCKET[/PREFIX] (a directory has no URLs to redirect to)",
+            effective.redirect_blobs.source
+        );
+    }
     match (&effective.tls_cert.value, &effective.tls_key.value) {
         (Some(_), None) => bail!(
             "a TLS certificate is set ({}) but no key; give --tls-key (or tls_key in [serve])",
@@ -650,6 +663,7 @@ pub async fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
             storage_refresh: eff.metrics_refresh.value,
         },
         object_storage: bucket,
+        redirect_blobs: eff.redirect_blobs.value,
         ..ServerConfig::new(&root)
     };
     let limits = config.limits.clone();

@@ -72,6 +72,9 @@ pub struct ServerConfig {
     pub root: PathBuf,
     /// A bucket holding the content instead of `root` (`--storage s3://`).
     pub object_storage: Option<crate::storage::S3Backend>,
+    /// Answer blob GETs with a 307 to a short-lived presigned URL of the
+    /// bucket (`--redirect-blobs`; only with `object_storage`).
+    pub redirect_blobs: bool,
     /// Whether DELETE is allowed (registry:2's `storage.delete.enabled`).
     pub delete_enabled: bool,
     /// Refuse every write with 405 UNSUPPORTED, as registry:2's read-only mode.
@@ -133,6 +136,7 @@ impl ServerConfig {
         ServerConfig {
             root: root.into(),
             object_storage: None,
+            redirect_blobs: false,
             delete_enabled: true,
             read_only: false,
             htpasswd: None,
