@@ -422,6 +422,29 @@ async fn two_servers_on_one_bucket_are_one_registry() {
         "tag move seen by the other server after {:?}",
         moved.elapsed()
     );
+    // A manifest deleted through B is unknown on A within 1 s, although A
+    // read it (and remembered its revision) a moment ago.
+    let by_digest = format!("/v2/shared/app/manifests/{}", second.digest);
+    let accept = regctl::types::media_type::MANIFEST_ACCEPT;
+    assert_eq!(get(&a.addr, &by_digest, accept).await.0, 200);
+    let r = http()
+        .delete(format!("http://{}{by_digest}", b.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let deleted = Instant::now();
+    while get(&a.addr, &by_digest, accept).await.0 != 404 {
+        assert!(
+            deleted.elapsed() < Duration::from_millis(1500),
+            "A still serves a manifest deleted through B"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "delete seen by the other server after {:?}",
+        deleted.elapsed()
+    );
 }
 
 /// registry:2 (its s3 driver) and `regctl serve --storage` on one bucket and

@@ -216,3 +216,29 @@ async fn an_upload_moves_between_replicas() {
         .unwrap_err();
     assert!(err.to_string().contains("starts at byte 3"), "{err}");
 }
+
+/// An object with content that is then appended to reads as one: its own
+/// bytes first (moved into the first segment), then the appended ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appending_to_an_object_keeps_its_content_first() {
+    let Some(weed) = SeaweedFs::shared() else {
+        return;
+    };
+    let bucket = weed.bucket();
+    let b = backend(&bucket, "p");
+    b.put("k/data", Bytes::from_static(b"abc")).await.unwrap();
+    let mut sink = Count(0);
+    b.append(
+        "k/data",
+        body_of(vec![Bytes::from_static(b"def")]),
+        &mut sink,
+    )
+    .await
+    .unwrap();
+    assert_eq!(b.stat("k/data").await.unwrap().unwrap().size, 6);
+    assert_eq!(read(&b, "k/data", 0, None).await, b"abcdef");
+    assert_eq!(read(&b, "k/data", 2, Some(2)).await, b"cd");
+    assert_eq!(b.list("k").await.unwrap(), ["data"]);
+    b.commit("k/data", "done").await.unwrap();
+    assert_eq!(b.get("done").await.unwrap().unwrap(), "abcdef");
+}

@@ -252,9 +252,19 @@ impl S3Backend {
 
     /// `key` as stored: the object itself (if any) then its segments, each
     /// with the offset it starts at. `None` when neither exists.
+    ///
+    /// A key with content of its own never has segments (`append` moves it
+    /// into the first segment), so a non-empty object costs one `HEAD`: a
+    /// blob's size or a link's presence is one request.
     async fn pieces(&self, key: &str) -> io::Result<Option<Vec<Piece>>> {
-        let segments_dir = self.segments_dir(key);
-        let (base, segments) = tokio::try_join!(self.head(key), self.list_all(&segments_dir))?;
+        let base = self.head(key).await?;
+        if let Some(meta) = base.as_ref().filter(|m| m.size > 0) {
+            return Ok(Some(vec![Piece {
+                start: 0,
+                meta: meta.clone(),
+            }]));
+        }
+        let segments = self.list_all(&self.segments_dir(key)).await?;
         if base.is_none() && segments.is_empty() {
             return Ok(None);
         }
@@ -539,15 +549,32 @@ impl Backend for S3Backend {
         body: ByteStream,
         sink: &mut dyn ChunkSink,
     ) -> io::Result<u64> {
-        let start = self
-            .pieces(key)
-            .await?
-            .map_or(0, |pieces| pieces.iter().map(|p| p.meta.size).sum::<u64>());
-        let segment = Path::from(format!(
-            "{}/{start:0width$}",
-            self.segments_dir(key),
-            width = OFFSET_WIDTH
-        ));
+        let pieces = self.pieces(key).await?.unwrap_or_default();
+        let start = pieces.iter().map(|p| p.meta.size).sum::<u64>();
+        let segment_at = |offset: u64| {
+            Path::from(format!(
+                "{}/{offset:0width$}",
+                self.segments_dir(key),
+                width = OFFSET_WIDTH
+            ))
+        };
+        let base = self.path(key);
+        // Content of the key's own becomes the first segment (a server-side
+        // copy), so that a non-empty object never also has segments.
+        if let [only] = pieces.as_slice()
+            && only.meta.location == base
+            && only.meta.size > 0
+        {
+            self.store
+                .copy(&base, &segment_at(0))
+                .await
+                .map_err(|e| self.err(key, e))?;
+            self.store
+                .delete(&base)
+                .await
+                .map_err(|e| self.err(key, e))?;
+        }
+        let segment = segment_at(start);
         let written = self.write_object(key, &segment, body, sink).await?;
         if written == 0 {
             // Nothing to keep: an empty segment would only cost a request
@@ -636,7 +663,15 @@ impl Backend for S3Backend {
         let dirs: Vec<(String, Path)> = listed
             .common_prefixes
             .into_iter()
-            .filter_map(|p| Some((visible(p.filename())?, p)))
+            .filter_map(|p| {
+                let name = p.filename()?;
+                // A key that exists only as segments is listed by its name.
+                let name = match name.strip_prefix(SEGMENTS) {
+                    Some(owner) => owner.to_owned(),
+                    None => visible(Some(name))?,
+                };
+                Some((name, p))
+            })
             .collect();
         let held: Vec<Option<String>> = stream::iter(dirs)
             .map(|(name, p)| async move {

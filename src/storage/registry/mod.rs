@@ -61,6 +61,9 @@ pub struct Registry {
     /// Collections coordinated with other servers on the same store (a
     /// bucket); `None` on a directory, which one server owns.
     cluster: Option<Cluster>,
+    /// On a shared store: revision links read lately, and when (see
+    /// [`Registry::resolve_for_read`]).
+    revisions_seen: Mutex<HashMap<(crate::storage::paths::RepoName, Digest), Instant>>,
 }
 
 /// The algorithm a storage directory is named after (`sha256`, `sha512`).
@@ -83,6 +86,7 @@ impl Registry {
     pub fn new(backend: Arc<dyn Backend>) -> Self {
         Registry {
             cluster: Cluster::over(&backend),
+            revisions_seen: Mutex::new(HashMap::new()),
             backend,
             sessions: SharedSessions::default(),
             verified: Mutex::new(HashSet::new()),
