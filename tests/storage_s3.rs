@@ -242,3 +242,36 @@ async fn appending_to_an_object_keeps_its_content_first() {
     b.commit("k/data", "done").await.unwrap();
     assert_eq!(b.get("done").await.unwrap().unwrap(), "abcdef");
 }
+
+/// Two appends at one offset at once, from two servers (two clients of
+/// the bucket), small or larger than a part: one wins whole, the other is
+/// refused, and what is stored is exactly the winner's bytes (so a hash
+/// kept by the loser can never vouch for them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_appends_at_one_offset_never_mix() {
+    let Some(weed) = SeaweedFs::shared() else {
+        return;
+    };
+    let bucket = weed.bucket();
+    let (one, two) = (backend(&bucket, "x"), backend(&bucket, "x"));
+    let part = regctl::storage::s3::PART_SIZE;
+    for (key, size) in [("small/data", 1000), ("large/data", part + 4096)] {
+        let a = vec![b'a'; size];
+        let b = vec![b'b'; size];
+        let chunks =
+            |v: &Vec<u8>| -> Vec<Bytes> { v.chunks(65536).map(Bytes::copy_from_slice).collect() };
+        let (mut sa, mut sb) = (Count(0), Count(0));
+        let (ra, rb) = tokio::join!(
+            one.append(key, body_of(chunks(&a)), &mut sa),
+            two.append(key, body_of(chunks(&b)), &mut sb),
+        );
+        assert!(ra.is_ok() != rb.is_ok(), "{key}: {ra:?} {rb:?}");
+        let stored = read(&one, key, 0, None).await;
+        let winner = if ra.is_ok() { &a } else { &b };
+        assert!(
+            stored == *winner,
+            "{key}: stored bytes are not the winner's"
+        );
+        assert_eq!(one.stat(key).await.unwrap().unwrap().size, size as u64);
+    }
+}

@@ -52,6 +52,15 @@ const BATCH_CONCURRENCY: usize = 32;
 /// many listing or delete requests run at once for `delete_many`.
 const DELETE_CONCURRENCY: usize = 8;
 
+/// A segment claim older than this with no segment is a dead writer's.
+const CLAIM_STALE: Duration = Duration::from_secs(15 * 60);
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// Where a segment directory's name starts (hidden, see the module doc).
 const SEGMENTS: &str = ".tmp-append-";
 
@@ -349,6 +358,10 @@ impl S3Backend {
                 }
             }
         }
+        // A multipart upload cannot be completed conditionally: a claim,
+        // created conditionally, keeps two requests (on two servers) from
+        // writing one segment.
+        self.claim_segment(key, path).await?;
         let upload = self
             .store
             .put_multipart_opts(path, PutMultipartOptions::default())
@@ -384,6 +397,41 @@ impl S3Backend {
                 Err(e)
             }
         }
+    }
+
+    /// Claims the segment `path` for one writer: `SEGMENT.claim`, created
+    /// only if absent. Refused while another request holds it, or once the
+    /// segment exists; a claim older than [`CLAIM_STALE`] whose segment never
+    /// appeared (its writer died) is taken over by a conditional replace.
+    async fn claim_segment(&self, key: &str, path: &Path) -> io::Result<()> {
+        let claim_key = format!("{}.claim", self.key_of(path));
+        let now = now_ms();
+        let stamp = Bytes::from(now.to_string());
+        if Coordination::create(self, &claim_key, stamp.clone()).await? {
+            return Ok(());
+        }
+        let busy = |why: &str| {
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("s3://{}/{}: {why}", self.location.bucket, self.path(key)),
+            )
+        };
+        if self.head(self.key_of(path)).await?.is_some() {
+            return Err(busy("another request appended at this offset first"));
+        }
+        let Some((held, version)) = self.get_versioned(&claim_key).await? else {
+            return Err(busy("another request is appending to this upload"));
+        };
+        let since: u64 = std::str::from_utf8(&held)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        if now.saturating_sub(since) < CLAIM_STALE.as_millis() as u64
+            || !self.replace_if(&claim_key, stamp, &version).await?
+        {
+            return Err(busy("another request is appending to this upload"));
+        }
+        Ok(())
     }
 
     /// The keys to delete for `key`: the object, everything under it, and
@@ -714,6 +762,14 @@ impl Backend for S3Backend {
             };
             let rel = rel.to_owned();
             if let Some((parent, seg)) = segment_owner(&rel) {
+                // Claims (`OFFSET.claim`) hold no bytes of the key.
+                if !rel
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|n| n.parse::<u64>().is_ok())
+                {
+                    continue;
+                }
                 let owner = if parent.is_empty() {
                     seg.to_owned()
                 } else {
