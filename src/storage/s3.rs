@@ -763,10 +763,10 @@ impl Backend for S3Backend {
             let rel = rel.to_owned();
             if let Some((parent, seg)) = segment_owner(&rel) {
                 // Claims (`OFFSET.claim`) hold no bytes of the key.
-                if !rel
+                if rel
                     .rsplit('/')
                     .next()
-                    .is_some_and(|n| n.parse::<u64>().is_ok())
+                    .is_none_or(|n| n.parse::<u64>().is_err())
                 {
                     continue;
                 }
