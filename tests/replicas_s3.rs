@@ -284,3 +284,122 @@ async fn pushes_through_two_servers_survive_a_collection_on_a_third() {
     assert_eq!(status, 404, "{}", report["summary"]);
     assert!(report["summary"]["blobsRemoved"].as_u64().unwrap() > 0);
 }
+
+/// A server killed (SIGKILL) while a 24 MiB PATCH streams into it, after
+/// several parts went up: nothing of that chunk is visible (the upload
+/// holds its earlier chunk only), no blob appears, and the upload resumes
+/// on another server from where it stood and finishes verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_chunk_leaves_nothing_and_the_upload_resumes_elsewhere() {
+    use regctl::storage::{Backend, S3Backend, S3Location};
+    let Some(weed) = SeaweedFs::shared() else {
+        return;
+    };
+    let bucket = weed.bucket();
+    let home = tempfile::tempdir().unwrap();
+    let (a, b) = (replica(&bucket, home.path()), replica(&bucket, home.path()));
+    let client = http();
+    let r = client
+        .post(format!("http://{}/v2/crash/blobs/uploads/", a.addr))
+        .send()
+        .await
+        .unwrap();
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let path = location
+        .strip_prefix(&format!("http://{}", a.addr))
+        .unwrap_or(&location)
+        .to_owned();
+    let first = vec![b'1'; 1000];
+    let r = client
+        .patch(absolute(&a.addr, &path))
+        .header("Content-Range", "0-999")
+        .body(first.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let path = {
+        let next = r.headers()["location"].to_str().unwrap();
+        next.strip_prefix(&format!("http://{}", a.addr))
+            .unwrap_or(next)
+            .to_owned()
+    };
+    // 24 MiB declared, 20 MiB sent (two 8 MiB parts go up), then SIGKILL.
+    let big: Vec<u8> = (0..24 * 1024 * 1024).map(|i| (i % 253) as u8).collect();
+    let range = format!("1000-{}", 1000 + big.len() - 1);
+    let mut conn = common::raw::RawConn::open(
+        &a.addr,
+        "PATCH",
+        &path,
+        &[
+            ("Content-Range", range.as_str()),
+            ("Content-Type", "application/octet-stream"),
+        ],
+        big.len(),
+    )
+    .await;
+    conn.send(&big[..20 * 1024 * 1024]).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    drop(a);
+    drop(conn);
+    // Seen from B: the first chunk only.
+    let r = client.get(absolute(&b.addr, &path)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(r.headers()["range"], "0-999");
+    // Nothing else in the bucket for it: no blob, no visible part.
+    let raw =
+        S3Backend::from_vars(S3Location::parse(&bucket.url("reg")).unwrap(), bucket.env()).unwrap();
+    let blobs = raw.walk("docker/registry/v2/blobs", 0).await.unwrap();
+    assert!(
+        blobs.iter().all(|e| e.meta.is_dir),
+        "{:?}",
+        blobs.iter().map(|e| &e.key).collect::<Vec<_>>()
+    );
+    let uploads = raw
+        .walk("docker/registry/v2/repositories/crash/_uploads", 0)
+        .await
+        .unwrap();
+    let data: Vec<u64> = uploads
+        .iter()
+        .filter(|e| e.key.ends_with("/data"))
+        .map(|e| e.meta.size)
+        .collect();
+    assert_eq!(data, [1000]);
+    // Resumed on B from byte 1000 once the dead server's claim on that
+    // chunk went stale (30 s without renewal; refused until then), finished
+    // there, verified.
+    let killed = Instant::now();
+    loop {
+        // Refused (an error answer, or the connection closed on the body).
+        let refused = match client
+            .patch(absolute(&b.addr, &path))
+            .header("Content-Range", range.as_str())
+            .body(big.clone())
+            .send()
+            .await
+        {
+            Ok(r) if r.status().as_u16() == 202 => break,
+            Ok(r) => format!("{} {:?}", r.status(), r.text().await),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            killed.elapsed() < Duration::from_secs(60),
+            "the upload did not resume: {refused}"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    eprintln!("resumed {:?} after the kill", killed.elapsed());
+    let mut whole = first;
+    whole.extend_from_slice(&big);
+    let d = Digest::sha256_of(&whole);
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let r = client
+        .put(absolute(&b.addr, &format!("{path}{sep}digest={d}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201, "{:?}", r.text().await);
+    let (status, _, _, got) = get(&b.addr, &format!("/v2/crash/blobs/{d}"), "*/*").await;
+    assert_eq!(status, 200);
+    assert!(got == whole);
+}

@@ -52,8 +52,19 @@ const BATCH_CONCURRENCY: usize = 32;
 /// many listing or delete requests run at once for `delete_many`.
 const DELETE_CONCURRENCY: usize = 8;
 
-/// A segment claim older than this with no segment is a dead writer's.
-const CLAIM_STALE: Duration = Duration::from_secs(15 * 60);
+/// A segment claim not renewed for this long, with no segment, is a dead
+/// writer's: an upload interrupted by a crash resumes after this.
+const CLAIM_STALE: Duration = Duration::from_secs(30);
+
+/// How often a writer renews its segment claim.
+const CLAIM_RENEW: Duration = Duration::from_secs(10);
+
+/// One writer's right to write one segment (see `claim_segment`).
+struct SegmentClaim {
+    path: Path,
+    e_tag: Option<String>,
+    renewed: std::time::Instant,
+}
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -361,7 +372,7 @@ impl S3Backend {
         // A multipart upload cannot be completed conditionally: a claim,
         // created conditionally, keeps two requests (on two servers) from
         // writing one segment.
-        self.claim_segment(key, path).await?;
+        let mut claim = self.claim_segment(key, path).await?;
         let upload = self
             .store
             .put_multipart_opts(path, PutMultipartOptions::default())
@@ -379,6 +390,7 @@ impl S3Backend {
                     .await
                     .map_err(|e| self.err(key, e))?;
                 writer.put(chunk);
+                self.renew_claim(key, &mut claim).await?;
             }
             Ok(())
         }
@@ -400,38 +412,89 @@ impl S3Backend {
     }
 
     /// Claims the segment `path` for one writer: `SEGMENT.claim`, created
-    /// only if absent. Refused while another request holds it, or once the
-    /// segment exists; a claim older than [`CLAIM_STALE`] whose segment never
-    /// appeared (its writer died) is taken over by a conditional replace.
-    async fn claim_segment(&self, key: &str, path: &Path) -> io::Result<()> {
-        let claim_key = format!("{}.claim", self.key_of(path));
+    /// only if absent, holding the time it was last renewed. Refused while
+    /// another request holds it, or once the segment exists; a claim not
+    /// renewed for [`CLAIM_STALE`] whose segment never appeared (its writer
+    /// died) is taken over by a conditional replace.
+    async fn claim_segment(&self, key: &str, path: &Path) -> io::Result<SegmentClaim> {
+        let claim = Path::from(format!("{path}.claim"));
         let now = now_ms();
-        let stamp = Bytes::from(now.to_string());
-        if Coordination::create(self, &claim_key, stamp.clone()).await? {
-            return Ok(());
-        }
+        let stamp = || PutPayload::from(Bytes::from(now.to_string()));
         let busy = |why: &str| {
             io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 format!("s3://{}/{}: {why}", self.location.bucket, self.path(key)),
             )
         };
-        if self.head(self.key_of(path)).await?.is_some() {
-            return Err(busy("another request appended at this offset first"));
-        }
-        let Some((held, version)) = self.get_versioned(&claim_key).await? else {
-            return Err(busy("another request is appending to this upload"));
+        let created = self
+            .store
+            .put_opts(&claim, stamp(), PutMode::Create.into())
+            .await;
+        let put = match created {
+            Ok(put) => put,
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => {
+                if self.head(self.key_of(path)).await?.is_some() {
+                    return Err(busy("another request appended at this offset first"));
+                }
+                let Some((held, version)) = self.get_versioned(self.key_of(&claim)).await? else {
+                    return Err(busy("another request is appending to this upload"));
+                };
+                let since: u64 = std::str::from_utf8(&held)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0);
+                if now.saturating_sub(since) < CLAIM_STALE.as_millis() as u64 {
+                    return Err(busy("another request is appending to this upload"));
+                }
+                let mode = PutMode::Update(UpdateVersion {
+                    e_tag: Some(version),
+                    version: None,
+                });
+                match self.store.put_opts(&claim, stamp(), mode.into()).await {
+                    Ok(put) => put,
+                    Err(object_store::Error::Precondition { .. }) => {
+                        return Err(busy("another request is appending to this upload"));
+                    }
+                    Err(e) => return Err(self.err(key, e)),
+                }
+            }
+            Err(e) => return Err(self.err(key, e)),
         };
-        let since: u64 = std::str::from_utf8(&held)
-            .ok()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0);
-        if now.saturating_sub(since) < CLAIM_STALE.as_millis() as u64
-            || !self.replace_if(&claim_key, stamp, &version).await?
-        {
-            return Err(busy("another request is appending to this upload"));
+        Ok(SegmentClaim {
+            path: claim,
+            e_tag: put.e_tag,
+            renewed: std::time::Instant::now(),
+        })
+    }
+
+    /// Renews a claim every [`CLAIM_RENEW`], conditionally: a claim taken
+    /// over (this writer stalled past [`CLAIM_STALE`]) fails the append.
+    async fn renew_claim(&self, key: &str, claim: &mut SegmentClaim) -> io::Result<()> {
+        if claim.renewed.elapsed() < CLAIM_RENEW {
+            return Ok(());
         }
-        Ok(())
+        let mode = PutMode::Update(UpdateVersion {
+            e_tag: claim.e_tag.clone(),
+            version: None,
+        });
+        let stamp = PutPayload::from(Bytes::from(now_ms().to_string()));
+        match self.store.put_opts(&claim.path, stamp, mode.into()).await {
+            Ok(put) => {
+                claim.e_tag = put.e_tag;
+                claim.renewed = std::time::Instant::now();
+                Ok(())
+            }
+            Err(object_store::Error::Precondition { .. }) => Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "s3://{}/{}: this append stalled and another request took its place",
+                    self.location.bucket,
+                    self.path(key)
+                ),
+            )),
+            Err(e) => Err(self.err(key, e)),
+        }
     }
 
     /// The keys to delete for `key`: the object, everything under it, and
