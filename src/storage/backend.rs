@@ -163,6 +163,13 @@ pub trait Backend: Send + Sync + 'static {
         None
     }
 
+    /// Whether one [`Backend::walk`] of a large prefix is cheaper than a
+    /// `list` per directory (an object store lists 1,000 keys a request,
+    /// whatever their depth; a filesystem reads directory by directory).
+    fn prefers_walk(&self) -> bool {
+        false
+    }
+
     /// Deletes many keys (each as [`Backend::delete`]) in as few round
     /// trips as the backend can.
     async fn delete_many(&self, keys: Vec<String>) -> io::Result<()> {

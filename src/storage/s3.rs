@@ -805,6 +805,10 @@ impl Backend for S3Backend {
         Some(self)
     }
 
+    fn prefers_walk(&self) -> bool {
+        true
+    }
+
     async fn delete(&self, key: &str) -> io::Result<()> {
         let paths = self.expand_delete(key).await?;
         self.delete_paths(paths).await
