@@ -110,8 +110,8 @@ for run in $(seq "$RUNS"); do
     # A new blob each time: both servers skip storing a blob that exists.
     head -c $((BLOB_MIB * 1024 * 1024)) /dev/urandom > "$WORK/big.bin"
     big=sha256:$(sha256sum "$WORK/big.bin" | cut -d' ' -f1)
-    R[$side,put]+="$(upload "$addr" "bench/big$run$side" "$WORK/big.bin" "$big") "
-    R[$side,get]+="$(curl -fs -o /dev/null -w '%{time_total}' "http://$addr/v2/bench/big$run$side/blobs/$big") "
+    R[$side,put]+="$(upload "$addr" "bench/big$run${side,,}" "$WORK/big.bin" "$big") "
+    R[$side,get]+="$(curl -fsL -o /dev/null -w '%{time_total}' "http://$addr/v2/bench/big$run${side,,}/blobs/$big") "
   done
 done
 LOAD_RS=$(rss_kib "$RS_PID") LOAD_DR=$(rss_kib "$DR_PID")
@@ -140,8 +140,19 @@ for run in $(seq "$RUNS"); do
     addr=${!side}
     # regctl reuses a walk for 5 s: wait it out, so every run walks.
     [[ $side == RS ]] && sleep 5.5
-    R[$side,catalog]+="$(curl -fs -o "$WORK/cat.$side" -w '%{time_total}' "http://$addr/v2/_catalog?n=100000") "
-    count=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["repositories"]))' "$WORK/cat.$side")
+    # Every page, following Link (registry:2 answers at most 1,000 a page).
+    read -r secs count < <(python3 - "$addr" <<'PY'
+import sys, time, json, re, urllib.request
+addr = sys.argv[1]; url = f"http://{addr}/v2/_catalog?n=1000"; n = 0; t0 = time.monotonic()
+while url:
+    with urllib.request.urlopen(url) as r:
+        n += len(json.load(r)["repositories"]); link = r.headers.get("Link")
+    m = re.match(r'<([^>]+)>', link or "")
+    url = (m.group(1) if m.group(1).startswith("http") else f"http://{addr}{m.group(1)}") if m else None
+print(f"{time.monotonic() - t0:.3f} {n}")
+PY
+)
+    R[$side,catalog]+="$secs "
     (( count >= REPOS )) || { echo "bench: $side listed $count repositories" >&2; exit 1; }
   done
 done

@@ -14,10 +14,11 @@
 //!   size. The segment becomes visible only when complete; a failed body
 //!   aborts it, so the upload keeps the size it had.
 //! - `stat(K)`/`reader(K)` see `K` (if it exists) followed by its segments.
-//! - `commit(K, TO)` is a server-side copy when `K` is one piece (the usual
-//!   case: one `PATCH` or a monolithic `PUT`), conditional on `TO` not
-//!   existing; several pieces are streamed through once into a multipart
-//!   upload of `TO`. Then `K` and its segments are deleted.
+//! - `commit(K, TO)` is a server-side `CopyObject` when `K` is one piece of
+//!   at most 5 GiB (the usual case: one `PATCH` or a monolithic `PUT`),
+//!   conditional on `TO` not existing (`If-None-Match: *`); several pieces
+//!   are streamed through once into a multipart upload of `TO`. Then `K` and
+//!   its segments are deleted.
 
 use std::io;
 use std::ops::Range;
@@ -51,6 +52,9 @@ const BATCH_CONCURRENCY: usize = 32;
 /// Keys per `DeleteObjects` request is S3's own limit (1,000); this is how
 /// many listing or delete requests run at once for `delete_many`.
 const DELETE_CONCURRENCY: usize = 8;
+
+/// The largest object S3 copies in one `CopyObject`.
+const MAX_COPY_OBJECT: u64 = 5 * 1024 * 1024 * 1024;
 
 /// A segment claim not renewed for this long, with no segment, is a dead
 /// writer's: an upload interrupted by a crash resumes after this.
@@ -176,9 +180,14 @@ impl S3Backend {
             .with_bucket_name(&location.bucket)
             .with_virtual_hosted_style_request(false)
             .with_conditional_put(S3ConditionalPut::ETagMatch)
-            // Write-once commit: UploadPartCopy, then a CompleteMultipartUpload
-            // with `If-None-Match: *`.
-            .with_copy_if_not_exists(S3CopyIfNotExists::Multipart);
+            // Write-once commit: `CopyObject` with `If-None-Match: *` (one
+            // request, and a metadata-only copy on SeaweedFS: 2.5x faster
+            // than `UploadPartCopy` measured here).
+            .with_copy_if_not_exists(S3CopyIfNotExists::HeaderWithStatus(
+                "If-None-Match".into(),
+                "*".into(),
+                reqwest::StatusCode::PRECONDITION_FAILED,
+            ));
         if !vars.contains_key("AWS_REGION") && !vars.contains_key("AWS_DEFAULT_REGION") {
             builder = builder.with_region("us-east-1");
         }
@@ -714,7 +723,8 @@ impl Backend for S3Backend {
                 .put_opts(&target, PutPayload::default(), PutMode::Create.into())
                 .await
                 .map(drop),
-            [one] => {
+            // One `CopyObject` (at most 5 GiB on S3) with `If-None-Match: *`.
+            [one] if one.meta.size <= MAX_COPY_OBJECT => {
                 self.store
                     .copy_opts(
                         &one.meta.location,
@@ -724,7 +734,8 @@ impl Backend for S3Backend {
                     .await
             }
             _ => {
-                // Several segments: one pass through this process into a
+                // Several segments, or one too large for `CopyObject`: one
+                // pass through this process into a
                 // multipart upload (object_store has no UploadPartCopy of
                 // several sources). Write-once: skipped if `to` exists.
                 if self.head(to).await?.is_none() {
