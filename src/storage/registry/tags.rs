@@ -167,6 +167,20 @@ impl Registry {
             return Ok(tags.clone());
         }
         let mut tags = Vec::new();
+        if self.backend.prefers_walk() {
+            // One listing of `tags/` (1,000 keys a request) rather than a
+            // `HEAD` per tag: a tag is there when its `current/link` is.
+            for e in self.backend.walk(&tags_dir, 0).await? {
+                if let Some(name) = e.key.strip_suffix("/current/link")
+                    && !e.meta.is_dir
+                    && TagName::new(name).is_ok()
+                {
+                    tags.push(name.to_owned());
+                }
+            }
+            tags.sort_unstable();
+            return Ok(Arc::new(tags));
+        }
         for name in self.backend.list(&tags_dir).await? {
             let Ok(tag) = TagName::new(&name) else {
                 continue;
