@@ -15,7 +15,7 @@ use clap::Args;
 use serde::Serialize;
 
 use regctl::ops::du::{self, ApiSource, RegistryUsage, StorageSource, Usage, UsageSource};
-use regctl::storage::{FsBackend, Registry, gc};
+use regctl::storage::{FsBackend, Registry, StorageUrl, gc};
 use regctl::types::Platform;
 use regctl::types::gc::GcOptions;
 
@@ -34,6 +34,10 @@ pub struct DuArgs {
     /// repository of that root
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Read a storage directly, as --root: file:///PATH or
+    /// s3://BUCKET[/PREFIX] (AWS environment for credentials and endpoint)
+    #[arg(long, value_name = "URL", conflicts_with = "root")]
+    pub storage: Option<String>,
     /// Count only this platform's image of each tag (os/arch[/variant]);
     /// tags without one are left out
     #[arg(long, value_name = "PLATFORM")]
@@ -75,20 +79,37 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let format = output::resolve(args.format);
     let platform = args.platform.as_deref().map(Platform::parse).transpose()?;
     let platform = platform.as_ref();
-    if let Some(root) = &args.root {
-        regctl::ops::gc::check_root(root)?;
-        let registry = Registry::new(Arc::new(FsBackend::new(root)));
+    let storage = match (&args.root, &args.storage) {
+        (Some(root), _) => Some(StorageUrl::Dir(root.clone())),
+        (None, Some(url)) => Some(StorageUrl::parse(url)?),
+        (None, None) => None,
+    };
+    if let Some(storage) = &storage {
+        let backend = match storage {
+            StorageUrl::Dir(root) => {
+                regctl::ops::gc::check_root(root)?;
+                Arc::new(FsBackend::new(root)) as Arc<dyn regctl::storage::Backend>
+            }
+            StorageUrl::S3(_) => {
+                let backend = storage.open()?;
+                let name = storage.to_string();
+                regctl::ops::gc::check_storage(backend.as_ref(), &name).await?;
+                backend
+            }
+        };
+        let registry = Registry::new(backend);
         let src = StorageSource::new(&registry);
         return match &args.target {
             Some(repo) => per_tag(&src, repo, platform, format).await,
             None => {
-                let name = root.display().to_string();
+                let name = match storage {
+                    StorageUrl::Dir(root) => root.display().to_string(),
+                    other => other.to_string(),
+                };
                 // The collector's mark and the usage walk read the same
                 // files; run side by side they take the time of the longer.
-                let (collectable, usage) = tokio::join!(
-                    collectable(&registry),
-                    measure(&src, &name, platform)
-                );
+                let (collectable, usage) =
+                    tokio::join!(collectable(&registry), measure(&src, &name, platform));
                 per_repository(usage?, &name, format, Some(collectable?))
             }
         };
@@ -103,7 +124,12 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
             client: &ctx.client,
             registry: registry.clone(),
         };
-        per_repository(measure(&src, &registry, platform).await?, &registry, format, None)
+        per_repository(
+            measure(&src, &registry, platform).await?,
+            &registry,
+            format,
+            None,
+        )
     } else {
         let r = ctx.reference(&target)?;
         if r.tag().is_some() || r.digest().is_some() {

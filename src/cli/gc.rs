@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use regctl::client::ErrorKind;
 use regctl::ops::gc::{ContainerGc, OfflineRoot};
+use regctl::storage::StorageUrl;
 use regctl::types::gc::{GcOptions, GcPlan, GcReport, GcSummary, LinkKind};
 
 use super::exit::{Unsupported, Usage};
@@ -25,7 +26,7 @@ const LISTED: usize = 20;
 const ONLINE_MIN_AGE: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("target").required(true).args(["registry", "root", "container", "exec"])))]
+#[command(group(ArgGroup::new("target").required(true).args(["registry", "root", "storage", "container", "exec"])))]
 pub struct GcArgs {
     /// A running `regctl serve` (HOST:PORT) to collect online
     #[arg(value_name = "REGISTRY")]
@@ -34,6 +35,12 @@ pub struct GcArgs {
     /// the directory holding docker/registry/v2)
     #[arg(long, value_name = "DIR", conflicts_with_all = ["registry", "container", "exec"])]
     pub root: Option<PathBuf>,
+    /// Collect offline over this storage: file:///PATH (as --root PATH) or
+    /// s3://BUCKET[/PREFIX] (AWS environment for credentials and endpoint;
+    /// no server may write to the bucket meanwhile: with servers running,
+    /// collect online through one of them instead)
+    #[arg(long, value_name = "URL", conflicts_with_all = ["registry", "root", "container", "exec"])]
+    pub storage: Option<String>,
     /// Run registry:2's own collector in this container
     /// (`docker exec NAME registry garbage-collect CONFIG`)
     #[arg(long, value_name = "NAME", conflicts_with = "registry")]
@@ -99,15 +106,22 @@ pub async fn run(args: GcArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let opts = GcOptions {
         delete_untagged: args.delete_untagged,
         prune_empty_repos: args.prune_empty_repos,
-        min_age: args.min_age.unwrap_or(if args.root.is_some() {
-            Duration::ZERO
-        } else {
-            ONLINE_MIN_AGE
-        }),
+        min_age: args
+            .min_age
+            .unwrap_or(if args.root.is_some() || args.storage.is_some() {
+                Duration::ZERO
+            } else {
+                ONLINE_MIN_AGE
+            }),
     };
     let mut out = std::io::stdout().lock();
-    let report = if let Some(root) = &args.root {
-        let root = OfflineRoot::open(root, args.force)?;
+    let storage = match (&args.root, &args.storage) {
+        (Some(root), _) => Some(StorageUrl::Dir(root.clone())),
+        (None, Some(url)) => Some(StorageUrl::parse(url)?),
+        (None, None) => None,
+    };
+    let report = if let Some(storage) = &storage {
+        let root = OfflineRoot::open_storage(storage, args.force).await?;
         let planned = root.plan(&opts, args.force).await?;
         if format == Format::Table {
             show_plan(&mut out, planned.plan())?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use regctl::server::{self, ServerConfig, TlsFiles};
-use regctl::storage::RootLock;
+use regctl::storage::{Backend, RootLock, S3Backend, S3Location, StorageUrl};
 
 use super::settings::{Setting, Settings, Source};
 
@@ -34,6 +34,17 @@ pub struct ServeArgs {
     /// [default: $REGCTL_ROOT, else ~/.local/share/regctl/registry]
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Where the content lives instead of --root: file:///PATH (the same as
+    /// --root PATH) or s3://BUCKET[/PREFIX] (registry:2's s3 layout with
+    /// rootdirectory PREFIX; credentials, region and endpoint from the AWS
+    /// environment). Several servers may share one bucket
+    #[arg(long, value_name = "URL", conflicts_with = "root")]
+    pub storage: Option<String>,
+    /// With --storage s3://: answer blob GETs with a 307 redirect to a
+    /// presigned URL of the bucket, valid 15 minutes, so the bytes bypass
+    /// the server (clients must reach the bucket's endpoint)
+    #[arg(long)]
+    pub redirect_blobs: bool,
     /// Answer DELETE with 405 UNSUPPORTED, like registry:2 with delete disabled
     #[arg(long)]
     pub no_delete: bool,
@@ -117,6 +128,9 @@ struct Effective {
     addr: Setting<String>,
     port: Setting<u16>,
     root: Setting<Option<PathBuf>>,
+    /// A bucket (`s3://`) when set; `file://` is folded into `root`.
+    storage: Setting<Option<S3Location>>,
+    redirect_blobs: Setting<bool>,
     no_delete: Setting<bool>,
     read_only: Setting<bool>,
     htpasswd: Setting<Option<PathBuf>>,
@@ -201,16 +215,43 @@ fn resolve(args: ServeArgs, settings: &Settings) -> anyhow::Result<Effective> {
         Some(0) => bail!("config file {cfg}: [serve] max_connections = 0: give at least 1"),
         other => other,
     };
-    let root = match (args.root, path(file.root)) {
-        (Some(r), _) => Setting::new(Some(r), flag("root")),
-        (None, Some(r)) => Setting::new(Some(r), Source::File),
-        (None, None) => match std::env::var_os("REGCTL_ROOT").filter(|r| !r.is_empty()) {
-            Some(r) => Setting::new(Some(PathBuf::from(r)), Source::Env("REGCTL_ROOT".into())),
-            None => Setting::new(
-                dirs::data_dir().map(|d| d.join("regctl").join("registry")),
-                Source::Default,
-            ),
-        },
+    if file.storage.is_some() && file.root.is_some() {
+        bail!("config file {cfg}: [serve] sets both storage and root; keep one");
+    }
+    let storage = match (&args.storage, args.root.is_some(), &file.storage) {
+        (Some(url), _, _) => Some((StorageUrl::parse(url)?, flag("storage"))),
+        // --root on the command line wins over the file's storage.
+        (None, true, _) => None,
+        (None, false, Some(url)) => Some((
+            StorageUrl::parse(url)
+                .with_context(|| format!("config file {cfg}: [serve] storage"))?,
+            Source::File,
+        )),
+        (None, false, None) => None,
+    };
+    let no_storage = || Setting::new(None, Source::Default);
+    let (root, storage) = match storage {
+        Some((StorageUrl::Dir(dir), source)) => (Setting::new(Some(dir), source), no_storage()),
+        Some((StorageUrl::S3(location), source)) => (
+            Setting::new(None, Source::Default),
+            Setting::new(Some(location), source),
+        ),
+        None => (
+            match (args.root, path(file.root)) {
+                (Some(r), _) => Setting::new(Some(r), flag("root")),
+                (None, Some(r)) => Setting::new(Some(r), Source::File),
+                (None, None) => match std::env::var_os("REGCTL_ROOT").filter(|r| !r.is_empty()) {
+                    Some(r) => {
+                        Setting::new(Some(PathBuf::from(r)), Source::Env("REGCTL_ROOT".into()))
+                    }
+                    None => Setting::new(
+                        dirs::data_dir().map(|d| d.join("regctl").join("registry")),
+                        Source::Default,
+                    ),
+                },
+            },
+            no_storage(),
+        ),
     };
     let file_notify = match file.notify {
         None => None,
@@ -264,6 +305,8 @@ fn resolve(args: ServeArgs, settings: &Settings) -> anyhow::Result<Effective> {
         addr: pick("addr", args.addr, file.addr, "127.0.0.1".to_owned()),
         port: pick("port", args.port, file.port, 5000),
         root,
+        storage,
+        redirect_blobs: pick_switch("redirect_blobs", args.redirect_blobs, file.redirect_blobs),
         no_delete: pick_switch("no_delete", args.no_delete, file.no_delete),
         read_only: pick_switch("read_only", args.read_only, file.read_only),
         htpasswd: pick_opt("htpasswd", args.htpasswd, path(file.htpasswd)),
@@ -305,6 +348,12 @@ fn resolve(args: ServeArgs, settings: &Settings) -> anyhow::Result<Effective> {
             Vec::new(),
         ),
     };
+    if effective.redirect_blobs.value && effective.storage.value.is_none() {
+        bail!(
+            "--redirect-blobs ({}) needs a bucket: give --storage s3://BUCKET[/PREFIX] (a directory has no URLs to redirect to)",
+            effective.redirect_blobs.source
+        );
+    }
     match (&effective.tls_cert.value, &effective.tls_key.value) {
         (Some(_), None) => bail!(
             "a TLS certificate is set ({}) but no key; give --tls-key (or tls_key in [serve])",
@@ -343,6 +392,14 @@ impl Effective {
             ),
             ("port", Some(self.port.value.to_string()), &self.port.source),
             ("root", show_path(&self.root.value), &self.root.source),
+            (
+                "storage",
+                self.storage
+                    .value
+                    .as_ref()
+                    .map(|l| toml_string(&l.to_string())),
+                &self.storage.source,
+            ),
             (
                 "no_delete",
                 Some(self.no_delete.value.to_string()),
@@ -523,6 +580,30 @@ async fn reload_on_hangup(access: std::sync::Arc<server::access::AccessControl>)
     let _ = access;
 }
 
+/// How long the start-up check of a bucket may take.
+const BUCKET_CHECK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Lists the registry's top level in the bucket: the credentials, region,
+/// endpoint and bucket all have to be right for that to answer.
+pub(super) async fn check_bucket(location: &S3Location) -> anyhow::Result<S3Backend> {
+    let backend = S3Backend::from_env(location.clone())?;
+    let listed = tokio::time::timeout(
+        BUCKET_CHECK_TIMEOUT,
+        backend.list(&regctl::storage::paths::repositories_root()),
+    )
+    .await;
+    match listed {
+        Ok(Ok(_)) => Ok(backend),
+        Ok(Err(e)) => Err(anyhow::anyhow!(
+            "cannot use {location}: {e}\n(check the bucket exists and AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_ENDPOINT_URL)"
+        )),
+        Err(_) => Err(anyhow::anyhow!(
+            "cannot use {location}: no answer within {}s (check AWS_ENDPOINT_URL)",
+            BUCKET_CHECK_TIMEOUT.as_secs()
+        )),
+    }
+}
+
 pub async fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
     let print = args.print_config;
     let eff = resolve(args, settings)?;
@@ -533,18 +614,30 @@ pub async fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
         return Ok(());
     }
     init_logging(eff.log_format.value);
-    let root = eff
-        .root
-        .value
-        .clone()
-        .context("cannot find a data directory for the default root; pass --root DIR")?;
-    std::fs::create_dir_all(&root)
-        .with_context(|| format!("cannot create the storage root {}", root.display()))?;
-    let root = root.canonicalize().unwrap_or(root);
-    // Held for the server's lifetime: `regctl gc --root` will not sweep
-    // under a running server, and the server will not start during one.
-    // The lock's error says what holds it or why it cannot be created.
-    let _lock = RootLock::shared(&root)?;
+    // A bucket: no directory and no root lock (several servers may share
+    // it); reached once now so that bad credentials, a missing bucket or a
+    // wrong endpoint stop the start with their reason.
+    let (root, _lock, shown, bucket) = match &eff.storage.value {
+        Some(location) => {
+            let bucket = check_bucket(location).await?;
+            (PathBuf::new(), None, location.to_string(), Some(bucket))
+        }
+        None => {
+            let root =
+                eff.root.value.clone().context(
+                    "cannot find a data directory for the default root; pass --root DIR",
+                )?;
+            std::fs::create_dir_all(&root)
+                .with_context(|| format!("cannot create the storage root {}", root.display()))?;
+            let root = root.canonicalize().unwrap_or(root);
+            // Held for the server's lifetime: `regctl gc --root` will not sweep
+            // under a running server, and the server will not start during one.
+            // The lock's error says what holds it or why it cannot be created.
+            let lock = RootLock::shared(&root)?;
+            let shown = root.display().to_string();
+            (root, Some(lock), shown, None)
+        }
+    };
     let config = ServerConfig {
         root: root.clone(),
         delete_enabled: !eff.no_delete.value,
@@ -569,6 +662,8 @@ pub async fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
             separate: eff.metrics_addr.value.is_some(),
             storage_refresh: eff.metrics_refresh.value,
         },
+        object_storage: bucket,
+        redirect_blobs: eff.redirect_blobs.value,
         ..ServerConfig::new(&root)
     };
     let limits = config.limits.clone();
@@ -599,11 +694,12 @@ pub async fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let mut out = std::io::stdout();
     // Scripts and tests wait for this exact line.
-    let _ = writeln!(
-        out,
-        "listening on {scheme}://{local} (root: {})",
-        root.display()
-    );
+    let what = if eff.storage.value.is_some() {
+        "storage"
+    } else {
+        "root"
+    };
+    let _ = writeln!(out, "listening on {scheme}://{local} ({what}: {shown})");
     if let Some(addr) = &eff.metrics_addr.value {
         let listener = tokio::net::TcpListener::bind(addr)
             .await

@@ -78,6 +78,9 @@ pub struct ServeFileConfig {
     pub addr: Option<String>,
     pub port: Option<u16>,
     pub root: Option<PathBuf>,
+    /// `file:///path` or `s3://BUCKET[/PREFIX]` (instead of `root`).
+    pub storage: Option<String>,
+    pub redirect_blobs: Option<bool>,
     pub no_delete: Option<bool>,
     pub read_only: Option<bool>,
     pub htpasswd: Option<PathBuf>,

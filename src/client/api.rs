@@ -714,12 +714,7 @@ pub struct BlobStream {
 }
 
 impl BlobStream {
-    fn new(
-        inner: RawBlob,
-        digest: &Digest,
-        size: Option<u64>,
-        url: String,
-    ) -> Self {
+    fn new(inner: RawBlob, digest: &Digest, size: Option<u64>, url: String) -> Self {
         let blob_url = url.clone();
         let on_error = move |e: VerifyError| match e {
             VerifyError::Digest(mismatch) => ClientError::DigestMismatch {

@@ -3,14 +3,16 @@
 //! third, online collection, is the server's admin endpoint, reached
 //! through the client.)
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 pub use crate::storage::gc::Planned;
-use crate::storage::{FsBackend, LockError, Registry, RootLock, StorageError};
+use crate::storage::{
+    Backend, FsBackend, LockError, Registry, RootLock, StorageError, StorageUrl, StorageUrlError,
+};
 use crate::types::gc::{GcOptions, GcSummary};
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +42,8 @@ pub enum GcError {
     Active { root: String, uploads: Vec<String> },
     #[error("another garbage collection is running on this registry")]
     Busy,
+    #[error(transparent)]
+    StorageUrl(#[from] StorageUrlError),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("cannot run {command}: {source}")]
@@ -89,10 +93,23 @@ pub fn check_root(root: &Path) -> Result<(), GcError> {
     }
 }
 
+/// Fails unless a backend holds registry data (`docker/registry/v2/...`).
+pub async fn check_storage(backend: &dyn Backend, name: &str) -> Result<(), GcError> {
+    let found = backend
+        .list("docker/registry/v2")
+        .await
+        .map_err(StorageError::Io)?;
+    if found.is_empty() {
+        return Err(GcError::NotARoot(name.to_owned()));
+    }
+    Ok(())
+}
+
 /// A storage root opened for an offline collection, locked against
 /// `regctl serve` until dropped.
 pub struct OfflineRoot {
-    root: PathBuf,
+    /// The root directory or bucket, for messages.
+    root: String,
     registry: Registry,
     _lock: Option<RootLock>,
 }
@@ -107,9 +124,25 @@ impl OfflineRoot {
             Err(error) => return Err(GcError::Locked { error }),
         };
         Ok(OfflineRoot {
-            root: root.to_owned(),
+            root: root.display().to_string(),
             registry: Registry::new(Arc::new(FsBackend::new(root))),
             _lock: lock,
+        })
+    }
+
+    /// Opens a `--storage` URL: a directory as [`OfflineRoot::open`], a
+    /// bucket with no lock (an object store has none to take: stop the
+    /// servers, or collect online through one of them).
+    pub async fn open_storage(storage: &StorageUrl, force: bool) -> Result<Self, GcError> {
+        if let StorageUrl::Dir(root) = storage {
+            return Self::open(root, force);
+        }
+        let backend = storage.open()?;
+        check_storage(backend.as_ref(), &storage.to_string()).await?;
+        Ok(OfflineRoot {
+            root: storage.to_string(),
+            registry: Registry::new(backend),
+            _lock: None,
         })
     }
 
@@ -121,7 +154,7 @@ impl OfflineRoot {
             .ok_or(GcError::Busy)?;
         if !force && !planned.plan().active_uploads.is_empty() {
             return Err(GcError::Active {
-                root: self.root.display().to_string(),
+                root: self.root.clone(),
                 uploads: planned.plan().active_uploads.clone(),
             });
         }

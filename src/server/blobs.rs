@@ -11,6 +11,11 @@ use crate::types::ErrorCode;
 
 const READ_CHUNK: usize = 256 * 1024;
 
+/// How long a presigned blob URL of `--redirect-blobs` stays valid: long
+/// enough to start a large download, short enough that a leaked URL soon
+/// stops working.
+pub const REDIRECT_URL_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// A byte range asked for with `Range: bytes=...`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteRange {
@@ -77,6 +82,30 @@ pub async fn get(
         .open_blob(&repo, &digest)
         .await?
         .ok_or_else(|| ApiError::from(crate::storage::StorageError::BlobUnknown(digest.clone())))?;
+    if !head_only
+        && state.config.redirect_blobs
+        && let Some(bucket) = &state.config.object_storage
+    {
+        // Checked above (linked here, present, verified); the bytes then go
+        // from the bucket to the client, which sends its Range there.
+        let url = bucket
+            .presigned_get(&crate::storage::paths::blob_data(&digest), REDIRECT_URL_TTL)
+            .await
+            .map_err(crate::storage::StorageError::from)?;
+        return Response::builder()
+            .status(StatusCode::TEMPORARY_REDIRECT)
+            .header(header::LOCATION, url.as_str())
+            .header(DIGEST_HEADER, digest.to_string())
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(Body::empty())
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::Other("UNKNOWN".into()),
+                    e.to_string(),
+                )
+            });
+    }
     let size = blob.size;
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         None => None,

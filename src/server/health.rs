@@ -19,6 +19,18 @@ pub async fn healthz() -> Response {
 /// the storage root; 503 naming the failure when any step fails. Each probe
 /// uses its own file name, so concurrent probes do not disturb each other.
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.config.object_storage.is_some() {
+        return match probe_backend(state.registry.backend().as_ref()).await {
+            Ok(()) => text(StatusCode::OK, "ready\n".to_owned()),
+            Err(reason) => {
+                tracing::warn!(target: "regctl::health", %reason, "not ready");
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("not ready: {reason}\n"),
+                )
+            }
+        };
+    }
     let root = state.config.root.clone();
     let probed = tokio::task::spawn_blocking(move || probe(&root)).await;
     match probed {
@@ -56,6 +68,24 @@ fn probe(root: &std::path::Path) -> Result<(), String> {
             root.display()
         )
     })
+}
+
+/// The same probe through the backend (a bucket): a small object written,
+/// read back and removed, under a name listings never show.
+async fn probe_backend(backend: &dyn crate::storage::Backend) -> Result<(), String> {
+    let key = format!(".tmp-readyz-{}", uuid::Uuid::new_v4().simple());
+    backend
+        .put(&key, bytes::Bytes::from_static(b"ready"))
+        .await
+        .map_err(|e| format!("cannot write to the storage: {e}"))?;
+    let read = backend.get(&key).await;
+    let removed = backend.delete(&key).await;
+    match read {
+        Ok(Some(b)) if b.as_ref() == b"ready" => {}
+        Ok(_) => return Err(format!("the storage lost {key} right after it was written")),
+        Err(e) => return Err(format!("cannot read from the storage: {e}")),
+    }
+    removed.map_err(|e| format!("cannot remove an object from the storage: {e}"))
 }
 
 fn text(status: StatusCode, body: String) -> Response {

@@ -67,8 +67,14 @@ pub const DEFAULT_RETENTION_INTERVAL: std::time::Duration =
 /// How the server runs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// The storage root: the directory holding `docker/registry/v2`.
+    /// The storage root: the directory holding `docker/registry/v2`
+    /// (unused with `object_storage`).
     pub root: PathBuf,
+    /// A bucket holding the content instead of `root` (`--storage s3://`).
+    pub object_storage: Option<crate::storage::S3Backend>,
+    /// Answer blob GETs with a 307 to a short-lived presigned URL of the
+    /// bucket (`--redirect-blobs`; only with `object_storage`).
+    pub redirect_blobs: bool,
     /// Whether DELETE is allowed (registry:2's `storage.delete.enabled`).
     pub delete_enabled: bool,
     /// Refuse every write with 405 UNSUPPORTED, as registry:2's read-only mode.
@@ -129,6 +135,8 @@ impl ServerConfig {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         ServerConfig {
             root: root.into(),
+            object_storage: None,
+            redirect_blobs: false,
             delete_enabled: true,
             read_only: false,
             htpasswd: None,
@@ -204,10 +212,16 @@ pub fn router(config: ServerConfig) -> Result<Router, ServerError> {
 /// The registry's router and a second one serving only `/metrics` and the
 /// health endpoints, for `--metrics-addr`. Both share one set of metrics.
 pub fn routers(config: ServerConfig) -> Result<Apps, ServerError> {
-    std::fs::create_dir_all(&config.root).map_err(|source| ServerError::Root {
-        path: config.root.display().to_string(),
-        source,
-    })?;
+    let backend: Arc<dyn crate::storage::Backend> = match &config.object_storage {
+        Some(bucket) => Arc::new(bucket.clone()),
+        None => {
+            std::fs::create_dir_all(&config.root).map_err(|source| ServerError::Root {
+                path: config.root.display().to_string(),
+                source,
+            })?;
+            Arc::new(FsBackend::new(config.root.clone()))
+        }
+    };
     let auth = config
         .htpasswd
         .as_deref()
@@ -232,7 +246,7 @@ pub fn routers(config: ServerConfig) -> Result<Apps, ServerError> {
     .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"regctl\""));
     let cors = cors::Cors::new(&config.cors_origins)?;
     let state = Arc::new(AppState {
-        registry: Registry::new(Arc::new(FsBackend::new(config.root.clone()))),
+        registry: Registry::new(backend),
         auth,
         www_authenticate,
         cors,

@@ -39,6 +39,19 @@ pub trait ChunkSink: Send {
     fn chunk(&mut self, data: &[u8]);
 }
 
+/// Conditional writes, for several servers coordinating through one store
+/// (the collection lease of `cluster.rs`). Only a store shared by several
+/// processes has them: a directory is owned by one server (its root lock).
+#[async_trait]
+pub trait Coordination: Send + Sync {
+    /// Writes `key` only if it does not exist; `false` when it does.
+    async fn create(&self, key: &str, data: Bytes) -> io::Result<bool>;
+    /// The content of `key` and its version (what [`Coordination::replace_if`] takes).
+    async fn get_versioned(&self, key: &str) -> io::Result<Option<(Bytes, String)>>;
+    /// Replaces `key` only if it is still at `version`; `false` otherwise.
+    async fn replace_if(&self, key: &str, data: Bytes, version: &str) -> io::Result<bool>;
+}
+
 /// A key/byte store. Keys are `/`-separated relative paths built by
 /// [`super::paths`]; a key that does not exist is `Ok(None)`, never an error.
 #[async_trait]
@@ -143,6 +156,18 @@ pub trait Backend: Send + Sync + 'static {
             out.push(self.stat(key).await?);
         }
         Ok(out)
+    }
+
+    /// Conditional writes, when several servers may share this store.
+    fn coordination(&self) -> Option<&dyn Coordination> {
+        None
+    }
+
+    /// Whether one [`Backend::walk`] of a large prefix is cheaper than a
+    /// `list` per directory (an object store lists 1,000 keys a request,
+    /// whatever their depth; a filesystem reads directory by directory).
+    fn prefers_walk(&self) -> bool {
+        false
     }
 
     /// Deletes many keys (each as [`Backend::delete`]) in as few round

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures_util::TryStreamExt;
 use tokio::io::AsyncReadExt;
 
-use super::backend::{Backend, ByteStream, ChunkSink};
+use crate::storage::backend::{Backend, ByteStream, ChunkSink};
 
 struct Count(u64);
 
@@ -127,7 +127,10 @@ pub async fn list_and_walk_see_the_tree(b: &dyn Backend) {
 /// `delete` removes a key and everything under it; the batched forms do
 /// what their one-key forms do.
 pub async fn deletes_remove_trees(b: &dyn Backend) {
-    for key in ["d/1/data", "d/1/extra", "d/2/data", "d/3/data"] {
+    // `d/3/keep` keeps `d/3` a prefix with a key under it: an emptied
+    // prefix may or may not be listed (a directory on a filesystem, nothing
+    // on an object store).
+    for key in ["d/1/data", "d/1/extra", "d/2/data", "d/3/data", "d/3/keep"] {
         b.put(key, Bytes::from_static(b"x")).await.unwrap();
     }
     b.delete("d/1").await.unwrap();
@@ -141,6 +144,7 @@ pub async fn deletes_remove_trees(b: &dyn Backend) {
         .await
         .unwrap();
     assert_eq!(b.list("d").await.unwrap(), ["3"]);
+    assert_eq!(b.list("d/3").await.unwrap(), ["keep"]);
 }
 
 /// Every check, in turn, on one empty store.

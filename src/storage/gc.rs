@@ -52,6 +52,9 @@ pub struct Collection {
 pub struct GcRun<'a> {
     registry: &'a Registry,
     _running: tokio::sync::MutexGuard<'a, ()>,
+    /// On a store shared by several servers: the collection lease, through
+    /// which the sweep learns what their writes use (`cluster.rs`).
+    lease: Option<super::cluster::LeaseGuard>,
 }
 
 impl Drop for GcRun<'_> {
@@ -75,6 +78,7 @@ pub async fn begin(registry: &Registry) -> Option<GcRun<'_>> {
     Some(GcRun {
         registry,
         _running: running,
+        lease: None,
     })
 }
 
@@ -88,9 +92,16 @@ impl<'a> Planned<'a> {
     /// Starts a collection on `registry` and marks. `None` when another
     /// collection is running in this process.
     pub async fn draw(registry: &'a Registry, opts: &GcOptions) -> Result<Option<Self>> {
-        let Some(run) = begin(registry).await else {
+        let Some(mut run) = begin(registry).await else {
             return Ok(None);
         };
+        if let Some(cluster) = registry.cluster() {
+            // Another server collecting holds the lease: busy, as in-process.
+            let Some(lease) = cluster.acquire().await? else {
+                return Ok(None);
+            };
+            run.lease = Some(lease);
+        }
         let collection = plan(&run, opts).await?;
         Ok(Some(Planned { run, collection }))
     }
@@ -100,8 +111,11 @@ impl<'a> Planned<'a> {
     }
 
     /// Removes what the plan lists.
-    pub async fn sweep(self) -> Result<GcReport> {
+    pub async fn sweep(mut self) -> Result<GcReport> {
         let summary = sweep(&self.run, &self.collection).await?;
+        if let Some(lease) = self.run.lease.take() {
+            lease.release().await?;
+        }
         Ok(GcReport {
             plan: self.collection.plan,
             summary,
@@ -510,11 +524,12 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
     let phase = Phase::start();
 
     for batch in plan.manifests.chunks(SWEEP_BATCH) {
+        let used_elsewhere = used_by_other_servers(run, batch.iter().map(|m| &m.digest)).await?;
         let _gate = coord.exclusive().await;
         let mut keys = Vec::new();
         let mut tags: HashMap<&str, Vec<TagName>> = HashMap::new();
         for m in batch {
-            if coord.is_touched(&m.digest) {
+            if coord.is_touched(&m.digest) || used_elsewhere.contains(&m.digest) {
                 summary.skipped_in_use += 1;
                 continue;
             }
@@ -576,10 +591,11 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
     phase.done("links");
     let mut bytes = 0;
     for batch in plan.blobs.chunks(SWEEP_BATCH) {
+        let used_elsewhere = used_by_other_servers(run, batch.iter().map(|b| &b.digest)).await?;
         let _gate = coord.exclusive().await;
         let mut keys = Vec::new();
         for blob in batch {
-            if coord.is_touched(&blob.digest) {
+            if coord.is_touched(&blob.digest) || used_elsewhere.contains(&blob.digest) {
                 summary.skipped_in_use += 1;
                 continue;
             }
@@ -646,6 +662,18 @@ impl Phase {
         let now = std::time::Instant::now();
         let took = now - self.0.replace(now);
         tracing::debug!(target: "regctl::gc", step = what, seconds = took.as_secs_f64(), "sweep step done");
+    }
+}
+
+/// On a store shared by several servers: publishes a batch as being swept
+/// and returns what their writes announced using (empty otherwise).
+async fn used_by_other_servers<'d>(
+    run: &GcRun<'_>,
+    batch: impl Iterator<Item = &'d Digest>,
+) -> Result<HashSet<Digest>> {
+    match &run.lease {
+        Some(lease) => lease.sweeping(&batch.collect::<Vec<_>>()).await,
+        None => Ok(HashSet::new()),
     }
 }
 

@@ -185,6 +185,30 @@ pub fn upload_dir(repo: &RepoName, id: &UploadId) -> String {
     format!("{}/{}", uploads_dir(repo), id.0)
 }
 
+/// regctl's own coordination objects, beside `docker/` (registry:2 never
+/// looks there): the collection lease of several servers on one bucket.
+const REGCTL: &str = "_regctl";
+
+/// `_regctl/gc/lease`: held by the one server collecting garbage.
+pub fn gc_lease() -> String {
+    format!("{REGCTL}/gc/lease")
+}
+
+/// `_regctl/gc/sweeping`: the digests the collector is about to delete.
+pub fn gc_sweeping() -> String {
+    format!("{REGCTL}/gc/sweeping")
+}
+
+/// `_regctl/gc/intents`: what writes used while a collection runs.
+pub fn gc_intents_dir() -> String {
+    format!("{REGCTL}/gc/intents")
+}
+
+/// `_regctl/gc/intents/ID`: one write's intent (ID: a UUID).
+pub fn gc_intent(id: &uuid::Uuid) -> String {
+    format!("{}/{}", gc_intents_dir(), id.simple())
+}
+
 /// An upload session id: a UUID, checked, so it is safe in a key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UploadId(String);

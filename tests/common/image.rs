@@ -121,6 +121,18 @@ impl TestImage {
         self
     }
 
+    /// The same image with `layer` as its first layer (e.g. a blob another
+    /// image already stored): another manifest.
+    pub fn with_first_layer(mut self, layer: Vec<u8>) -> Self {
+        let mut manifest: serde_json::Value = serde_json::from_slice(&self.manifest).unwrap();
+        manifest["layers"][0]["digest"] = json!(Digest::sha256_of(&layer).to_string());
+        manifest["layers"][0]["size"] = json!(layer.len());
+        self.layers[0] = layer;
+        self.manifest = serde_json::to_vec(&manifest).unwrap();
+        self.digest = Digest::sha256_of(&self.manifest);
+        self
+    }
+
     /// Bytes of every blob and the manifest: what the image takes in a
     /// registry.
     pub fn stored_size(&self) -> u64 {

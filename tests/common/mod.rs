@@ -7,6 +7,7 @@ pub mod image;
 pub mod peers;
 pub mod push;
 pub mod raw;
+pub mod s3;
 pub mod scale;
 pub mod webdriver;
 

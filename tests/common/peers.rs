@@ -185,11 +185,34 @@ impl DistRegistry {
     }
 
     /// `extra`: more top-level config.yml sections (e.g. `auth:`).
+    /// Starts with another storage driver: `driver` is the YAML under
+    /// `storage:` (indented two spaces, e.g. `  s3:\n    bucket: b\n`), and
+    /// `env` the process environment it needs; the caller's `AWS_*`
+    /// variables are removed (registry:2's s3 driver panics at start when
+    /// `AWS_CA_BUNDLE` is set).
+    pub fn start_with_storage(driver: &str, env: &[(String, String)]) -> Option<DistRegistry> {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("unused-root");
+        Self::start_configured(dir, &root, driver, true, "", env)
+    }
+
     fn start_in(
         dir: tempfile::TempDir,
         root: &Path,
         delete_enabled: bool,
         extra: &str,
+    ) -> Option<DistRegistry> {
+        let driver = format!("  filesystem:\n    rootdirectory: {}\n", root.display());
+        Self::start_configured(dir, root, &driver, delete_enabled, extra, &[])
+    }
+
+    fn start_configured(
+        dir: tempfile::TempDir,
+        root: &Path,
+        driver: &str,
+        delete_enabled: bool,
+        extra: &str,
+        env: &[(String, String)],
     ) -> Option<DistRegistry> {
         if !require_peer("docker-registry") {
             return None;
@@ -202,12 +225,20 @@ impl DistRegistry {
             std::fs::write(
                 &config,
                 format!(
-                    "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {delete_enabled}\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: {addr}\n{extra}",
-                    root.display()
+                    "version: 0.1\nlog:\n  level: error\nstorage:\n{driver}  delete:\n    enabled: {delete_enabled}\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: {addr}\n{extra}"
                 ),
             )
             .unwrap();
-            let mut child = Command::new("docker-registry")
+            let mut cmd = Command::new("docker-registry");
+            if !env.is_empty() {
+                for (k, _) in std::env::vars() {
+                    if k.starts_with("AWS_") {
+                        cmd.env_remove(k);
+                    }
+                }
+                cmd.envs(env.iter().map(|(k, v)| (k, v)));
+            }
+            let mut child = cmd
                 .arg("serve")
                 .arg(&config)
                 .stdout(Stdio::null())

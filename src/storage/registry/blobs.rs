@@ -133,8 +133,10 @@ impl Registry {
 
     /// Makes an existing blob visible in a repository.
     pub async fn link_blob(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
+        let announced = self.announce(&[digest]).await?;
         let _gc = self.gc.writing().await;
         self.gc.touch([digest]);
+        self.confirm(&announced).await?;
         self.link_blob_unguarded(repo, digest).await
     }
 

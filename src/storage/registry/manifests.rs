@@ -1,7 +1,7 @@
 //! Manifests (stored as blobs, named by revision links) and referrers.
 
 use std::collections::{HashMap, HashSet};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 
@@ -10,6 +10,14 @@ use crate::storage::error::{Result, StorageError};
 use crate::storage::paths::{self, RepoName, TagName};
 use crate::types::manifest::{MAX_MANIFEST_SIZE, detect_media_type};
 use crate::types::{Algorithm, Descriptor, Digest, ManifestOutline, MediaType};
+
+/// How long a server on a shared store (a bucket) trusts a revision link it
+/// read: a manifest deleted through another server is unknown here after
+/// at most this long. Tags are read on every GET (no delay).
+pub const REVISION_SEEN_TTL: Duration = Duration::from_secs(1);
+
+/// Revision links remembered by [`Registry::resolve_for_read`].
+const REVISIONS_SEEN: usize = 100_000;
 
 /// How a manifest is addressed: by tag or by digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +146,57 @@ impl Registry {
         Ok(Some(digest))
     }
 
+    /// [`Registry::resolve`] for a read (a manifest GET or HEAD): on a store
+    /// shared by several servers, a revision link seen less than
+    /// [`REVISION_SEEN_TTL`] ago is not read again, so a GET by tag costs
+    /// one small read (the tag's link) and one by digest none. Writes check
+    /// with [`Registry::resolve`], which always reads.
+    pub(super) async fn resolve_for_read(
+        &self,
+        repo: &RepoName,
+        reference: &ManifestRef,
+    ) -> Result<Option<Digest>> {
+        if self.cluster.is_none() {
+            return self.resolve(repo, reference).await;
+        }
+        let digest = match reference {
+            ManifestRef::Digest(d) => d.clone(),
+            ManifestRef::Tag(t) => match self.read_link(&paths::tag_current_link(repo, t)).await? {
+                Some(d) => d,
+                None => return Ok(None),
+            },
+        };
+        let key = (repo.clone(), digest.clone());
+        {
+            let seen = self.lock_revisions_seen();
+            if seen
+                .get(&key)
+                .is_some_and(|at| at.elapsed() < REVISION_SEEN_TTL)
+            {
+                return Ok(Some(digest));
+            }
+        }
+        let found = self
+            .resolve(repo, &ManifestRef::Digest(digest.clone()))
+            .await?;
+        if found.is_some() {
+            let mut seen = self.lock_revisions_seen();
+            if seen.len() >= REVISIONS_SEEN {
+                seen.clear();
+            }
+            seen.insert(key, Instant::now());
+        }
+        Ok(found)
+    }
+
+    pub(super) fn lock_revisions_seen(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(RepoName, Digest), Instant>> {
+        self.revisions_seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     pub async fn get_manifest(
         &self,
         repo: &RepoName,
@@ -147,7 +206,10 @@ impl Registry {
             ManifestRef::Tag(t) => StorageError::ManifestUnknown(t.to_string()),
             ManifestRef::Digest(d) => StorageError::ManifestUnknown(d.to_string()),
         };
-        let digest = self.resolve(repo, reference).await?.ok_or_else(unknown)?;
+        let digest = self
+            .resolve_for_read(repo, reference)
+            .await?
+            .ok_or_else(unknown)?;
         let (bytes, media_type) = self.manifest_bytes(&digest).await?.ok_or_else(unknown)?;
         Ok(StoredManifest {
             bytes,
@@ -185,6 +247,12 @@ impl Registry {
         // Checks and links under the collector's gate: a concurrent sweep
         // either sees these digests touched or has already removed a blob,
         // which the checks below then report.
+        let used: Vec<Digest> = std::iter::once(digest.clone())
+            .chain(outline.blobs())
+            .chain(outline.children())
+            .collect();
+        let announced = self.announce(&used.iter().collect::<Vec<_>>()).await?;
+        drop(used);
         let _gc = self.gc.writing().await;
         self.gc.touch([&digest]);
         let mut checked = HashSet::new();
@@ -216,6 +284,7 @@ impl Registry {
         let subject = referrer.as_ref().map(|(s, _)| s.clone());
         drop(outline);
         let new_repository = !self.repository_exists(repo).await?;
+        self.confirm(&announced).await?;
         if self.blob_size(&digest).await?.is_none() {
             self.backend.put(&paths::blob_data(&digest), bytes).await?;
         }
@@ -276,6 +345,8 @@ impl Registry {
         self.backend
             .delete(&paths::revision_dir(repo, digest))
             .await?;
+        self.lock_revisions_seen()
+            .remove(&(repo.clone(), digest.clone()));
         self.forget_tags(repo);
         self.update_referrers(repo, |by_subject| {
             for list in by_subject.values_mut() {

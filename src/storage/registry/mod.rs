@@ -21,6 +21,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::backend::{Backend, ByteStream};
+use super::cluster::{Announcement, Cluster};
 use super::error::{Result, StorageError};
 use super::gc_coordinator::GcCoordinator;
 use crate::types::{Algorithm, Digest, MediaType};
@@ -57,6 +58,12 @@ pub struct Registry {
     /// Referrers by repository, kept up to date by this process's manifest
     /// PUTs and DELETEs, rebuilt when another writer changed the revisions.
     referrers: Mutex<ReferrersIndexes>,
+    /// Collections coordinated with other servers on the same store (a
+    /// bucket); `None` on a directory, which one server owns.
+    cluster: Option<Cluster>,
+    /// On a shared store: revision links read lately, and when (see
+    /// [`Registry::resolve_for_read`]).
+    revisions_seen: Mutex<HashMap<(crate::storage::paths::RepoName, Digest), Instant>>,
 }
 
 /// The algorithm a storage directory is named after (`sha256`, `sha512`).
@@ -78,6 +85,8 @@ fn parse_link(bytes: &[u8]) -> Option<Digest> {
 impl Registry {
     pub fn new(backend: Arc<dyn Backend>) -> Self {
         Registry {
+            cluster: Cluster::over(&backend),
+            revisions_seen: Mutex::new(HashMap::new()),
             backend,
             sessions: SharedSessions::default(),
             verified: Mutex::new(HashSet::new()),
@@ -95,6 +104,27 @@ impl Registry {
 
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
+    }
+
+    pub(in crate::storage) fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
+    }
+
+    /// Before a write checks and links `digests`: tells a collection on
+    /// another server sharing the store (see `cluster.rs`).
+    pub(super) async fn announce(&self, digests: &[&Digest]) -> Result<Option<Announcement>> {
+        match &self.cluster {
+            Some(c) => Ok(Some(c.announce(digests).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Just before a write's links (see [`Cluster::confirm`]).
+    pub(super) async fn confirm(&self, announced: &Option<Announcement>) -> Result<()> {
+        match (&self.cluster, announced) {
+            (Some(c), Some(a)) => c.confirm(a).await,
+            _ => Ok(()),
+        }
     }
 
     pub(in crate::storage) async fn read_link(&self, key: &str) -> Result<Option<Digest>> {

@@ -230,6 +230,7 @@ impl Registry {
             self.discard_upload(repo, id).await?;
             return Err(mismatch.into());
         }
+        let announced = self.announce(&[digest]).await?;
         let gc = self.gc.writing().await;
         self.gc.touch([digest]);
         // An existing blob is kept only if it is what its digest says; a
@@ -241,6 +242,7 @@ impl Registry {
                 .await?;
             self.remember_verified(digest);
         }
+        self.confirm(&announced).await?;
         self.link_blob_unguarded(repo, digest).await?;
         drop(gc);
         self.backend.delete(&paths::upload_dir(repo, id)).await?;
