@@ -13,7 +13,8 @@
 # skopeo copy between registries (empty destination, then warm); regctl ls
 # and regctl tags over a large catalog and tag list, served by each server;
 # regctl gc and du --root vs registry:2's garbage-collect on a generated root
-# of GC_REPOS repositories (bench/gc_scale.sh).
+# of GC_REPOS repositories (bench/gc_scale.sh); regctl serve --storage s3://
+# vs registry:2's s3 driver on one SeaweedFS bucket (bench/s3.sh, its own table).
 #
 # Needs: docker-registry, skopeo, wrk, curl, python3, GNU time
 # (apt-get install -y docker-registry skopeo wrk curl time).
@@ -21,10 +22,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=5 DURATION=10s BLOB_MIB=256 TAGS=500 LAYERS=64 LAYER_MIB=4 REPOS=10000 MANY_TAGS=5000 GC_REPOS=2000
-TSV=""
+TSV="" S3_FLAGS=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --quick) RUNS=1 DURATION=2s BLOB_MIB=32 TAGS=100 LAYERS=8 LAYER_MIB=1 REPOS=1000 MANY_TAGS=500 GC_REPOS=200 ;;
+    --quick) RUNS=1 DURATION=2s BLOB_MIB=32 TAGS=100 LAYERS=8 LAYER_MIB=1 REPOS=1000 MANY_TAGS=500 GC_REPOS=200 S3_FLAGS=--quick ;;
     --tsv) TSV=$2; shift ;;
     *) echo "usage: bench/compare.sh [--quick] [--tsv FILE]" >&2; exit 2 ;;
   esac
@@ -292,3 +293,7 @@ while IFS=$'\t' read -r figure ours theirs; do
   [[ $theirs == - ]] && continue
   row "$figure" "$ours" "$theirs" 0
 done < "$WORK/gc.tsv"
+
+echo
+section "object storage: bench/s3.sh $S3_FLAGS"
+bash bench/s3.sh $S3_FLAGS
