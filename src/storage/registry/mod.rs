@@ -8,6 +8,7 @@
 //! link is written before a tag points at it.
 
 mod blobs;
+mod cached;
 mod manifests;
 mod tags;
 mod uploads;
