@@ -290,12 +290,15 @@ const HALF_THEN_DIE: u8 = 1;
 const DEAD: u8 = 2;
 /// Sends the layer with one byte flipped.
 const CORRUPT: u8 = 3;
+/// Answers manifest requests 429 with `Retry-After: 30`.
+const RATE_LIMITED: u8 = 4;
 
 /// A minimal upstream serving one image as `app:v1`.
 struct Upstream {
     addr: String,
     mode: Arc<AtomicU8>,
     layer_gets: Arc<AtomicUsize>,
+    manifest_requests: Arc<AtomicUsize>,
     kill: Arc<tokio::sync::Notify>,
 }
 
@@ -307,13 +310,24 @@ impl Upstream {
             addr,
             mode: Arc::new(AtomicU8::new(mode)),
             layer_gets: Arc::new(AtomicUsize::new(0)),
+            manifest_requests: Arc::new(AtomicUsize::new(0)),
             kill: Arc::new(tokio::sync::Notify::new()),
         };
-        let (m, g, k) = (up.mode.clone(), up.layer_gets.clone(), up.kill.clone());
+        let counters = Counters {
+            layer_gets: up.layer_gets.clone(),
+            manifest_requests: up.manifest_requests.clone(),
+        };
+        let (m, k) = (up.mode.clone(), up.kill.clone());
         let img = Arc::new(img);
         tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
-                tokio::spawn(answer(conn, img.clone(), m.clone(), g.clone(), k.clone()));
+                tokio::spawn(answer(
+                    conn,
+                    img.clone(),
+                    m.clone(),
+                    counters.clone(),
+                    k.clone(),
+                ));
             }
         });
         up
@@ -330,13 +344,23 @@ impl Upstream {
     }
 }
 
+#[derive(Clone)]
+struct Counters {
+    layer_gets: Arc<AtomicUsize>,
+    manifest_requests: Arc<AtomicUsize>,
+}
+
 async fn answer(
     mut conn: TcpStream,
     img: Arc<TestImage>,
     mode: Arc<AtomicU8>,
-    layer_gets: Arc<AtomicUsize>,
+    counters: Counters,
     kill: Arc<tokio::sync::Notify>,
 ) {
+    let Counters {
+        layer_gets,
+        manifest_requests,
+    } = counters;
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
@@ -368,8 +392,24 @@ async fn answer(
             send("200 OK", vec![("Content-Length", "2".into())]),
             b"{}".to_vec(),
         )
+    } else if path.starts_with("/v2/app/manifests/") && mode.load(Ordering::SeqCst) == RATE_LIMITED
+    {
+        manifest_requests.fetch_add(1, Ordering::SeqCst);
+        (
+            send(
+                "429 Too Many Requests",
+                vec![
+                    ("Retry-After", "30".into()),
+                    ("ratelimit-limit", "100;w=21600".into()),
+                    ("ratelimit-remaining", "0;w=21600".into()),
+                    ("Content-Length", "0".into()),
+                ],
+            ),
+            Vec::new(),
+        )
     } else if path == "/v2/app/manifests/v1" || path == format!("/v2/app/manifests/{}", img.digest)
     {
+        manifest_requests.fetch_add(1, Ordering::SeqCst);
         (
             send(
                 "200 OK",
@@ -377,6 +417,8 @@ async fn answer(
                     ("Content-Type", img.media_type.into()),
                     ("Docker-Content-Digest", img.digest.to_string()),
                     ("Content-Length", img.manifest.len().to_string()),
+                    ("ratelimit-limit", "100;w=21600".into()),
+                    ("ratelimit-remaining", "99;w=21600".into()),
                 ],
             ),
             img.manifest.clone(),
@@ -903,4 +945,98 @@ async fn beyond_max_size_the_least_recently_pulled_go_and_shared_or_pushed_blobs
     assert!(blob_stored(&root, &own(2)));
     assert_same_image(cache.addr(), "mine/app", "1", &pinned).await;
     assert_same_image(cache.addr(), "c/img2", "1", &imgs[2]).await;
+}
+
+#[tokio::test]
+async fn a_rate_limited_upstream_is_left_alone_and_cached_tags_are_served() {
+    let img = image_of("limited", vec![noise(5, 100_000)]);
+    let up = Upstream::start(img.clone(), GOOD).await;
+    let cache = Cache::start(
+        &[
+            "--proxy",
+            &format!("http://{}", up.addr),
+            "--proxy-ttl",
+            "1s",
+        ],
+        &[],
+    );
+    assert_same_image(cache.addr(), "app", "v1", &img).await;
+    up.set(RATE_LIMITED);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The check after the TTL gets 429: the cached tag is served.
+    assert_same_image(cache.addr(), "app", "v1", &img).await;
+    let asked = up.manifest_requests.load(Ordering::SeqCst);
+    // Backing off: neither the next check nor an uncached tag goes upstream.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_same_image(cache.addr(), "app", "v1", &img).await;
+    let r = http()
+        .get(format!("http://{}/v2/app/manifests/v2", cache.addr()))
+        .header("Accept", MANIFEST_ACCEPT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&wait), "{wait}");
+    assert!(r.text().await.unwrap().contains("TOOMANYREQUESTS"));
+    assert_eq!(up.manifest_requests.load(Ordering::SeqCst), asked);
+}
+
+#[test]
+fn proxy_settings_come_from_flags_or_the_serve_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let xdg = dir.path().join("xdg");
+    std::fs::create_dir_all(xdg.join("regctl")).unwrap();
+    std::fs::write(
+        xdg.join("regctl/config.toml"),
+        "[serve]\nproxy = [\"hub=https://registry-1.docker.io\"]\nproxy_ttl = \"2m\"\nproxy_max_size = \"20GiB\"\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_regctl"))
+            .args(["serve", "--print-config"])
+            .args(args)
+            .env("XDG_CONFIG_HOME", &xdg)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("proxy = [\"hub=https://registry-1.docker.io\"]"),
+        "{text}"
+    );
+    assert!(text.contains("proxy_ttl = \"2m\""), "{text}");
+    assert!(text.contains("proxy_max_size = 21474836480"), "{text}");
+    let out = run(&[
+        "--proxy",
+        "http://127.0.0.1:5001",
+        "--proxy-max-age",
+        "30days",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("proxy = [\"http://127.0.0.1:5001\"]"),
+        "{text}"
+    );
+    assert!(text.contains("--proxy-max-age"), "{text}");
+    for (bad, says) in [
+        (vec!["--proxy", "registry-1.docker.io"], "http(s)://HOST"),
+        (vec!["--proxy", "Hub=http://x"], "prefix"),
+        (vec!["--proxy-max-size", "12 parsecs"], "unknown unit"),
+    ] {
+        let out = run(&bad);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(err.contains(says), "{bad:?}: {err}");
+    }
 }
