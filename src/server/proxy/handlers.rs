@@ -316,7 +316,13 @@ async fn blob_answer(
         let Some(size) = size else {
             return Err(storage(StorageError::BlobUnknown(digest)));
         };
-        return blob_response(StatusCode::OK, &digest, Some(size), None, Body::empty());
+        return Ok(blob_response(
+            StatusCode::OK,
+            &digest,
+            Some(size),
+            None,
+            Body::empty(),
+        ));
     }
     let transfer = proxy.transfer(state, &repo, &digest);
     let size = transfer.size().await.map_err(failed)?;
@@ -339,7 +345,7 @@ async fn blob_answer(
         None => (StatusCode::OK, 0, size),
     };
     let body = Body::from_stream(transfer.read(state.clone(), digest.clone(), offset, len));
-    blob_response(status, &digest, len, range, body)
+    Ok(blob_response(status, &digest, len, range, body))
 }
 
 fn blob_response(
@@ -348,7 +354,7 @@ fn blob_response(
     len: Option<u64>,
     range: Option<(local_blobs::ByteRange, u64)>,
     body: Body,
-) -> Answer {
+) -> Response {
     let mut builder = Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/octet-stream")
@@ -364,7 +370,7 @@ fn blob_response(
             format!("bytes {}-{}/{size}", r.start, r.end),
         );
     }
-    builder.body(body).map_err(|e| {
+    builder.body(body).unwrap_or_else(|e| {
         refused(crate::server::ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Other("UNKNOWN".into()),
