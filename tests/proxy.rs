@@ -719,6 +719,38 @@ async fn prefix_mode_caches_under_the_prefix_and_keeps_local_pushes_beside_it() 
         json!(["hub/library/alpine", "mine/app"])
     );
 
+    // A blob pushed here is not served under a cached name by its digest
+    // alone: the upstream does not have it there.
+    let secret = TestImage::oci("secret", 1, 5_000);
+    push_image(cache.addr(), "mine/secret", "1", &secret).await;
+    let secret_layer = Digest::sha256_of(&secret.layers[0]);
+    let (status, _, _, body) = get(
+        cache.addr(),
+        &format!("/v2/hub/library/alpine/blobs/{secret_layer}"),
+        "*/*",
+    )
+    .await;
+    assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
+    // A layer another cached name already holds is linked after a HEAD
+    // upstream, not downloaded again.
+    let other = image_of("other", vec![alpine.layers[0].clone()]);
+    push_image(up.addr(), "library/other", "1", &other).await;
+    assert_same_image(cache.addr(), "hub/library/other", "1", &other).await;
+    let shared = Digest::sha256_of(&alpine.layers[0]);
+    let log = up.access_log();
+    assert_eq!(
+        count_lines(&log, &format!("\"GET /v2/library/other/blobs/{shared} ")),
+        0,
+        "{log}"
+    );
+    // (The test's own push asked too, without a user agent.)
+    let from_cache = log
+        .lines()
+        .filter(|l| l.contains(&format!("\"HEAD /v2/library/other/blobs/{shared} ")))
+        .filter(|l| l.contains("regctl/"))
+        .count();
+    assert_eq!(from_cache, 1, "{log}");
+
     // A real client copies through the cache.
     let Some(skopeo) = Skopeo::find() else {
         return;

@@ -287,15 +287,23 @@ async fn blob_answer(
     {
         return local().await.map_err(refused);
     }
-    // Content-addressed: a blob cached through another name is this one.
+    // Stored already (cached through another name, or pushed): linked
+    // here once the upstream confirms this name has it, so a name's access
+    // rules and the upstream's are never bypassed by knowing a digest.
     if registry
         .sound_blob_size(&digest)
         .await
         .map_err(storage)?
         .is_some()
     {
-        registry.link_blob(&repo, &digest).await.map_err(storage)?;
-        return local().await.map_err(refused);
+        match proxy.blob_size(&target, &digest).await {
+            Ok(Some(_)) => {
+                registry.link_blob(&repo, &digest).await.map_err(storage)?;
+                return local().await.map_err(refused);
+            }
+            Ok(None) => return Err(storage(StorageError::BlobUnknown(digest))),
+            Err(e) => return Err(upstream_failed(&e, ErrorCode::BlobUnknown)),
+        }
     }
     let failed = |e: Arc<UpstreamFailure>| match &*e {
         UpstreamFailure::Upstream(u) => upstream_failed(u, ErrorCode::BlobUnknown),
@@ -306,7 +314,7 @@ async fn blob_answer(
         )),
     };
     if head {
-        let size = match proxy.transfers.get(&digest) {
+        let size = match proxy.transfers.get(&repo, &digest) {
             Some(t) => t.size().await.map_err(failed)?,
             None => proxy
                 .blob_size(&target, &digest)

@@ -65,19 +65,20 @@ pub(crate) struct Transfer {
     progress: watch::Receiver<Progress>,
 }
 
-/// Transfers in flight, by digest.
+/// Transfers in flight, by repository and digest: a client joins only a
+/// download its own repository's upstream name authorised.
 #[derive(Default)]
 pub(crate) struct Transfers {
-    running: Mutex<HashMap<Digest, Arc<Transfer>>>,
+    running: Mutex<HashMap<(RepoName, Digest), Arc<Transfer>>>,
 }
 
 impl Transfers {
-    /// The running transfer of a blob, if any.
-    pub(crate) fn get(&self, digest: &Digest) -> Option<Arc<Transfer>> {
+    /// The running transfer of a blob into a repository, if any.
+    pub(crate) fn get(&self, repo: &RepoName, digest: &Digest) -> Option<Arc<Transfer>> {
         self.running
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(digest)
+            .get(&(repo.clone(), digest.clone()))
             .cloned()
     }
 }
@@ -95,12 +96,13 @@ impl Proxy {
             .running
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if let Some(t) = running.get(digest) {
+        let key = (repo.clone(), digest.clone());
+        if let Some(t) = running.get(&key) {
             return t.clone();
         }
         let (tx, rx) = watch::channel(Progress::Starting);
         let transfer = Arc::new(Transfer { progress: rx });
-        running.insert(digest.clone(), transfer.clone());
+        running.insert(key.clone(), transfer.clone());
         drop(running);
         let (proxy, state, repo, digest) =
             (self.clone(), state.clone(), repo.clone(), digest.clone());
@@ -124,8 +126,8 @@ impl Proxy {
                 .running
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            if running.get(&digest).is_some_and(|t| Arc::ptr_eq(t, &mine)) {
-                running.remove(&digest);
+            if running.get(&key).is_some_and(|t| Arc::ptr_eq(t, &mine)) {
+                running.remove(&key);
             }
             drop(running);
             if !failed {
@@ -144,10 +146,9 @@ impl Proxy {
     ) -> Result<u64, UpstreamFailure> {
         let registry = &state.registry;
         let body = |e: crate::storage::StorageError| UpstreamFailure::Body(e.to_string());
-        // Stored meanwhile (by the transfer just finished): link it.
-        if let Some(size) = registry.sound_blob_size(digest).await.map_err(body)? {
-            registry.link_blob(repo, digest).await.map_err(body)?;
-            return Ok(size);
+        // Stored meanwhile (by the transfer that just finished).
+        if let Some(blob) = registry.open_blob(repo, digest).await.map_err(body)? {
+            return Ok(blob.size);
         }
         let Some(target) = self.target(repo.as_str()) else {
             return Err(UpstreamFailure::Body(format!(
