@@ -751,6 +751,22 @@ async fn prefix_mode_caches_under_the_prefix_and_keeps_local_pushes_beside_it() 
         .count();
     assert_eq!(from_cache, 1, "{log}");
 
+    // du tells the cache's bytes from the pushed ones.
+    let home = tempfile::tempdir().unwrap();
+    let out = common::regctl(home.path())
+        .args(["du", "--format", "json", "--root"])
+        .arg(cache.root())
+        .output()
+        .unwrap();
+    let du: serde_json::Value = common::json_of(out);
+    let cached = alpine.stored_size() + (other.config.len() + other.manifest.len()) as u64;
+    assert_eq!(du["cached"], json!(cached), "{du}");
+    assert_eq!(
+        du["pushed"],
+        json!(own.stored_size() + secret.stored_size()),
+        "{du}"
+    );
+
     // A real client copies through the cache.
     let Some(skopeo) = Skopeo::find() else {
         return;

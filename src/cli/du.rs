@@ -3,7 +3,9 @@
 //! JSON (`--format json`), a registry: `{"registry", "repositories": [{"name",
 //! "tags", "total", "unique", "shared"}], "total"}` plus, with `--root`,
 //! `"unreferenced"` and `"untaggedOnly"` (bytes `gc` and `gc
-//! --delete-untagged` would free). A repository: `{"repository", "tags":
+//! --delete-untagged` would free), and for a pull-through cache's root
+//! (`serve --proxy`) `"cached"` (bytes only cached repositories reference)
+//! and `"pushed"`. A repository: `{"repository", "tags":
 //! [{"name", "digest", "total", "unique", "shared"}]}`. Sizes in bytes.
 
 use std::io::Write;
@@ -53,6 +55,10 @@ struct RegistryJson<'a> {
     unreferenced: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     untagged_only: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cached: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pushed: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -83,12 +89,23 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
             Some(repo) => per_tag(&src, repo, platform, format).await,
             None => {
                 let (unreferenced, untagged) = collectable(&registry).await?;
+                let cache = regctl::storage::registry::CacheState::load(&registry).await?;
+                let split = if cache.cached.is_empty() {
+                    None
+                } else {
+                    Some(
+                        du::cache_split(&src, &|repo| cache.is_cached(repo))
+                            .await
+                            .context("measuring the pull-through cache")?,
+                    )
+                };
                 per_repository(
                     &src,
                     &root.display().to_string(),
                     platform,
                     format,
                     Some((unreferenced, untagged)),
+                    split,
                 )
                 .await
             }
@@ -104,7 +121,7 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
             client: &ctx.client,
             registry: registry.clone(),
         };
-        per_repository(&src, &registry, platform, format, None).await
+        per_repository(&src, &registry, platform, format, None, None).await
     } else {
         let r = ctx.reference(&target)?;
         if r.tag().is_some() || r.digest().is_some() {
@@ -155,6 +172,7 @@ async fn per_repository(
     platform: Option<&Platform>,
     format: Format,
     collectable: Option<(u64, u64)>,
+    cache: Option<du::CacheSplit>,
 ) -> anyhow::Result<()> {
     let usage = du::registry_usage(src, platform)
         .await
@@ -169,6 +187,8 @@ async fn per_repository(
                 total: usage.total,
                 unreferenced: collectable.map(|c| c.0),
                 untagged_only: collectable.map(|c| c.1),
+                cached: cache.map(|c| c.cached),
+                pushed: cache.map(|c| c.pushed),
             },
         )?,
         Format::Plain => {
@@ -200,6 +220,14 @@ async fn per_repository(
                     "{} referenced by nothing (`regctl gc --root` frees it); {} more only by untagged manifests (`--delete-untagged`)",
                     human_size(unreferenced),
                     human_size(untagged)
+                )?;
+            }
+            if let Some(c) = cache {
+                writeln!(
+                    out,
+                    "{} held only by the pull-through cache (`serve --proxy`), {} by pushed repositories",
+                    human_size(c.cached),
+                    human_size(c.pushed)
                 )?;
             }
         }

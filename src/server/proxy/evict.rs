@@ -1,65 +1,24 @@
 //! When cached manifests were last pulled, and eviction by age and size.
 //!
 //! A pull costs one map insert in memory; the map is merged into one small
-//! file in the storage root ([`STATE_KEY`]) every eviction interval. With
+//! file in the storage root ([`CacheState`]) every eviction interval. With
 //! `--proxy-max-age` / `--proxy-max-size`, each interval then deletes the
 //! least recently pulled cached manifests (pushed repositories are never
 //! touched) and runs the online collector, which removes the blobs no
 //! remaining manifest (cached or pushed) refers to: a blob shared with
 //! another image stays.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 
 use super::Proxy;
 use crate::server::AppState;
+use crate::storage::registry::{CACHE_STATE_KEY as STATE_KEY, CacheState};
 use crate::storage::{Registry, RepoName, StorageError, paths};
 use crate::types::{Digest, ManifestOutline};
-
-/// The cache's state file, beside `docker/` in the storage root.
-pub const STATE_KEY: &str = "regctl/proxy-cache.json";
-
-/// What [`STATE_KEY`] holds.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct CacheState {
-    /// The cached prefixes (`""`: every name is cached).
-    #[serde(default)]
-    pub cached: Vec<String>,
-    /// Repository → manifest digest → last pull (seconds since the epoch).
-    #[serde(default)]
-    pub pulls: BTreeMap<String, BTreeMap<String, u64>>,
-}
-
-impl CacheState {
-    /// Reads the state of a root; an unreadable or absent file is empty.
-    pub async fn load(registry: &Registry) -> Result<CacheState, StorageError> {
-        Ok(registry
-            .backend()
-            .get(STATE_KEY)
-            .await?
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default())
-    }
-
-    /// Whether a repository is part of the cache.
-    pub fn is_cached(&self, repo: &str) -> bool {
-        self.cached.iter().any(|p| {
-            p.is_empty()
-                || repo
-                    .strip_prefix(p.as_str())
-                    .is_some_and(|rest| rest.starts_with('/'))
-        })
-    }
-
-    fn last_pull(&self, repo: &str, digest: &Digest) -> Option<SystemTime> {
-        let secs = *self.pulls.get(repo)?.get(&digest.to_string())?;
-        Some(UNIX_EPOCH + Duration::from_secs(secs))
-    }
-}
 
 /// Pulls not yet written down.
 #[derive(Default)]
@@ -264,6 +223,12 @@ impl Proxy {
 /// something) an online collection that frees the blobs.
 pub(crate) async fn run_periodically(state: Weak<AppState>, proxy: Arc<Proxy>) {
     let every = proxy.config.evict_interval;
+    // The state file names the cached prefixes from the start (for `du`).
+    if let Some(state) = state.upgrade()
+        && let Err(err) = proxy.write_pulls(&state.registry).await
+    {
+        tracing::warn!(target: "regctl::proxy", error = %err, "cannot write the cache's state file");
+    }
     let mut ticker = tokio::time::interval(every);
     ticker.tick().await;
     loop {

@@ -2,13 +2,58 @@
 //! fetched from an upstream and verified there, stored before their blobs,
 //! which arrive one by one as clients pull them.
 
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 
 use super::{Registry, link_bytes};
 use crate::storage::error::{Result, StorageError};
 use crate::storage::paths::{self, RepoName, TagName};
 use crate::types::manifest::MAX_MANIFEST_SIZE;
 use crate::types::{Digest, ManifestOutline};
+
+/// The cache's state file, beside `docker/` in the storage root.
+pub const CACHE_STATE_KEY: &str = "regctl/proxy-cache.json";
+
+/// What [`CACHE_STATE_KEY`] holds.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct CacheState {
+    /// The cached prefixes (`""`: every name is cached).
+    #[serde(default)]
+    pub cached: Vec<String>,
+    /// Repository → manifest digest → last pull (seconds since the epoch).
+    #[serde(default)]
+    pub pulls: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl CacheState {
+    /// Reads the state of a root; an unreadable or absent file is empty.
+    pub async fn load(registry: &Registry) -> Result<CacheState, StorageError> {
+        Ok(registry
+            .backend()
+            .get(CACHE_STATE_KEY)
+            .await?
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default())
+    }
+
+    /// Whether a repository is part of the cache.
+    pub fn is_cached(&self, repo: &str) -> bool {
+        self.cached.iter().any(|p| {
+            p.is_empty()
+                || repo
+                    .strip_prefix(p.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+    }
+
+    pub fn last_pull(&self, repo: &str, digest: &Digest) -> Option<SystemTime> {
+        let secs = *self.pulls.get(repo)?.get(&digest.to_string())?;
+        Some(UNIX_EPOCH + Duration::from_secs(secs))
+    }
+}
 
 impl Registry {
     /// Stores a manifest copied from an upstream under its digest (and

@@ -27,6 +27,7 @@ use super::gc_coordinator::GcCoordinator;
 use crate::types::{Algorithm, Digest, MediaType};
 
 pub use blobs::OpenBlob;
+pub use cached::{CACHE_STATE_KEY, CacheState};
 use manifests::ReferrersIndexes;
 pub use manifests::{ManifestRef, PutManifest, StoredManifest};
 use tags::TagCache;
