@@ -729,7 +729,7 @@ pub async fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
                 .ok()
                 .filter(|p| !p.is_empty())
                 .map(regctl::client::Secret::new),
-            docker_config: settings.docker_config.value.clone(),
+            client: settings.client_options(),
             max_age: eff.proxy_max_age.value,
             max_size: eff.proxy_max_size.value,
             evict_interval: eff.proxy_evict_interval.value,

@@ -14,7 +14,6 @@ mod transfer;
 mod upstream;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -121,8 +120,10 @@ pub struct ProxyConfig {
     /// `REGCTL_PROXY_PASSWORD`); otherwise the Docker config's credentials.
     pub username: Option<String>,
     pub password: Option<Secret>,
-    /// Docker `config.json` with the upstreams' credentials (`regctl login`).
-    pub docker_config: Option<PathBuf>,
+    /// How the upstreams are spoken to: CA certificates, the Docker config
+    /// with their credentials (`regctl login`), insecure registries, as for
+    /// every regctl command. Its timeout and retries are the cache's own.
+    pub client: ClientOptions,
     pub max_age: Option<Duration>,
     pub max_size: Option<u64>,
     pub evict_interval: Duration,
@@ -136,7 +137,7 @@ impl ProxyConfig {
             timeout: DEFAULT_UPSTREAM_TIMEOUT,
             username: None,
             password: None,
-            docker_config: crate::client::creds::default_docker_config_path(),
+            client: ClientOptions::default(),
             max_age: None,
             max_size: None,
             evict_interval: DEFAULT_EVICT_INTERVAL,
@@ -226,8 +227,9 @@ impl Proxy {
             return Err(ProxyConfigError::NoPassword);
         }
         let client = Client::new(ClientOptions {
-            docker_config: config.docker_config.clone(),
             timeout: config.timeout,
+            // The upstream is asked itself, never a configured mirror.
+            mirrors: HashMap::new(),
             // Few, short retries: a client is waiting, and a cached tag is
             // served instead when the upstream keeps failing.
             retry: RetryPolicy {
@@ -235,7 +237,7 @@ impl Proxy {
                 base_delay: Duration::from_millis(100),
                 max_delay: Duration::from_secs(1),
             },
-            ..ClientOptions::default()
+            ..config.client.clone()
         })?;
         let mut upstreams = Vec::new();
         for r in &config.rules {
@@ -374,7 +376,10 @@ mod tests {
     #[test]
     fn names_map_to_the_longest_prefix() {
         let cfg = ProxyConfig {
-            docker_config: None,
+            client: ClientOptions {
+                docker_config: None,
+                ..ClientOptions::default()
+            },
             ..ProxyConfig::new(vec![
                 "hub=https://registry-1.docker.io".parse().unwrap(),
                 "hub/x=http://127.0.0.1:1".parse().unwrap(),
@@ -396,7 +401,10 @@ mod tests {
     #[test]
     fn duplicate_prefixes_are_refused() {
         let cfg = |rules: &[&str]| ProxyConfig {
-            docker_config: None,
+            client: ClientOptions {
+                docker_config: None,
+                ..ClientOptions::default()
+            },
             ..ProxyConfig::new(rules.iter().map(|r| r.parse().unwrap()).collect())
         };
         assert!(matches!(
