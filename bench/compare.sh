@@ -162,7 +162,7 @@ YML
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
   }
   # Bytes and blob GETs the upstream served since line $1 of its log.
-  upstream_sent() { tail -n +"$(( $1 + 1 ))" "$WORK/upstream.log" | awk '$7 ~ /\/blobs\// && $6 == "\"GET" {b += $10; n++} END {printf "%d %d", b, n}'; }
+  upstream_sent() { tail -n +"$(( $1 + 1 ))" "$WORK/upstream.log" | awk '$7 ~ /\/blobs\// && $6 == "\"GET" {b += $10; n++} END {printf "%d %d\n", b, n}'; }
   start_cache() { # side dir -> prints "pid addr"
     local port; port=$(free_port)
     if [[ $1 == RS ]]; then
