@@ -271,8 +271,10 @@ async fn twenty_cold_pulls_of_a_large_layer_fetch_it_once() {
         1,
         "{log}"
     );
-    assert!(blob_stored(cache.root(), &layer_digest));
-    assert!(upload_files(cache.root()).is_empty());
+    eventually("the blob is stored", Duration::from_secs(20), || {
+        blob_stored(cache.root(), &layer_digest) && upload_files(cache.root()).is_empty()
+    })
+    .await;
     // Warm: served from the cache, upstream not asked.
     assert_same_image(cache.addr(), "big/app", "1", &img).await;
     let log = up.access_log();
@@ -526,7 +528,11 @@ async fn an_upstream_killed_mid_blob_leaves_nothing_and_the_next_pull_starts_ove
         .unwrap();
     assert!(body == layer);
     assert_eq!(up.layer_gets.load(Ordering::SeqCst), before + 1);
-    assert!(blob_stored(cache.root(), &layer_d));
+    // Clients may finish before the upload is made durable and moved.
+    eventually("the blob is stored", Duration::from_secs(20), || {
+        blob_stored(cache.root(), &layer_d)
+    })
+    .await;
     assert_same_image(cache.addr(), "app", "v1", &img).await;
 }
 
@@ -559,7 +565,11 @@ async fn a_corrupt_upstream_blob_is_never_served_whole_nor_cached() {
         .await
         .unwrap();
     assert!(body == layer);
-    assert!(blob_stored(cache.root(), &layer_d));
+    // Clients may finish before the upload is made durable and moved.
+    eventually("the blob is stored", Duration::from_secs(20), || {
+        blob_stored(cache.root(), &layer_d)
+    })
+    .await;
 }
 
 #[tokio::test]

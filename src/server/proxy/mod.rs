@@ -289,19 +289,26 @@ impl Proxy {
 
     /// The upstream a local repository name is a cache of, if any.
     pub(crate) fn target(&self, name: &str) -> Option<Target<'_>> {
-        self.upstreams.iter().find_map(|u| match &u.prefix {
-            None => Some(Target {
+        self.upstreams.iter().find_map(|u| {
+            let remote = match &u.prefix {
+                None => name,
+                Some(p) => name
+                    .strip_prefix(p.as_str())
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .filter(|rest| !rest.is_empty())?,
+            };
+            // Docker Hub's official images live under `library/`, which
+            // docker adds to short names itself: `hub/alpine` works too.
+            let remote =
+                if u.registry == crate::types::reference::DOCKER_HUB && !remote.contains('/') {
+                    format!("library/{remote}")
+                } else {
+                    remote.to_owned()
+                };
+            Some(Target {
                 upstream: u,
-                remote: name.to_owned(),
-            }),
-            Some(p) => name
-                .strip_prefix(p.as_str())
-                .and_then(|rest| rest.strip_prefix('/'))
-                .filter(|rest| !rest.is_empty())
-                .map(|rest| Target {
-                    upstream: u,
-                    remote: rest.to_owned(),
-                }),
+                remote,
+            })
         })
     }
 
@@ -390,6 +397,7 @@ mod tests {
         let t = p.target("hub/library/alpine").unwrap();
         assert_eq!(t.remote, "library/alpine");
         assert_eq!(t.upstream.registry, "docker.io");
+        assert_eq!(p.target("hub/alpine").unwrap().remote, "library/alpine");
         let t = p.target("hub/x/y").unwrap();
         assert_eq!(t.remote, "y");
         assert_eq!(t.upstream.registry, "127.0.0.1:1");

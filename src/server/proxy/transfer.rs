@@ -31,6 +31,9 @@ use crate::types::Digest;
 /// smaller batch is written whenever the upstream has nothing more ready).
 const BATCH: usize = 1024 * 1024;
 
+/// Batches read from the upstream ahead of the one being written.
+const IN_FLIGHT: usize = 2;
+
 /// Chunk size readers stream from disk.
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -183,8 +186,7 @@ impl Proxy {
     }
 
     /// Appends the upstream body to the upload in batches, publishing each
-    /// once it is on disk. The stream fails on a digest mismatch with its
-    /// last chunk, so the last batch is never published for a corrupt blob.
+    /// once it is written.
     async fn copy(
         &self,
         state: &AppState,
@@ -195,52 +197,68 @@ impl Proxy {
         tx: &watch::Sender<Progress>,
     ) -> Result<u64, UpstreamFailure> {
         let size = stream.size();
-        let mut written = 0u64;
         tx.send_replace(Progress::Streaming {
             key: key.to_owned(),
             size,
-            written,
+            written: 0,
         });
-        loop {
-            let mut batch = BytesMut::new();
-            let mut ended = false;
-            match stream.next().await {
-                None => ended = true,
-                Some(Err(e)) => return Err(UpstreamFailure::Body(e.to_string())),
-                Some(Ok(chunk)) => batch.extend_from_slice(&chunk),
-            }
-            // Whatever else is ready now joins the batch.
-            while !ended && batch.len() < BATCH {
-                match stream.next().now_or_never() {
-                    None => break,
-                    Some(None) => ended = true,
-                    Some(Some(Err(e))) => return Err(UpstreamFailure::Body(e.to_string())),
-                    Some(Some(Ok(chunk))) => batch.extend_from_slice(&chunk),
+        // The upstream is read while the previous batch is written: a few
+        // batches in flight at most, so memory stays bounded.
+        let (batches, mut ready) = tokio::sync::mpsc::channel::<Bytes>(IN_FLIGHT);
+        let download = async move {
+            loop {
+                let mut batch = BytesMut::new();
+                let mut ended = false;
+                match stream.next().await {
+                    None => ended = true,
+                    Some(Err(e)) => return Err(UpstreamFailure::Body(e.to_string())),
+                    Some(Ok(chunk)) => batch.extend_from_slice(&chunk),
+                }
+                // Whatever else is ready now joins the batch.
+                while !ended && batch.len() < BATCH {
+                    match stream.next().now_or_never() {
+                        None => break,
+                        Some(None) => ended = true,
+                        Some(Some(Err(e))) => return Err(UpstreamFailure::Body(e.to_string())),
+                        Some(Some(Ok(chunk))) => batch.extend_from_slice(&chunk),
+                    }
+                }
+                // A closed queue: the writer failed, and says why.
+                if !batch.is_empty() && batches.send(batch.freeze()).await.is_err() {
+                    return Ok(());
+                }
+                if ended {
+                    return Ok(());
                 }
             }
-            if !batch.is_empty() {
+        };
+        let write = async {
+            let mut written = 0u64;
+            while let Some(batch) = ready.recv().await {
                 let data: ByteStream = Box::pin(futures_util::stream::once(async move {
-                    Ok::<Bytes, io::Error>(batch.freeze())
+                    Ok::<Bytes, io::Error>(batch)
                 }));
                 written = state
                     .registry
                     .append_upload(repo, id, Some(written), data)
                     .await
                     .map_err(|e| UpstreamFailure::Body(e.to_string()))?;
-                if ended {
-                    // Published as Done after the upload is finished.
-                    return Ok(written);
-                }
+                // The stream checks the digest before it ends (an error,
+                // not the last chunk, on a mismatch): so the last batch goes
+                // out before the upload is made durable, and a corrupt
+                // blob's last batch never does.
                 tx.send_replace(Progress::Streaming {
                     key: key.to_owned(),
                     size,
                     written,
                 });
             }
-            if ended {
-                return Ok(written);
-            }
-        }
+            Ok::<u64, UpstreamFailure>(written)
+        };
+        let (downloaded, written) = tokio::join!(download, write);
+        let written = written?;
+        downloaded?;
+        Ok(written)
     }
 }
 
