@@ -120,3 +120,27 @@ impl Registry {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_names_are_the_prefixes_components() {
+        let state = CacheState {
+            cached: vec!["hub".into(), "a/b".into()],
+            ..CacheState::default()
+        };
+        assert!(state.is_cached("hub/library/alpine"));
+        assert!(state.is_cached("a/b/c"));
+        assert!(!state.is_cached("hub"));
+        assert!(!state.is_cached("hubx/app"));
+        assert!(!state.is_cached("a/bc/d"));
+        let everything = CacheState {
+            cached: vec![String::new()],
+            ..CacheState::default()
+        };
+        assert!(everything.is_cached("anything"));
+        assert!(!CacheState::default().is_cached("anything"));
+    }
+}
