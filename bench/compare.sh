@@ -13,21 +13,23 @@
 # monolithic and chunked blob uploads, blob download, memory); regctl cp vs
 # skopeo copy between registries (empty destination, then warm); regctl ls
 # and regctl tags over a large catalog and tag list, served by each server;
-# the pull-through cache (`regctl serve --proxy`) vs registry:2's proxy mode
-# (`proxy: remoteurl:`) in front of the same registry:2 upstream: cold and
-# warm pull, and what the upstream sends for 20 concurrent cold pulls.
+# regctl gc and du --root vs registry:2's garbage-collect on a generated root
+# of GC_REPOS repositories (bench/gc_scale.sh); the pull-through cache
+# (`regctl serve --proxy`) vs registry:2's proxy mode (`proxy: remoteurl:`) in
+# front of the same registry:2 upstream: cold and warm pull, and what the
+# upstream sends for 20 concurrent cold pulls.
 #
 # Needs: docker-registry, skopeo, wrk, curl, python3, GNU time
 # (apt-get install -y docker-registry skopeo wrk curl time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RUNS=5 DURATION=10s BLOB_MIB=256 TAGS=500 LAYERS=64 LAYER_MIB=4 REPOS=10000 MANY_TAGS=5000
+RUNS=5 DURATION=10s BLOB_MIB=256 TAGS=500 LAYERS=64 LAYER_MIB=4 REPOS=10000 MANY_TAGS=5000 GC_REPOS=2000
 PROXY_MIB=64 PROXY_CLIENTS=20
 TSV="" PROXY_ONLY=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --quick) RUNS=1 DURATION=2s BLOB_MIB=32 TAGS=100 LAYERS=8 LAYER_MIB=1 REPOS=1000 MANY_TAGS=500 PROXY_MIB=16 ;;
+    --quick) RUNS=1 DURATION=2s BLOB_MIB=32 TAGS=100 LAYERS=8 LAYER_MIB=1 REPOS=1000 MANY_TAGS=500 GC_REPOS=200 PROXY_MIB=16 ;;
     --tsv) TSV=$2; shift ;;
     --proxy-only) PROXY_ONLY=1 ;;
     *) echo "usage: bench/compare.sh [--quick] [--tsv FILE] [--proxy-only]" >&2; exit 2 ;;
@@ -345,6 +347,9 @@ for root in roots:
     for i in range(tags):
         link(os.path.join(m, 'tags/t%05d/current/link' % i))
 PY
+section "gc and du over $GC_REPOS repositories"
+bench/gc_scale.sh "$REGCTL" "$GC_REPOS" "$RUNS" > "$WORK/gc.tsv"
+
 section "listing"
 for run in $(seq "$RUNS"); do
   # regctl serve reuses a repository walk for 5 s: wait it out, so every
@@ -380,4 +385,12 @@ row "cp $LAYERS x $LAYER_MIB MiB layers, peak RSS (MiB)" "$(( $(med regctl,layer
 row "cp 1 x $BLOB_MIB MiB layer (s)" "$(med regctl,big s)" "$(med skopeo,big s)" 0
 row "cp 1 x $BLOB_MIB MiB layer, peak RSS (MiB)" "$(( $(med regctl,big rss) / 1024 ))" "$(( $(med skopeo,big rss) / 1024 ))" 0
 echo "warm regctl cp (every blob present), median: $(median < "$WORK/warm") s"
+
+echo
+echo "regctl gc / du --root vs docker-registry garbage-collect, $GC_REPOS repositories (bench/gc_scale.sh), runs=$RUNS (median)"
+header registry:2
+while IFS=$'\t' read -r figure ours theirs; do
+  [[ $theirs == - ]] && continue
+  row "$figure" "$ours" "$theirs" 0
+done < "$WORK/gc.tsv"
 proxy_rows

@@ -29,7 +29,9 @@ YML
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 # timed NAME cmd...: appends "seconds rss_kib" to $W/NAME
 timed() { local n=$1; shift; /usr/bin/time -f '%e %M' -o "$W/t" "$@" >/dev/null 2>&1; cat "$W/t" >> "$W/$n"; }
-fresh() { rm -rf "$W/copy"; cp -a "$W/root/." "$W/copy"; find "$W/copy" -type f -exec cat {} + >/dev/null; }
+# A fresh copy, read once (warm cache) and synced: the copy's writeback
+# would otherwise land in the middle of the next collection's deletes.
+fresh() { rm -rf "$W/copy"; cp -a "$W/root/." "$W/copy"; find "$W/copy" -type f -exec cat {} + >/dev/null; sync; }
 HOME_DIR="$W/home"; mkdir -p "$HOME_DIR"
 fresh
 for _ in $(seq "$RUNS"); do

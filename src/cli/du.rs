@@ -16,7 +16,7 @@ use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 
-use regctl::ops::du::{self, ApiSource, StorageSource, Usage, UsageSource};
+use regctl::ops::du::{self, ApiSource, RegistryUsage, StorageSource, Usage, UsageSource};
 use regctl::storage::{FsBackend, Registry, gc};
 use regctl::types::Platform;
 use regctl::types::gc::GcOptions;
@@ -88,26 +88,13 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
         return match &args.target {
             Some(repo) => per_tag(&src, repo, platform, format).await,
             None => {
-                let (unreferenced, untagged) = collectable(&registry).await?;
-                let cache = regctl::storage::registry::CacheState::load(&registry).await?;
-                let split = if cache.cached.is_empty() {
-                    None
-                } else {
-                    Some(
-                        du::cache_split(&src, &|repo| cache.is_cached(repo))
-                            .await
-                            .context("measuring the pull-through cache")?,
-                    )
-                };
-                per_repository(
-                    &src,
-                    &root.display().to_string(),
-                    platform,
-                    format,
-                    Some((unreferenced, untagged)),
-                    split,
-                )
-                .await
+                let name = root.display().to_string();
+                // The collector's mark and the usage walk read the same
+                // files; run side by side they take the time of the longer.
+                let (collectable, usage) =
+                    tokio::join!(collectable(&registry), measure(&src, &name, platform));
+                let split = cache_split(&registry, &src).await?;
+                per_repository(usage?, &name, format, Some(collectable?), split)
             }
         };
     }
@@ -121,7 +108,13 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
             client: &ctx.client,
             registry: registry.clone(),
         };
-        per_repository(&src, &registry, platform, format, None, None).await
+        per_repository(
+            measure(&src, &registry, platform).await?,
+            &registry,
+            format,
+            None,
+            None,
+        )
     } else {
         let r = ctx.reference(&target)?;
         if r.tag().is_some() || r.digest().is_some() {
@@ -136,6 +129,22 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
         };
         per_tag(&src, r.repository(), platform, format).await
     }
+}
+
+/// For the root of a pull-through cache (`serve --proxy`), the bytes only
+/// its cached repositories reference and those of pushed ones.
+async fn cache_split(
+    registry: &Registry,
+    src: &StorageSource<'_>,
+) -> anyhow::Result<Option<du::CacheSplit>> {
+    let cache = regctl::storage::registry::CacheState::load(registry).await?;
+    if cache.cached.is_empty() {
+        return Ok(None);
+    }
+    let split = du::cache_split(src, &|repo| cache.is_cached(repo))
+        .await
+        .context("measuring the pull-through cache")?;
+    Ok(Some(split))
 }
 
 /// Bytes `gc --root` would free, and what `--delete-untagged` adds.
@@ -166,17 +175,23 @@ async fn collectable(registry: &Registry) -> anyhow::Result<(u64, u64)> {
     ))
 }
 
-async fn per_repository(
+async fn measure(
     src: &dyn UsageSource,
     registry: &str,
     platform: Option<&Platform>,
+) -> anyhow::Result<RegistryUsage> {
+    du::registry_usage(src, platform)
+        .await
+        .with_context(|| format!("measuring {registry}"))
+}
+
+fn per_repository(
+    usage: RegistryUsage,
+    registry: &str,
     format: Format,
     collectable: Option<(u64, u64)>,
     cache: Option<du::CacheSplit>,
 ) -> anyhow::Result<()> {
-    let usage = du::registry_usage(src, platform)
-        .await
-        .with_context(|| format!("measuring {registry}"))?;
     let mut out = std::io::stdout().lock();
     match format {
         Format::Json => output::write_json(

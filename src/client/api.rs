@@ -15,7 +15,10 @@ use super::auth::repository_scope;
 use super::error::{ClientError, Result};
 use super::transport::{Body, Client, Request, error_chain, error_from_response, read_limited};
 use crate::types::media_type::MANIFEST_ACCEPT;
-use crate::types::{Descriptor, Digest, DigestMismatch, Digester, ErrorCode, Manifest, Reference};
+use crate::types::{
+    Descriptor, Digest, DigestMismatch, ErrorCode, Manifest, Reference, Verifier, VerifyError,
+    VerifyingStream,
+};
 
 /// What a manifest `HEAD` tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -568,14 +571,12 @@ impl Client {
             retries: 0,
             done: false,
         };
-        Ok(BlobStream {
-            inner: Box::pin(stream::unfold(state, Resume::next)),
-            digester: Some(Digester::new(digest.algorithm())),
-            expected: digest.clone(),
+        Ok(BlobStream::new(
+            Box::pin(stream::unfold(state, Resume::next)),
+            digest,
             size,
-            seen: 0,
-            url: url_s,
-        })
+            url_s,
+        ))
     }
 
     /// Reads a whole (small) blob into memory, verified, at most `limit` bytes.
@@ -701,36 +702,44 @@ impl Client {
     }
 }
 
-/// A blob's bytes as they arrive, verified against the digest at the end.
+/// A blob's bytes as they arrive from the registry, not yet checked.
+type RawBlob = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
+
+/// A blob's bytes as they arrive, verified against the digest (and the
+/// length the registry announced) as they pass.
 pub struct BlobStream {
-    inner: Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>,
-    digester: Option<Digester>,
-    expected: Digest,
+    inner: VerifyingStream<RawBlob, Box<dyn FnMut(VerifyError) -> ClientError + Send>>,
     size: Option<u64>,
-    /// Bytes delivered so far.
-    seen: u64,
     url: String,
 }
 
 impl BlobStream {
+    fn new(inner: RawBlob, digest: &Digest, size: Option<u64>, url: String) -> Self {
+        let blob_url = url.clone();
+        let on_error = move |e: VerifyError| match e {
+            VerifyError::Digest(mismatch) => ClientError::DigestMismatch {
+                url: url.clone(),
+                mismatch,
+            },
+            size @ VerifyError::Size { .. } => ClientError::InvalidResponse {
+                url: url.clone(),
+                reason: size.to_string(),
+            },
+        };
+        BlobStream {
+            inner: VerifyingStream::new(
+                inner,
+                Verifier::new(digest.clone(), size),
+                Box::new(on_error),
+            ),
+            size,
+            url: blob_url,
+        }
+    }
+
     /// `Content-Length`, when the registry sent one.
     pub fn size(&self) -> Option<u64> {
         self.size
-    }
-}
-
-impl BlobStream {
-    /// Checks the digest once, at the end.
-    fn verify(&mut self) -> Result<()> {
-        match self.digester.take() {
-            Some(d) => d
-                .verify(&self.expected)
-                .map_err(|mismatch| ClientError::DigestMismatch {
-                    url: self.url.clone(),
-                    mismatch,
-                }),
-            None => Ok(()),
-        }
     }
 }
 
@@ -738,28 +747,7 @@ impl Stream for BlobStream {
     type Item = Result<Bytes>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        match this.inner.as_mut().poll_next(cx) {
-            Poll::Ready(Some(Ok(chunk))) => {
-                if let Some(d) = this.digester.as_mut() {
-                    d.update(&chunk);
-                }
-                this.seen += chunk.len() as u64;
-                // Verified with the last byte, before handing it over: an
-                // upload with a Content-Length may never ask for the end.
-                if this.size == Some(this.seen)
-                    && let Err(e) = this.verify()
-                {
-                    return Poll::Ready(Some(Err(e)));
-                }
-                Poll::Ready(Some(Ok(chunk)))
-            }
-            Poll::Ready(None) => match this.verify() {
-                Ok(()) => Poll::Ready(None),
-                Err(e) => Poll::Ready(Some(Err(e))),
-            },
-            other => other,
-        }
+        Pin::new(&mut self.inner).poll_next(cx)
     }
 }
 

@@ -370,7 +370,7 @@ impl DockerConfig {
         tmp.1.write_all(&json).map_err(err)?;
         tmp.1.sync_all().map_err(err)?;
         drop(tmp.1);
-        std::fs::rename(&tmp.0, &self.path).map_err(|e| {
+        crate::durable::rename(&tmp.0, &self.path).map_err(|e| {
             let _ = std::fs::remove_file(&tmp.0);
             err(e)
         })

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use crate::types::{Digest, DigestError, DigestMismatch, ParseError};
+use crate::types::{Digest, DigestError, DigestMismatch, ParseError, VerifyError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -36,6 +36,17 @@ pub enum StorageError {
     ManifestTooLarge { limit: usize },
     #[error("storage I/O failed: {0}")]
     Io(#[from] io::Error),
+}
+
+impl From<VerifyError> for StorageError {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::Digest(m) => StorageError::DigestMismatch(m),
+            VerifyError::Size {
+                expected, actual, ..
+            } => StorageError::SizeMismatch { expected, actual },
+        }
+    }
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -507,6 +507,7 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
     let backend = registry.backend();
     let coord = registry.gc();
     let mut summary = GcSummary::default();
+    let phase = Phase::start();
 
     for batch in plan.manifests.chunks(SWEEP_BATCH) {
         let _gate = coord.exclusive().await;
@@ -532,6 +533,7 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
         }
         backend.delete_many(keys).await?;
     }
+    phase.done("manifests");
 
     for link in &plan.links {
         let repo = RepoName::new(&link.repository)?;
@@ -571,6 +573,7 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
         }
     }
 
+    phase.done("links");
     let mut bytes = 0;
     for batch in plan.blobs.chunks(SWEEP_BATCH) {
         let _gate = coord.exclusive().await;
@@ -590,6 +593,7 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
         }
     }
     summary.bytes_freed = Some(bytes);
+    phase.done("blobs");
 
     for batch in collection.layer_links.chunks(SWEEP_BATCH) {
         let _gate = coord.exclusive().await;
@@ -608,6 +612,7 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
         backend.delete_many(keys).await?;
     }
 
+    phase.done("layer links");
     for upload in &plan.uploads {
         let repo = RepoName::new(&upload.repository)?;
         let id = UploadId::parse(&upload.id).ok_or_else(|| invalid_plan("upload id"))?;
@@ -625,7 +630,23 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
         remove_repository(registry, &repo).await?;
         summary.repositories_removed += 1;
     }
+    phase.done("uploads and repositories");
     Ok(summary)
+}
+
+/// Logs how long each step of a sweep took (`REGCTL_LOG=debug`).
+struct Phase(std::cell::Cell<std::time::Instant>);
+
+impl Phase {
+    fn start() -> Self {
+        Phase(std::cell::Cell::new(std::time::Instant::now()))
+    }
+
+    fn done(&self, what: &str) {
+        let now = std::time::Instant::now();
+        let took = now - self.0.replace(now);
+        tracing::debug!(target: "regctl::gc", step = what, seconds = took.as_secs_f64(), "sweep step done");
+    }
 }
 
 fn invalid_plan(what: impl std::fmt::Display) -> StorageError {

@@ -117,7 +117,7 @@ fn pack_blocking(dir: &Path, target: &Path, first: &[String]) -> Result<(), Stor
             .into_inner()
             .map_err(|e| StoreError::io(&temp, "write")(e.into_error()))?;
         file.sync_all().map_err(StoreError::io(&temp, "sync"))?;
-        std::fs::rename(&temp, target).map_err(StoreError::io(target, "rename into place"))
+        crate::durable::rename(&temp, target).map_err(StoreError::io(target, "rename into place"))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);

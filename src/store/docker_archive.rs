@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::archive::{pack, staging_dir};
 use super::files::{LayoutFiles, TarFiles};
 use super::ocidir::{OciDirDestination, blob_path, write_atomic};
-use super::{BlobStream, ImageDestination, ImageSource, Placement, StoreError, VerifyingStream};
+use super::{BlobStream, ImageDestination, ImageSource, Placement, StoreError, verified};
 use crate::types::media_type::{DOCKER_CONFIG, DOCKER_LAYER_TAR_GZIP, OCI_CONFIG};
 use crate::types::reference::DOCKER_HUB;
 use crate::types::{
@@ -353,7 +353,7 @@ impl ImageSource for DockerArchiveSource {
             .open(&path)
             .await?
             .ok_or_else(|| self.invalid(format!("{path} is missing")))?;
-        Ok(Box::pin(VerifyingStream::for_descriptor(stream, desc)))
+        Ok(Box::pin(verified(stream, desc)))
     }
 
     async fn tags(&self) -> Result<Vec<String>, StoreError> {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::types::{Digest, DigestMismatch, ManifestError};
+use crate::types::{Digest, DigestMismatch, ManifestError, VerifyError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -50,6 +50,23 @@ pub enum StoreError {
     /// The registry store's client failed.
     #[error(transparent)]
     Registry(#[from] crate::client::ClientError),
+}
+
+impl From<VerifyError> for StoreError {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::Digest(m) => StoreError::Digest(m),
+            VerifyError::Size {
+                digest,
+                expected,
+                actual,
+            } => StoreError::Size {
+                digest,
+                expected,
+                actual,
+            },
+        }
+    }
 }
 
 impl StoreError {

@@ -8,7 +8,7 @@
 //! call is noise next to the I/O each call does.
 //!
 //! Every blob that crosses a store boundary goes through
-//! [`verify::VerifyingStream`]: sources verify what they read, destinations
+//! [`verified`] ([`crate::types::verify`]): sources verify what they read, destinations
 //! verify what they write, so a bad byte fails the copy and nothing
 //! unverified is ever named by a digest.
 
@@ -18,7 +18,6 @@ mod error;
 mod files;
 mod ocidir;
 mod registry;
-pub mod verify;
 
 use std::pin::Pin;
 
@@ -26,14 +25,24 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::Stream;
 
-use crate::types::{Descriptor, Digest, ImageRef, Manifest};
+use crate::types::{
+    Descriptor, Digest, ImageRef, Manifest, Verifier, VerifyError, VerifyingStream,
+};
 
 pub use archive::{OciArchiveDestination, open_oci_archive};
 pub use docker_archive::{DOCKER_LAYER_TAR, DockerArchiveDestination, DockerArchiveSource};
 pub use error::StoreError;
 pub use ocidir::{OciDirDestination, OciLayoutSource, open_oci_dir};
 pub use registry::{RegistryDestination, RegistrySource};
-pub use verify::VerifyingStream;
+
+/// `stream` checked against `desc` as it passes: a wrong byte or length is
+/// the stream's last item.
+pub fn verified<S>(
+    stream: S,
+    desc: &Descriptor,
+) -> VerifyingStream<S, fn(VerifyError) -> StoreError> {
+    VerifyingStream::new(stream, Verifier::for_descriptor(desc), StoreError::from)
+}
 
 /// A blob's bytes as they arrive.
 pub type BlobStream = Pin<Box<dyn Stream<Item = Result<Bytes, StoreError>> + Send>>;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
 use super::files::{DirFiles, LayoutFiles};
-use super::{BlobStream, ImageDestination, ImageSource, Placement, StoreError, VerifyingStream};
+use super::{BlobStream, ImageDestination, ImageSource, Placement, StoreError, verified};
 use crate::types::manifest::MAX_MANIFEST_SIZE;
 use crate::types::{Descriptor, Digest, Manifest};
 
@@ -200,7 +200,7 @@ impl ImageSource for OciLayoutSource {
                 location: self.location(),
                 what: format!("blob {}", desc.digest),
             })?;
-        Ok(Box::pin(VerifyingStream::for_descriptor(stream, desc)))
+        Ok(Box::pin(verified(stream, desc)))
     }
 
     async fn tags(&self) -> Result<Vec<String>, StoreError> {
@@ -256,7 +256,7 @@ pub(crate) async fn write_blob(
     let mut file = tokio::fs::File::create(&temp.path)
         .await
         .map_err(StoreError::io(&temp.path, "create"))?;
-    let mut verified = VerifyingStream::for_descriptor(data, desc);
+    let mut verified = verified(data, desc);
     while let Some(chunk) = verified.next().await {
         file.write_all(&chunk?)
             .await
@@ -266,20 +266,14 @@ pub(crate) async fn write_blob(
         .await
         .map_err(StoreError::io(&temp.path, "sync"))?;
     drop(file);
-    if let Some(parent) = final_path.parent() {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(StoreError::io(parent, "create directory"))?;
-    }
     let existed = tokio::fs::try_exists(&final_path).await.unwrap_or(false);
-    tokio::fs::rename(&temp.path, &final_path)
-        .await
-        .map_err(StoreError::io(&final_path, "rename into place"))?;
+    durable_rename(&temp.path, &final_path).await?;
     temp.armed = false;
     Ok((!existed).then_some(final_path))
 }
 
-/// Writes `data` to `path` atomically (temporary file, then rename).
+/// Writes `data` to `path` atomically and durably (temporary file, synced,
+/// then [`crate::durable::rename`]).
 pub(crate) async fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut temp = TempFile {
@@ -296,11 +290,19 @@ pub(crate) async fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreEr
         .await
         .map_err(StoreError::io(&temp.path, "sync"))?;
     drop(file);
-    tokio::fs::rename(&temp.path, path)
-        .await
-        .map_err(StoreError::io(path, "rename into place"))?;
+    durable_rename(&temp.path, path).await?;
     temp.armed = false;
     Ok(())
+}
+
+/// [`crate::durable::rename`] off the async threads.
+async fn durable_rename(from: &Path, to: &Path) -> Result<(), StoreError> {
+    let (from, to) = (from.to_path_buf(), to.to_path_buf());
+    let target = to.clone();
+    tokio::task::spawn_blocking(move || crate::durable::rename(&from, &to))
+        .await
+        .map_err(|e| StoreError::Backend(Box::new(e)))?
+        .map_err(StoreError::io(&target, "rename into place"))
 }
 
 #[derive(Default)]

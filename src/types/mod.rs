@@ -1,5 +1,6 @@
 //! Shared data types: references, digests, media types, manifests and the
-//! spec's error body. Pure data: no I/O, no async, no HTTP.
+//! spec's error body, and the content check every layer uses. No I/O, no
+//! HTTP.
 
 pub mod digest;
 pub mod gc;
@@ -9,6 +10,7 @@ pub mod media_type;
 pub mod oci_error;
 pub mod reference;
 pub mod time;
+pub mod verify;
 
 pub use digest::{Algorithm, Digest, DigestError, DigestMismatch, Digester};
 pub use image_ref::{ImageRef, ImageRefError};
@@ -19,3 +21,4 @@ pub use manifest::{
 pub use media_type::MediaType;
 pub use oci_error::{ErrorCode, ErrorEnvelope, OciError};
 pub use reference::{ParseError, Reference};
+pub use verify::{Verifier, VerifyError, VerifyingStream};

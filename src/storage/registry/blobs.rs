@@ -8,7 +8,7 @@ use super::{Registry, link_bytes};
 use crate::storage::backend::{Backend, ByteStream};
 use crate::storage::error::{Result, StorageError};
 use crate::storage::paths::{self, RepoName};
-use crate::types::{Algorithm, Digest, Digester};
+use crate::types::{Digest, Verifier, VerifyError};
 
 /// How many verified blob digests are remembered (see [`Registry::sound_blob_size`]).
 pub(super) const VERIFIED_BLOBS: usize = 100_000;
@@ -87,13 +87,13 @@ impl Registry {
         if self.is_verified(digest) {
             return Ok(Some(size));
         }
-        let actual = self
-            .hash_object(&paths::blob_data(digest), digest.algorithm())
-            .await?;
-        if &actual != digest {
+        if let Err(mismatch) = self
+            .verify_object(&paths::blob_data(digest), digest)
+            .await?
+        {
             tracing::warn!(
                 %digest,
-                %actual,
+                %mismatch,
                 size,
                 "stored blob does not match its digest; treating it as missing until it is pushed again"
             );
@@ -169,10 +169,14 @@ impl Registry {
         Ok(())
     }
 
-    /// Streams an object through a digester (uploads resumed after a
-    /// restart, or finished with another algorithm).
-    pub(super) async fn hash_object(&self, key: &str, algorithm: Algorithm) -> Result<Digest> {
-        let mut digester = Digester::new(algorithm);
+    /// Reads a stored object through a [`Verifier`] for `digest` (uploads
+    /// resumed after a restart, blobs found on disk).
+    pub(super) async fn verify_object(
+        &self,
+        key: &str,
+        digest: &Digest,
+    ) -> Result<std::result::Result<(), VerifyError>> {
+        let mut verifier = Verifier::new(digest.clone(), None);
         if let Some(mut r) = self.backend.reader(key, 0, None).await? {
             let mut buf = vec![0u8; 256 * 1024];
             loop {
@@ -180,10 +184,12 @@ impl Registry {
                 if n == 0 {
                     break;
                 }
-                digester.update(&buf[..n]);
+                if let Err(e) = verifier.update(&buf[..n]) {
+                    return Ok(Err(e));
+                }
             }
         }
-        Ok(digester.finish())
+        Ok(verifier.finish())
     }
 
     /// Forgets what this process knew of a blob after it was removed: its

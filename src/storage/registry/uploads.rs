@@ -12,7 +12,7 @@ use super::Registry;
 use crate::storage::backend::{ByteStream, ChunkSink};
 use crate::storage::error::{Result, StorageError};
 use crate::storage::paths::{self, RepoName, UploadId};
-use crate::types::{Algorithm, Digest, Digester};
+use crate::types::{Algorithm, Digest, Digester, VerifyError};
 
 /// Uploads whose hash state is kept in memory; abandoned sessions must not
 /// grow it without bound. Beyond it, states are dropped and the upload is
@@ -222,17 +222,13 @@ impl Registry {
         let state = lock_sessions(&self.sessions).states.remove(id).filter(|s| {
             s.size == size && on_disk == Some(size) && digest.algorithm() == Algorithm::Sha256
         });
-        let actual = match state {
-            Some(s) => s.digester.finish(),
-            None => self.hash_object(&data_key, digest.algorithm()).await?,
+        let checked = match state {
+            Some(s) => s.digester.verify(digest).map_err(VerifyError::from),
+            None => self.verify_object(&data_key, digest).await?,
         };
-        if &actual != digest {
+        if let Err(mismatch) = checked {
             self.discard_upload(repo, id).await?;
-            return Err(crate::types::DigestMismatch {
-                expected: digest.clone(),
-                actual,
-            }
-            .into());
+            return Err(mismatch.into());
         }
         let gc = self.gc.writing().await;
         self.gc.touch([digest]);
