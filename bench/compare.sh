@@ -7,13 +7,17 @@
 #   bench/compare.sh          # full: 5 runs, 10 s wrk, 256 MiB blobs, 10,000 repositories
 #   bench/compare.sh --quick  # smoke: 1 run, 2 s wrk, 32 MiB blobs, 1,000 repositories
 #   bench/compare.sh --tsv F  # also write the table as tab-separated values (for bench/plot.py)
+#   bench/compare.sh --proxy-only  # only the pull-through cache section
 #
 # Sections: regctl serve vs docker-registry (wrk on manifests and tags/list,
 # monolithic and chunked blob uploads, blob download, memory); regctl cp vs
 # skopeo copy between registries (empty destination, then warm); regctl ls
 # and regctl tags over a large catalog and tag list, served by each server;
 # regctl gc and du --root vs registry:2's garbage-collect on a generated root
-# of GC_REPOS repositories (bench/gc_scale.sh); regctl serve --storage s3://
+# of GC_REPOS repositories (bench/gc_scale.sh); the pull-through cache
+# (`regctl serve --proxy`) vs registry:2's proxy mode (`proxy: remoteurl:`) in
+# front of the same registry:2 upstream: cold and warm pull, and what the
+# upstream sends for 20 concurrent cold pulls; regctl serve --storage s3://
 # vs registry:2's s3 driver on one SeaweedFS bucket (bench/s3.sh, its own table).
 #
 # Needs: docker-registry, skopeo, wrk, curl, python3, GNU time
@@ -22,12 +26,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=5 DURATION=10s BLOB_MIB=256 TAGS=500 LAYERS=64 LAYER_MIB=4 REPOS=10000 MANY_TAGS=5000 GC_REPOS=2000
-TSV="" S3_FLAGS=""
+PROXY_MIB=64 PROXY_CLIENTS=20
+TSV="" PROXY_ONLY="" S3_FLAGS=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --quick) RUNS=1 DURATION=2s BLOB_MIB=32 TAGS=100 LAYERS=8 LAYER_MIB=1 REPOS=1000 MANY_TAGS=500 GC_REPOS=200 S3_FLAGS=--quick ;;
+    --quick) RUNS=1 DURATION=2s BLOB_MIB=32 TAGS=100 LAYERS=8 LAYER_MIB=1 REPOS=1000 MANY_TAGS=500 GC_REPOS=200 PROXY_MIB=16 S3_FLAGS=--quick ;;
     --tsv) TSV=$2; shift ;;
-    *) echo "usage: bench/compare.sh [--quick] [--tsv FILE]" >&2; exit 2 ;;
+    --proxy-only) PROXY_ONLY=1 ;;
+    *) echo "usage: bench/compare.sh [--quick] [--tsv FILE] [--proxy-only]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -111,7 +117,114 @@ put_secs() { # addr run root
 get_secs() { curl -fs -o /dev/null -w '%{time_total}' "http://$1/v2/bench/big$2/blobs/$BIG"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
+med() { tr ' ' '\n' <<<"${R[$1,$2]}" | grep -v '^$' | median; }
+[[ -n "$TSV" ]] && printf 'figure\tregctl\tpeer\tratio\n' > "$TSV"
+row() { # name, regctl, peer, higher-is-better (1) or lower (0)
+  local ratio
+  ratio=$(awk -v a="$2" -v b="$3" -v h="$4" 'BEGIN { if (a==0||b==0) print "-"; else printf "%.2fx", (h ? a/b : b/a) }')
+  printf '| %-44s | %12s | %12s | %8s |\n' "$1" "$2" "$3" "$ratio"
+  [[ -z "$TSV" ]] || printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${ratio%x}" >> "$TSV"
+}
+header() { # peer name
+  printf '| %-44s | %12s | %12s | %8s |\n' figure regctl "$1" "ratio"
+  printf '|%s|%s|%s|%s|\n' "----------------------------------------------" "--------------" "--------------" "----------"
+}
+mbps() { awk -v s="$1" -v m="$BLOB_MIB" 'BEGIN { printf "%.0f", m / s }'; }
+
+# Pull-through caches in front of one registry:2 upstream (access log on: it
+# counts what the upstream sends). Each run starts both caches on empty roots.
+proxy_section() {
+  local up_port up cfg lay
+  up_port=$(free_port); up="127.0.0.1:$up_port"
+  cat > "$WORK/upstream.yml" <<YML
+version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: $WORK/upstream}, delete: {enabled: true}}
+http: {addr: $up}
+YML
+  docker-registry serve "$WORK/upstream.yml" > "$WORK/upstream.log" 2>/dev/null &
+  PIDS+=("$!"); wait_up "$up"
+  printf '{"architecture":"amd64","os":"linux","proxy":true}' > "$WORK/pconfig.json"
+  head -c $((PROXY_MIB * 1024 * 1024)) /dev/urandom > "$WORK/player.bin"
+  cfg=sha256:$(sha256sum "$WORK/pconfig.json" | cut -d' ' -f1)
+  lay=sha256:$(sha256sum "$WORK/player.bin" | cut -d' ' -f1)
+  upload "$up" bench/proxy "$WORK/pconfig.json" "$cfg" >/dev/null
+  upload "$up" bench/proxy "$WORK/player.bin" "$lay" >/dev/null
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":%d}]}' \
+    "$cfg" "$(stat -c%s "$WORK/pconfig.json")" "$lay" "$((PROXY_MIB * 1024 * 1024))" > "$WORK/pmanifest.json"
+  curl -fs -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+    "http://$up/v2/bench/proxy/manifests/v1" --data-binary @"$WORK/pmanifest.json" -o /dev/null
+  # A pull: the manifest by tag, then its blobs, as docker does.
+  pull() { # addr -> seconds
+    local t0 t1
+    t0=$(date +%s.%N)
+    curl -fs -o /dev/null -H "$ACCEPT" "http://$1/v2/bench/proxy/manifests/v1"
+    curl -fs -o /dev/null "http://$1/v2/bench/proxy/blobs/$cfg"
+    curl -fs -o /dev/null "http://$1/v2/bench/proxy/blobs/$lay"
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+  }
+  # Bytes and blob GETs the upstream served since line $1 of its log.
+  upstream_sent() { tail -n +"$(( $1 + 1 ))" "$WORK/upstream.log" | awk '$7 ~ /\/blobs\// && $6 == "\"GET" {b += $10; n++} END {printf "%d %d\n", b, n}'; }
+  start_cache() { # side dir -> prints "pid addr"
+    local port; port=$(free_port)
+    if [[ $1 == RS ]]; then
+      REGCTL_LOG=warn "$REGCTL" serve --port "$port" --root "$2" --proxy "http://$up" >/dev/null 2>&1 &
+    else
+      cat > "$2.yml" <<YML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $2}}
+http: {addr: 127.0.0.1:$port}
+proxy: {remoteurl: "http://$up"}
+YML
+      docker-registry serve "$2.yml" >/dev/null 2>&1 &
+    fi
+    echo "$! 127.0.0.1:$port"
+  }
+  section "pull-through caches"
+  local run side dir pid addr lines sent gets i clients
+  for run in $(seq "$RUNS"); do
+    for side in RS DR; do
+      dir=$(mktemp -d -p "$WORK")
+      read -r pid addr < <(start_cache "$side" "$dir"); wait_up "$addr"
+      R[$side,cold]+="$(pull "$addr") "
+      R[$side,warm]+="$(pull "$addr") "
+      kill "$pid"; wait "$pid" 2>/dev/null || true; rm -rf "$dir" "$dir.yml"
+      dir=$(mktemp -d -p "$WORK")
+      read -r pid addr < <(start_cache "$side" "$dir"); wait_up "$addr"
+      lines=$(wc -l < "$WORK/upstream.log")
+      curl -fs -o /dev/null -H "$ACCEPT" "http://$addr/v2/bench/proxy/manifests/v1"
+      clients=()
+      for i in $(seq "$PROXY_CLIENTS"); do
+        curl -fs -o /dev/null "http://$addr/v2/bench/proxy/blobs/$lay" &
+        clients+=("$!")
+      done
+      wait "${clients[@]}" || echo "bench: a pull through $side failed" >&2
+      sleep 0.5
+      read -r sent gets < <(upstream_sent "$lines")
+      R[$side,upbytes]+="$(awk -v b="$sent" 'BEGIN { printf "%.0f", b / 1048576 }') "
+      R[$side,upgets]+="$gets "
+      kill "$pid"; wait "$pid" 2>/dev/null || true; rm -rf "$dir" "$dir.yml"
+    done
+  done
+}
+proxy_rows() {
+  echo
+  echo "pull-through cache: regctl serve --proxy vs registry:2 proxy mode, same registry:2 upstream, 1 x $PROXY_MIB MiB layer"
+  header "registry:2"
+  row "cold pull (s)" "$(med RS cold)" "$(med DR cold)" 0
+  row "warm pull (s)" "$(med RS warm)" "$(med DR warm)" 0
+  row "$PROXY_CLIENTS concurrent cold pulls: upstream MiB" "$(med RS upbytes)" "$(med DR upbytes)" 0
+  row "$PROXY_CLIENTS concurrent cold pulls: upstream blob GETs" "$(med RS upgets)" "$(med DR upgets)" 0
+}
+
 declare -A R
+if [[ -n "$PROXY_ONLY" ]]; then
+  proxy_section
+  proxy_rows
+  exit 0
+fi
 section "wrk, monolithic PUT and GET"
 for run in $(seq "$RUNS"); do
   for side in RS DR; do
@@ -251,19 +364,7 @@ for run in $(seq "$RUNS"); do
 done
 "$REGCTL" ls "$RS" --format plain | grep -c '^scale/' | grep -qx "$REPOS" || { echo "bench: regctl ls missed repositories" >&2; exit 1; }
 
-med() { tr ' ' '\n' <<<"${R[$1,$2]}" | grep -v '^$' | median; }
-[[ -n "$TSV" ]] && printf 'figure\tregctl\tpeer\tratio\n' > "$TSV"
-row() { # name, regctl, peer, higher-is-better (1) or lower (0)
-  local ratio
-  ratio=$(awk -v a="$2" -v b="$3" -v h="$4" 'BEGIN { if (a==0||b==0) print "-"; else printf "%.2fx", (h ? a/b : b/a) }')
-  printf '| %-44s | %12s | %12s | %8s |\n' "$1" "$2" "$3" "$ratio"
-  [[ -z "$TSV" ]] || printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${ratio%x}" >> "$TSV"
-}
-header() { # peer name
-  printf '| %-44s | %12s | %12s | %8s |\n' figure regctl "$1" "ratio"
-  printf '|%s|%s|%s|%s|\n' "----------------------------------------------" "--------------" "--------------" "----------"
-}
-mbps() { awk -v s="$1" -v m="$BLOB_MIB" 'BEGIN { printf "%.0f", m / s }'; }
+proxy_section
 echo
 echo "regctl serve vs docker-registry ($(docker-registry --version 2>/dev/null | awk '{print $3}')), $(nproc) cores, runs=$RUNS (median), wrk -t2 -c32 -d$DURATION"
 header registry:2
@@ -293,6 +394,7 @@ while IFS=$'\t' read -r figure ours theirs; do
   [[ $theirs == - ]] && continue
   row "$figure" "$ours" "$theirs" 0
 done < "$WORK/gc.tsv"
+proxy_rows
 
 echo
 section "object storage: bench/s3.sh $S3_FLAGS"

@@ -3,7 +3,9 @@
 //! JSON (`--format json`), a registry: `{"registry", "repositories": [{"name",
 //! "tags", "total", "unique", "shared"}], "total"}` plus, with `--root`,
 //! `"unreferenced"` and `"untaggedOnly"` (bytes `gc` and `gc
-//! --delete-untagged` would free). A repository: `{"repository", "tags":
+//! --delete-untagged` would free), and for a pull-through cache's root
+//! (`serve --proxy`) `"cached"` (bytes only cached repositories reference)
+//! and `"pushed"`. A repository: `{"repository", "tags":
 //! [{"name", "digest", "total", "unique", "shared"}]}`. Sizes in bytes.
 
 use std::io::Write;
@@ -57,6 +59,10 @@ struct RegistryJson<'a> {
     unreferenced: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     untagged_only: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cached: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pushed: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -110,7 +116,8 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 // files; run side by side they take the time of the longer.
                 let (collectable, usage) =
                     tokio::join!(collectable(&registry), measure(&src, &name, platform));
-                per_repository(usage?, &name, format, Some(collectable?))
+                let split = cache_split(&registry, &src).await?;
+                per_repository(usage?, &name, format, Some(collectable?), split)
             }
         };
     }
@@ -129,6 +136,7 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
             &registry,
             format,
             None,
+            None,
         )
     } else {
         let r = ctx.reference(&target)?;
@@ -144,6 +152,22 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
         };
         per_tag(&src, r.repository(), platform, format).await
     }
+}
+
+/// For the root of a pull-through cache (`serve --proxy`), the bytes only
+/// its cached repositories reference and those of pushed ones.
+async fn cache_split(
+    registry: &Registry,
+    src: &StorageSource<'_>,
+) -> anyhow::Result<Option<du::CacheSplit>> {
+    let cache = regctl::storage::registry::CacheState::load(registry).await?;
+    if cache.cached.is_empty() {
+        return Ok(None);
+    }
+    let split = du::cache_split(src, &|repo| cache.is_cached(repo))
+        .await
+        .context("measuring the pull-through cache")?;
+    Ok(Some(split))
 }
 
 /// Bytes `gc --root` would free, and what `--delete-untagged` adds.
@@ -189,6 +213,7 @@ fn per_repository(
     registry: &str,
     format: Format,
     collectable: Option<(u64, u64)>,
+    cache: Option<du::CacheSplit>,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
@@ -200,6 +225,8 @@ fn per_repository(
                 total: usage.total,
                 unreferenced: collectable.map(|c| c.0),
                 untagged_only: collectable.map(|c| c.1),
+                cached: cache.map(|c| c.cached),
+                pushed: cache.map(|c| c.pushed),
             },
         )?,
         Format::Plain => {
@@ -231,6 +258,14 @@ fn per_repository(
                     "{} referenced by nothing (`regctl gc --root` frees it); {} more only by untagged manifests (`--delete-untagged`)",
                     human_size(unreferenced),
                     human_size(untagged)
+                )?;
+            }
+            if let Some(c) = cache {
+                writeln!(
+                    out,
+                    "{} held only by the pull-through cache (`serve --proxy`), {} by pushed repositories",
+                    human_size(c.cached),
+                    human_size(c.pushed)
                 )?;
             }
         }

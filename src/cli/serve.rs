@@ -113,6 +113,34 @@ pub struct ServeArgs {
     /// Only log and count what --retention would delete
     #[arg(long)]
     pub retention_dry_run: bool,
+    /// Be a pull-through cache of URL: every name (`--proxy URL`, e.g. as
+    /// Docker's registry-mirrors entry), or names under PREFIX/ with the
+    /// prefix removed upstream (`--proxy hub=https://registry-1.docker.io`;
+    /// repeatable; other names are an ordinary registry). Cached names
+    /// refuse pushes and deletes
+    #[arg(long, value_name = "[PREFIX=]URL")]
+    pub proxy: Vec<String>,
+    /// Check a cached tag upstream at most this often [default: 5m]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub proxy_ttl: Option<Duration>,
+    /// Give up on an upstream that sends nothing for this long [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub proxy_timeout: Option<Duration>,
+    /// Log in to the upstreams as USER, with the password from
+    /// $REGCTL_PROXY_PASSWORD (otherwise: the credentials of `regctl login
+    /// UPSTREAM`, from the Docker config)
+    #[arg(long, value_name = "USER")]
+    pub proxy_username: Option<String>,
+    /// Evict cached images not pulled for this long (e.g. 30d)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub proxy_max_age: Option<Duration>,
+    /// Evict the least recently pulled cached images beyond this size
+    /// (e.g. 50GB, 20GiB)
+    #[arg(long, value_name = "SIZE", value_parser = server::proxy::parse_size)]
+    pub proxy_max_size: Option<u64>,
+    /// How often pull times are written down and the cache limits applied [default: 10m]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub proxy_evict_interval: Option<Duration>,
     /// Access-log format on stderr [default: text]
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
@@ -152,6 +180,13 @@ struct Effective {
     retention_dry_run: Setting<bool>,
     no_ui: Setting<bool>,
     cors_origin: Setting<Vec<String>>,
+    proxy: Setting<Vec<server::proxy::ProxyRule>>,
+    proxy_ttl: Setting<Duration>,
+    proxy_timeout: Setting<Duration>,
+    proxy_username: Setting<Option<String>>,
+    proxy_max_age: Setting<Option<Duration>>,
+    proxy_max_size: Setting<Option<u64>>,
+    proxy_evict_interval: Setting<Duration>,
 }
 
 fn flag(name: &str) -> Source {
@@ -277,7 +312,62 @@ fn resolve(args: ServeArgs, settings: &Settings) -> anyhow::Result<Effective> {
     {
         bail!("--notify {bad}: give an http:// or https:// URL");
     }
+    let rules = |values: &[String], origin: &str| {
+        values
+            .iter()
+            .map(|v| {
+                v.parse::<server::proxy::ProxyRule>()
+                    .with_context(|| format!("{origin}: cannot use {v:?}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    };
+    let proxy_flags = (!args.proxy.is_empty())
+        .then(|| rules(&args.proxy, "--proxy"))
+        .transpose()?;
+    let proxy_file = file
+        .proxy
+        .as_ref()
+        .map(|v| rules(v, &format!("config file {cfg}: [serve] proxy")))
+        .transpose()?;
+    let proxy_max_size = file
+        .proxy_max_size
+        .as_deref()
+        .map(|v| {
+            server::proxy::parse_size(v)
+                .map_err(|e| anyhow::anyhow!("config file {cfg}: [serve] proxy_max_size: {e}"))
+        })
+        .transpose()?;
     let effective = Effective {
+        proxy: pick("proxy", proxy_flags, proxy_file, Vec::new()),
+        proxy_ttl: pick(
+            "proxy_ttl",
+            args.proxy_ttl,
+            file_duration(&cfg, "proxy_ttl", file.proxy_ttl.as_ref())?,
+            server::proxy::DEFAULT_TTL,
+        ),
+        proxy_timeout: pick(
+            "proxy_timeout",
+            args.proxy_timeout,
+            file_duration(&cfg, "proxy_timeout", file.proxy_timeout.as_ref())?,
+            server::proxy::DEFAULT_UPSTREAM_TIMEOUT,
+        ),
+        proxy_username: pick_opt("proxy_username", args.proxy_username, file.proxy_username),
+        proxy_max_age: pick_opt(
+            "proxy_max_age",
+            args.proxy_max_age,
+            file_duration(&cfg, "proxy_max_age", file.proxy_max_age.as_ref())?,
+        ),
+        proxy_max_size: pick_opt("proxy_max_size", args.proxy_max_size, proxy_max_size),
+        proxy_evict_interval: pick(
+            "proxy_evict_interval",
+            args.proxy_evict_interval,
+            file_duration(
+                &cfg,
+                "proxy_evict_interval",
+                file.proxy_evict_interval.as_ref(),
+            )?,
+            server::proxy::DEFAULT_EVICT_INTERVAL,
+        ),
         retention: pick_opt("retention", args.retention, path(file.retention)),
         retention_interval: pick(
             "retention_interval",
@@ -353,6 +443,28 @@ fn resolve(args: ServeArgs, settings: &Settings) -> anyhow::Result<Effective> {
             "--redirect-blobs ({}) needs a bucket: give --storage s3://BUCKET[/PREFIX] (a directory has no URLs to redirect to)",
             effective.redirect_blobs.source
         );
+    }
+    if effective.proxy.value.is_empty() {
+        for (set, source) in [
+            (
+                effective.proxy_max_age.value.is_some(),
+                &effective.proxy_max_age.source,
+            ),
+            (
+                effective.proxy_max_size.value.is_some(),
+                &effective.proxy_max_size.source,
+            ),
+            (
+                effective.proxy_username.value.is_some(),
+                &effective.proxy_username.source,
+            ),
+        ] {
+            if set {
+                bail!(
+                    "{source} applies to the pull-through cache: give --proxy [PREFIX=]URL (or proxy in [serve]) too"
+                );
+            }
+        }
     }
     match (&effective.tls_cert.value, &effective.tls_key.value) {
         (Some(_), None) => bail!(
@@ -514,6 +626,46 @@ impl Effective {
             Some(self.retention_dry_run.value.to_string()),
             &self.retention_dry_run.source,
         ));
+        let upstreams = (!self.proxy.value.is_empty()).then(|| {
+            let quoted: Vec<String> = self
+                .proxy
+                .value
+                .iter()
+                .map(|r| toml_string(&r.to_string()))
+                .collect();
+            format!("[{}]", quoted.join(", "))
+        });
+        rows.push(("proxy", upstreams, &self.proxy.source));
+        rows.push((
+            "proxy_ttl",
+            Some(show_duration(self.proxy_ttl.value)),
+            &self.proxy_ttl.source,
+        ));
+        rows.push((
+            "proxy_timeout",
+            Some(show_duration(self.proxy_timeout.value)),
+            &self.proxy_timeout.source,
+        ));
+        rows.push((
+            "proxy_username",
+            self.proxy_username.value.as_deref().map(toml_string),
+            &self.proxy_username.source,
+        ));
+        rows.push((
+            "proxy_max_age",
+            self.proxy_max_age.value.map(show_duration),
+            &self.proxy_max_age.source,
+        ));
+        rows.push((
+            "proxy_max_size",
+            self.proxy_max_size.value.map(|n| n.to_string()),
+            &self.proxy_max_size.source,
+        ));
+        rows.push((
+            "proxy_evict_interval",
+            Some(show_duration(self.proxy_evict_interval.value)),
+            &self.proxy_evict_interval.source,
+        ));
         let mut out = String::from("[serve]\n");
         for (key, value, source) in rows {
             let line = match value {
@@ -664,6 +816,20 @@ pub async fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
         },
         object_storage: bucket,
         redirect_blobs: eff.redirect_blobs.value,
+        proxy: (!eff.proxy.value.is_empty()).then(|| server::proxy::ProxyConfig {
+            ttl: eff.proxy_ttl.value,
+            timeout: eff.proxy_timeout.value,
+            username: eff.proxy_username.value.clone(),
+            password: std::env::var("REGCTL_PROXY_PASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .map(regctl::client::Secret::new),
+            client: settings.client_options(),
+            max_age: eff.proxy_max_age.value,
+            max_size: eff.proxy_max_size.value,
+            evict_interval: eff.proxy_evict_interval.value,
+            ..server::proxy::ProxyConfig::new(eff.proxy.value.clone())
+        }),
         ..ServerConfig::new(&root)
     };
     let limits = config.limits.clone();

@@ -102,6 +102,13 @@ pub struct ServeFileConfig {
     pub retention_dry_run: Option<bool>,
     pub no_ui: Option<bool>,
     pub cors_origin: Option<Vec<String>>,
+    pub proxy: Option<Vec<String>>,
+    pub proxy_ttl: Option<String>,
+    pub proxy_timeout: Option<String>,
+    pub proxy_username: Option<String>,
+    pub proxy_max_age: Option<String>,
+    pub proxy_max_size: Option<String>,
+    pub proxy_evict_interval: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

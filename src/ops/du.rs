@@ -18,7 +18,10 @@ use crate::storage::{ManifestRef, Registry, RepoName, StorageError, TagName};
 use bytes::Bytes;
 
 use super::platform;
+
+mod cached;
 use crate::types::{Descriptor, Digest, Manifest, ManifestBody, ParseError, Platform, Reference};
+pub use cached::{CacheSplit, cache_split};
 
 /// Manifests fetched at once.
 const CONCURRENCY: usize = 8;

@@ -150,7 +150,7 @@ pub async fn get(
 /// bytes */SIZE` so the client learns the size. The spec's code list has no
 /// range code; SIZE_INVALID (a length that does not fit the content) is the
 /// closest, and the blob does exist, so BLOB_UNKNOWN would mislead.
-fn unsatisfiable(range: &str, size: u64) -> Response {
+pub(super) fn unsatisfiable(range: &str, size: u64) -> Response {
     let mut resp = ApiError::new(
         StatusCode::RANGE_NOT_SATISFIABLE,
         ErrorCode::SizeInvalid,

@@ -18,6 +18,7 @@ mod listing;
 mod manifests;
 pub mod metrics;
 pub mod notify;
+pub mod proxy;
 pub mod retention;
 pub mod route;
 mod tls;
@@ -107,6 +108,8 @@ pub struct ServerConfig {
     pub retention_interval: std::time::Duration,
     /// Only log and count what retention would delete.
     pub retention_dry_run: bool,
+    /// Pull-through cache (`--proxy`).
+    pub proxy: Option<proxy::ProxyConfig>,
 }
 
 /// `/metrics` options.
@@ -152,6 +155,7 @@ impl ServerConfig {
             retention: None,
             retention_interval: DEFAULT_RETENTION_INTERVAL,
             retention_dry_run: false,
+            proxy: None,
         }
     }
 }
@@ -167,6 +171,8 @@ pub enum ServerError {
     Cors(#[from] CorsOriginError),
     #[error(transparent)]
     Access(#[from] access::AccessError),
+    #[error(transparent)]
+    Proxy(#[from] proxy::ProxyConfigError),
     #[error("cannot create the storage root {path}: {source}")]
     Root {
         path: String,
@@ -190,6 +196,7 @@ pub struct AppState {
     metrics: Arc<metrics::Metrics>,
     access: Option<Arc<access::AccessControl>>,
     notifier: Option<notify::Notifier>,
+    proxy: Option<Arc<proxy::Proxy>>,
 }
 
 /// What [`routers`] builds.
@@ -245,6 +252,12 @@ pub fn routers(config: ServerConfig) -> Result<Apps, ServerError> {
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"regctl\""));
     let cors = cors::Cors::new(&config.cors_origins)?;
+    let cache = config
+        .proxy
+        .clone()
+        .map(proxy::Proxy::new)
+        .transpose()?
+        .map(Arc::new);
     let state = Arc::new(AppState {
         registry: Registry::new(backend),
         auth,
@@ -256,6 +269,7 @@ pub fn routers(config: ServerConfig) -> Result<Apps, ServerError> {
         access: access.clone(),
         notifier: (!config.notify.is_empty())
             .then(|| notify::Notifier::start(&config.notify, config.notify_timeout)),
+        proxy: cache.clone(),
         config,
     });
     if let Some(every) = state.config.gc_interval
@@ -276,6 +290,12 @@ pub fn routers(config: ServerConfig) -> Result<Apps, ServerError> {
         } else {
             tracing::warn!(target: "regctl::retention", "--retention is ignored: the server does not delete (--no-delete or --read-only); use --retention-dry-run to see what it would do");
         }
+    }
+    if let Some(cache) = cache {
+        tokio::spawn(proxy::evict::run_periodically(
+            Arc::downgrade(&state),
+            cache,
+        ));
     }
     tokio::spawn(metrics::refresh_storage_periodically(
         Arc::downgrade(&state),
@@ -660,6 +680,14 @@ async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Re
         .into_response();
         return refuse(req, resp).await;
     }
+    if (writes || *method == Method::DELETE)
+        && let Some(cache) = &state.proxy
+        && let Some(name) = route::parse(req.uri().path()).and_then(|r| r.repository())
+        && cache.is_cached_name(name)
+    {
+        let resp = cache.refusal(name).into_response();
+        return refuse(req, resp).await;
+    }
     with_api_version(next.run(req).await)
 }
 
@@ -802,18 +830,20 @@ async fn dispatch(State(state): State<SharedState>, req: Request) -> Response {
         (&Method::GET, Route::Referrers { name, digest }) => {
             listing::referrers(st, name, digest, query).await
         }
-        (&Method::GET | &Method::HEAD, Route::Manifest { name, reference }) => {
-            manifests::get(st, name, reference, head).await
-        }
+        (&Method::GET | &Method::HEAD, Route::Manifest { name, reference }) => match &st.proxy {
+            Some(cache) => Ok(proxy::manifest(&state, cache, name, reference, head).await),
+            None => manifests::get(st, name, reference, head).await,
+        },
         (&Method::PUT, Route::Manifest { name, reference }) => {
             manifests::put(st, name, reference, &parts.headers, body).await
         }
         (&Method::DELETE, Route::Manifest { name, reference }) => {
             manifests::delete(st, name, reference).await
         }
-        (&Method::GET | &Method::HEAD, Route::Blob { name, digest }) => {
-            blobs::get(st, name, digest, &parts.headers, head).await
-        }
+        (&Method::GET | &Method::HEAD, Route::Blob { name, digest }) => match &st.proxy {
+            Some(cache) => Ok(proxy::blob(&state, cache, name, digest, &parts.headers, head).await),
+            None => blobs::get(st, name, digest, &parts.headers, head).await,
+        },
         (&Method::DELETE, Route::Blob { name, digest }) => blobs::delete(st, name, digest).await,
         (&Method::POST, Route::UploadStart { name }) => uploads::start(st, name, query, body).await,
         (&Method::PATCH, Route::Upload { name, id }) => {

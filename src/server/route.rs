@@ -38,6 +38,21 @@ pub enum Route<'a> {
     },
 }
 
+impl<'a> Route<'a> {
+    /// The repository a route is on, if any.
+    pub fn repository(&self) -> Option<&'a str> {
+        match *self {
+            Route::Tags { name }
+            | Route::Manifest { name, .. }
+            | Route::Blob { name, .. }
+            | Route::UploadStart { name }
+            | Route::Upload { name, .. }
+            | Route::Referrers { name, .. } => Some(name),
+            Route::Base | Route::Catalog | Route::AdminGc | Route::Ui { .. } => None,
+        }
+    }
+}
+
 /// Parses the path after `/v2`; `None` for anything that is no route.
 pub fn parse(path: &str) -> Option<Route<'_>> {
     let rest = path.strip_prefix("/v2")?;

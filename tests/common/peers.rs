@@ -54,10 +54,16 @@ impl Serve {
     }
 
     pub fn start_with_root(root: &Path, extra: &[&str]) -> Serve {
+        Serve::start_with_env(root, extra, &[])
+    }
+
+    /// [`Serve::start_with_root`] with more environment variables.
+    pub fn start_with_env(root: &Path, extra: &[&str], env: &[(&str, &str)]) -> Serve {
         let mut child = Command::new(env!("CARGO_BIN_EXE_regctl"))
             .args(["serve", "--port", "0", "--root"])
             .arg(root)
             .args(extra)
+            .envs(env.iter().copied())
             .env("NO_COLOR", "1")
             // The server reads the config file's [serve] section: keep a
             // developer's own settings out of the tests.
@@ -238,10 +244,12 @@ impl DistRegistry {
                 }
                 cmd.envs(env.iter().map(|(k, v)| (k, v)));
             }
+            // registry:2 writes its access log on stdout.
+            let access_log = std::fs::File::create(dir.path().join("access.log")).unwrap();
             let mut child = cmd
                 .arg("serve")
                 .arg(&config)
-                .stdout(Stdio::null())
+                .stdout(access_log)
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("start docker-registry");
@@ -272,6 +280,11 @@ impl DistRegistry {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Its access log so far (one line per request, combined log format).
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("access.log")).unwrap_or_default()
     }
 
     /// Its configuration file (for `garbage-collect`).

@@ -8,6 +8,7 @@
 //! link is written before a tag points at it.
 
 mod blobs;
+mod cached;
 mod manifests;
 mod tags;
 mod uploads;
@@ -27,6 +28,7 @@ use super::gc_coordinator::GcCoordinator;
 use crate::types::{Algorithm, Digest, MediaType};
 
 pub use blobs::OpenBlob;
+pub use cached::{CACHE_STATE_KEY, CacheState};
 use manifests::ReferrersIndexes;
 pub use manifests::{ManifestRef, PutManifest, StoredManifest};
 use tags::TagCache;
