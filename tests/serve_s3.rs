@@ -566,3 +566,62 @@ async fn redirect_blobs_sends_clients_to_the_bucket() {
     assert_eq!(r.status().as_u16(), 404);
     assert_same_image(&serve.addr, "app", "v1", &img).await;
 }
+
+/// Keys from the AWS shared files' profile when the environment has none:
+/// the server checks SigV4, so a wrong secret in the profile fails.
+#[tokio::test]
+async fn keys_come_from_an_aws_profile() {
+    let Some(weed) = SeaweedFs::shared() else {
+        return;
+    };
+    let bucket = weed.bucket();
+    let home = tempfile::tempdir().unwrap();
+    let aws = home.path().join(".aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    std::fs::write(
+        aws.join("credentials"),
+        format!(
+            "[ci]\naws_access_key_id = {}\naws_secret_access_key = {}\n[wrong]\naws_access_key_id = {}\naws_secret_access_key = not-the-secret\n",
+            bucket.access_key(),
+            bucket.secret_key(),
+            bucket.access_key()
+        ),
+    )
+    .unwrap();
+    let url = bucket.url("reg");
+    let serve = serve_storage(&bucket, home.path(), &url);
+    let image = TestImage::oci("profiled", 1, 2000);
+    push_image(&serve.addr, "app", "v1", &image).await;
+    drop(serve);
+    let du = |profile: &str| {
+        let mut cmd = regctl(home.path());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AWS_") {
+                cmd.env_remove(k);
+            }
+        }
+        for (k, v) in bucket.env() {
+            if k == "AWS_ENDPOINT_URL" || k == "AWS_REGION" {
+                cmd.env(k, v);
+            }
+        }
+        cmd.env("AWS_PROFILE", profile)
+            .args(["du", "--storage", &url, "--format", "json"])
+            .output()
+            .unwrap()
+    };
+    let usage: serde_json::Value = serde_json::from_str(&run_ok(du("ci"))).unwrap();
+    assert_eq!(usage["repositories"][0]["name"], "app", "{usage}");
+    let wrong = du("wrong");
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        !wrong.status.success() && !err.contains("holds no registry data"),
+        "a wrong secret was accepted: {err}"
+    );
+    let missing = du("nosuch");
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        !missing.status.success() && err.contains("AWS_PROFILE=\"nosuch\""),
+        "{err}"
+    );
+}

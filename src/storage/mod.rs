@@ -1,6 +1,7 @@
 //! registry:2's on-disk layout, shared by `regctl serve` and the offline
 //! garbage collector. No HTTP here: handlers translate to and from it.
 
+pub mod aws_profile;
 pub mod backend;
 pub mod cluster;
 // The backend contract as checks any backend's tests call (the S3 one

@@ -154,8 +154,21 @@ impl S3Backend {
     /// session token, region (default `us-east-1`) and endpoint. A custom
     /// endpoint is addressed path-style; plain http is allowed only when the
     /// endpoint itself says `http://`. Nothing is contacted yet.
+    ///
+    /// The profile of the AWS shared files (`AWS_PROFILE`, default
+    /// `default`) fills in what the environment does not set.
     pub fn from_env(location: S3Location) -> Result<Self, S3ConfigError> {
-        Self::from_vars(location, std::env::vars())
+        let vars = std::env::vars()
+            .filter(|(k, v)| k.starts_with("AWS_") && !v.is_empty())
+            .collect();
+        let vars =
+            super::aws_profile::complete(vars, dirs::home_dir().as_deref()).map_err(|e| {
+                S3ConfigError::Store {
+                    bucket: location.bucket.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+        Self::from_vars(location, vars)
     }
 
     /// [`S3Backend::from_env`] with the variables given (`AWS_*` names;
@@ -170,8 +183,8 @@ impl S3Backend {
             .collect();
         let mut builder = AmazonS3Builder::new();
         for (key, value) in &vars {
-            // Unknown AWS_ variables (AWS_PROFILE, AWS_CA_BUNDLE...) are
-            // for other tools.
+            // Unknown AWS_ variables (AWS_PROFILE, AWS_CA_BUNDLE...) were
+            // read by `from_env` or are for other tools.
             if let Ok(config) = key.to_ascii_lowercase().parse() {
                 builder = builder.with_config(config, value);
             }
