@@ -4,55 +4,16 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TestImage;
 use common::push::{assert_same_image, get, http, push_image};
-use common::s3::{S3Bucket, SeaweedFs};
+use common::s3::{S3Bucket, SeaweedFs, ServeProcess, location_url, serve_storage};
 use regctl::types::Digest;
 
-struct Replica {
-    child: std::process::Child,
-    addr: String,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn replica(bucket: &S3Bucket, home: &std::path::Path) -> Replica {
-    use std::io::BufRead;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_regctl"));
-    cmd.args(["serve", "--port", "0", "--storage", &bucket.url("reg")])
-        .env("NO_COLOR", "1")
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("xdg"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    bucket.apply(&mut cmd);
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .strip_prefix("listening on http://")
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("start-up line {line:?}"))
-        .to_owned();
-    Replica { child, addr }
-}
-
-fn absolute(addr: &str, location: &str) -> String {
-    if location.starts_with("http") {
-        location.to_owned()
-    } else {
-        format!("http://{addr}{location}")
-    }
+/// A server on the test's bucket under the prefix `reg`.
+fn replica(bucket: &S3Bucket, home: &std::path::Path) -> ServeProcess {
+    serve_storage(bucket, home, &bucket.url("reg"))
 }
 
 /// The upload's state is in the bucket: POST on A, PATCH on B, PATCH and
@@ -94,7 +55,7 @@ async fn an_upload_started_on_one_server_finishes_on_others() {
         ),
     ] {
         let r = client
-            .patch(absolute(server, &path))
+            .patch(location_url(server, &path))
             .header("Content-Range", range)
             .header("Content-Type", "application/octet-stream")
             .body(body)
@@ -108,7 +69,11 @@ async fn an_upload_started_on_one_server_finishes_on_others() {
             .unwrap_or(next)
             .to_owned();
     }
-    let r = client.get(absolute(&c.addr, &path)).send().await.unwrap();
+    let r = client
+        .get(location_url(&c.addr, &path))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 204);
     assert_eq!(
         r.headers()["range"],
@@ -120,7 +85,7 @@ async fn an_upload_started_on_one_server_finishes_on_others() {
     let d = Digest::sha256_of(&whole);
     let sep = if path.contains('?') { '&' } else { '?' };
     let r = client
-        .put(absolute(&a.addr, &format!("{path}{sep}digest={d}")))
+        .put(location_url(&a.addr, &format!("{path}{sep}digest={d}")))
         .body("end")
         .send()
         .await
@@ -311,7 +276,7 @@ async fn a_server_killed_mid_chunk_leaves_nothing_and_the_upload_resumes_elsewhe
         .to_owned();
     let first = vec![b'1'; 1000];
     let r = client
-        .patch(absolute(&a.addr, &path))
+        .patch(location_url(&a.addr, &path))
         .header("Content-Range", "0-999")
         .body(first.clone())
         .send()
@@ -343,7 +308,11 @@ async fn a_server_killed_mid_chunk_leaves_nothing_and_the_upload_resumes_elsewhe
     drop(a);
     drop(conn);
     // Seen from B: the first chunk only.
-    let r = client.get(absolute(&b.addr, &path)).send().await.unwrap();
+    let r = client
+        .get(location_url(&b.addr, &path))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 204);
     assert_eq!(r.headers()["range"], "0-999");
     // Nothing else in the bucket for it: no blob, no visible part.
@@ -372,7 +341,7 @@ async fn a_server_killed_mid_chunk_leaves_nothing_and_the_upload_resumes_elsewhe
     loop {
         // Refused (an error answer, or the connection closed on the body).
         let refused = match client
-            .patch(absolute(&b.addr, &path))
+            .patch(location_url(&b.addr, &path))
             .header("Content-Range", range.as_str())
             .body(big.clone())
             .send()
@@ -394,7 +363,7 @@ async fn a_server_killed_mid_chunk_leaves_nothing_and_the_upload_resumes_elsewhe
     let d = Digest::sha256_of(&whole);
     let sep = if path.contains('?') { '&' } else { '?' };
     let r = client
-        .put(absolute(&b.addr, &format!("{path}{sep}digest={d}")))
+        .put(location_url(&b.addr, &format!("{path}{sep}digest={d}")))
         .send()
         .await
         .unwrap();

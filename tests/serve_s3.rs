@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::push::{assert_same_image, get, http, push_image, push_referrer};
-use common::s3::{S3Bucket, SeaweedFs};
+use common::s3::{S3Bucket, SeaweedFs, location_url, serve_cmd, serve_storage, serve_storage_with};
 use common::{TestImage, regctl, run_ok};
 use regctl::server::{self, ServerConfig};
 use regctl::storage::{S3Backend, S3Location};
@@ -54,14 +53,6 @@ async fn in_process(bucket: Option<S3Backend>) -> InProcess {
         addr,
         _dir: dir,
         shutdown: Some(tx),
-    }
-}
-
-fn location_url(addr: &str, location: &str) -> String {
-    if location.starts_with("http") {
-        location.to_owned()
-    } else {
-        format!("http://{addr}{location}")
     }
 }
 
@@ -240,63 +231,6 @@ async fn the_registry_api_on_a_bucket() {
         .unwrap();
     // Finished uploads leave nothing behind (no empty "directories").
     assert_eq!(repos, ["_layers", "_manifests"]);
-}
-
-/// A `regctl serve --storage` process with a bucket's environment.
-struct ServeProcess {
-    child: std::process::Child,
-    addr: String,
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve_cmd(bucket: &S3Bucket, home: &std::path::Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_regctl"));
-    cmd.arg("serve")
-        .args(["--port", "0"])
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("XDG_CONFIG_HOME", home.join("xdg"))
-        .env("HOME", home)
-        .env_remove("REGCTL_ROOT");
-    bucket.apply(&mut cmd);
-    cmd
-}
-
-fn serve_storage(bucket: &S3Bucket, home: &std::path::Path, url: &str) -> ServeProcess {
-    serve_storage_with(bucket, home, url, &[])
-}
-
-fn serve_storage_with(
-    bucket: &S3Bucket,
-    home: &std::path::Path,
-    url: &str,
-    extra: &[&str],
-) -> ServeProcess {
-    use std::io::BufRead;
-    let mut args = vec!["--storage", url];
-    args.extend_from_slice(extra);
-    let mut child = serve_cmd(bucket, home, &args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains(&format!("(storage: {url})")), "{line:?}");
-    let addr = line
-        .strip_prefix("listening on http://")
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("start-up line {line:?}"))
-        .to_owned();
-    ServeProcess { child, addr }
 }
 
 /// The command line: `serve --storage`, `--print-config`, a bad bucket and a

@@ -244,3 +244,69 @@ fn spawn_tied_to_this_process(mut cmd: Command) -> u32 {
     });
     rx.recv().unwrap()
 }
+
+/// A `regctl serve --storage` process with a bucket's environment.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    pub addr: String,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn serve_cmd(bucket: &S3Bucket, home: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_regctl"));
+    cmd.arg("serve")
+        .args(["--port", "0"])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("XDG_CONFIG_HOME", home.join("xdg"))
+        .env("HOME", home)
+        .env_remove("REGCTL_ROOT");
+    bucket.apply(&mut cmd);
+    cmd
+}
+
+pub fn serve_storage(bucket: &S3Bucket, home: &std::path::Path, url: &str) -> ServeProcess {
+    serve_storage_with(bucket, home, url, &[])
+}
+
+pub fn serve_storage_with(
+    bucket: &S3Bucket,
+    home: &std::path::Path,
+    url: &str,
+    extra: &[&str],
+) -> ServeProcess {
+    use std::io::BufRead;
+    let mut args = vec!["--storage", url];
+    args.extend_from_slice(extra);
+    let mut child = serve_cmd(bucket, home, &args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains(&format!("(storage: {url})")), "{line:?}");
+    let addr = line
+        .strip_prefix("listening on http://")
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("start-up line {line:?}"))
+        .to_owned();
+    ServeProcess { child, addr }
+}
+
+/// A `Location` header made absolute against the server it came from.
+pub fn location_url(addr: &str, location: &str) -> String {
+    if location.starts_with("http") {
+        location.to_owned()
+    } else {
+        format!("http://{addr}{location}")
+    }
+}
