@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::{Registry, link_bytes};
+use super::Registry;
 use crate::storage::error::{Result, StorageError};
-use crate::storage::paths::{self, RepoName, TagName};
+use crate::storage::paths::{RepoName, TagName};
 use crate::types::manifest::MAX_MANIFEST_SIZE;
 use crate::types::{Digest, ManifestOutline};
 
@@ -87,37 +87,8 @@ impl Registry {
         let _gc = self.gc.writing().await;
         self.gc.touch([digest]);
         let new_repository = !self.repository_exists(repo).await?;
-        if self.blob_size(digest).await?.is_none() {
-            self.backend.put(&paths::blob_data(digest), bytes).await?;
-        }
-        self.backend
-            .put(&paths::revision_link(repo, digest), link_bytes(digest))
-            .await?;
-        if let Some(tag) = tag {
-            self.backend
-                .put(
-                    &paths::tag_index_link(repo, tag, digest),
-                    link_bytes(digest),
-                )
-                .await?;
-            self.backend
-                .put(&paths::tag_current_link(repo, tag), link_bytes(digest))
-                .await?;
-            self.forget_tags(repo);
-        }
-        if new_repository {
-            self.forget_repositories();
-        }
-        self.update_referrers(repo, |by_subject| {
-            if let Some((subject, desc)) = referrer {
-                let list = by_subject.entry(subject).or_default();
-                if !list.iter().any(|d| d.digest == desc.digest) {
-                    list.push(desc);
-                }
-            }
-        })
-        .await?;
-        Ok(())
+        self.write_manifest(repo, digest, bytes, tag, new_repository, referrer)
+            .await
     }
 }
 

@@ -285,21 +285,43 @@ impl Registry {
         drop(outline);
         let new_repository = !self.repository_exists(repo).await?;
         self.confirm(&announced).await?;
-        if self.blob_size(&digest).await?.is_none() {
-            self.backend.put(&paths::blob_data(&digest), bytes).await?;
+        let tag = match reference {
+            ManifestRef::Tag(tag) => Some(tag),
+            ManifestRef::Digest(_) => None,
+        };
+        self.write_manifest(repo, &digest, bytes, tag, new_repository, referrer)
+            .await?;
+        Ok(PutManifest { digest, subject })
+    }
+
+    /// Writes a checked manifest in the order a crash must respect — its
+    /// bytes, the revision link, then the tag (see docs/storage-backend.md)
+    /// — and brings the caches and the referrers index up to date. Pushes
+    /// and the pull-through cache both end here.
+    pub(super) async fn write_manifest(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        bytes: Bytes,
+        tag: Option<&TagName>,
+        new_repository: bool,
+        referrer: Option<(Digest, Descriptor)>,
+    ) -> Result<()> {
+        if self.blob_size(digest).await?.is_none() {
+            self.backend.put(&paths::blob_data(digest), bytes).await?;
         }
         self.backend
-            .put(&paths::revision_link(repo, &digest), link_bytes(&digest))
+            .put(&paths::revision_link(repo, digest), link_bytes(digest))
             .await?;
-        if let ManifestRef::Tag(tag) = reference {
+        if let Some(tag) = tag {
             self.backend
                 .put(
-                    &paths::tag_index_link(repo, tag, &digest),
-                    link_bytes(&digest),
+                    &paths::tag_index_link(repo, tag, digest),
+                    link_bytes(digest),
                 )
                 .await?;
             self.backend
-                .put(&paths::tag_current_link(repo, tag), link_bytes(&digest))
+                .put(&paths::tag_current_link(repo, tag), link_bytes(digest))
                 .await?;
             self.forget_tags(repo);
         }
@@ -315,7 +337,7 @@ impl Registry {
             }
         })
         .await?;
-        Ok(PutManifest { digest, subject })
+        Ok(())
     }
 
     /// Deletes a manifest revision and every tag pointing at it.
