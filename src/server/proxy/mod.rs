@@ -177,18 +177,17 @@ pub(crate) struct Target<'a> {
 
 impl Target<'_> {
     /// The upstream reference for this name; a name the upstream's
-    /// grammar refuses (stricter than storage's) is 400 NAME_INVALID.
+    /// grammar refuses (stricter than storage's) is not known upstream.
     fn reference(
         &self,
         tag: Option<&str>,
         digest: Option<&crate::types::Digest>,
-    ) -> Result<Reference, super::ApiError> {
+    ) -> Result<Reference, upstream::UpstreamError> {
         Reference::new(&self.upstream.registry, &self.remote, tag, digest.cloned()).map_err(|e| {
-            super::ApiError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                crate::types::ErrorCode::NameInvalid,
-                format!("{} cannot be asked upstream: {e}", self.remote),
-            )
+            upstream::UpstreamError::NotFound {
+                upstream: self.upstream.shown.clone(),
+                what: format!("{} cannot be asked upstream: {e}", self.remote),
+            }
         })
     }
 }

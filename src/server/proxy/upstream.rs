@@ -146,12 +146,7 @@ impl Proxy {
         t: &Target<'_>,
         tag: &str,
     ) -> Result<TagHead, UpstreamError> {
-        let reference = t
-            .reference(Some(tag), None)
-            .map_err(|e| UpstreamError::NotFound {
-                upstream: t.upstream.shown.clone(),
-                what: e.message,
-            })?;
+        let reference = t.reference(Some(tag), None)?;
         let what = || format!("{}:{tag}", t.remote);
         let url = self
             .client
@@ -219,12 +214,7 @@ impl Proxy {
         tag: Option<&str>,
         digest: Option<&Digest>,
     ) -> Result<Manifest, UpstreamError> {
-        let reference = t
-            .reference(tag, digest)
-            .map_err(|e| UpstreamError::NotFound {
-                upstream: t.upstream.shown.clone(),
-                what: e.message,
-            })?;
+        let reference = t.reference(tag, digest)?;
         let what = || reference.to_string();
         self.bounded(t, self.client.manifest_get(&reference), what)
             .await
@@ -236,12 +226,7 @@ impl Proxy {
         t: &Target<'_>,
         digest: &Digest,
     ) -> Result<Option<u64>, UpstreamError> {
-        let reference = t
-            .reference(None, None)
-            .map_err(|e| UpstreamError::NotFound {
-                upstream: t.upstream.shown.clone(),
-                what: e.message,
-            })?;
+        let reference = t.reference(None, None)?;
         self.bounded(t, self.client.blob_head(&reference, digest), || {
             format!("blob {digest}")
         })
@@ -255,12 +240,7 @@ impl Proxy {
         t: &Target<'_>,
         digest: &Digest,
     ) -> Result<BlobStream, UpstreamError> {
-        let reference = t
-            .reference(None, None)
-            .map_err(|e| UpstreamError::NotFound {
-                upstream: t.upstream.shown.clone(),
-                what: e.message,
-            })?;
+        let reference = t.reference(None, None)?;
         self.bounded(t, self.client.blob_get(&reference, digest), || {
             format!("blob {digest}")
         })
