@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::TestImage;
-use common::push::{assert_same_image, get, http, push_image};
+use common::push::{assert_same_image, delete_manifest, get, http, push_image};
 use common::s3::{S3Bucket, SeaweedFs, ServeProcess, location_url, serve_storage};
 use regctl::types::Digest;
 
@@ -186,15 +186,7 @@ async fn pushes_through_two_servers_survive_a_collection_on_a_third() {
         .collect();
     for img in &seeds {
         push_image(&a.addr, "seed", &img.digest.to_string(), img).await;
-        let r = http()
-            .delete(format!(
-                "http://{}/v2/seed/manifests/{}",
-                a.addr, img.digest
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 202);
+        delete_manifest(&a.addr, "seed", &img.digest.to_string()).await;
     }
     let gc_addr = c.addr.clone();
     let collection = tokio::spawn(async move { collect(&gc_addr).await });

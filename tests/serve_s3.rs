@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::push::{assert_same_image, get, http, push_image, push_referrer};
+use common::push::{assert_same_image, delete_manifest, get, http, push_image, push_referrer};
 use common::s3::{S3Bucket, SeaweedFs, location_url, serve_cmd, serve_storage, serve_storage_with};
 use common::{TestImage, regctl, run_ok};
 use regctl::server::{self, ServerConfig};
@@ -173,15 +173,7 @@ async fn registry_round_trip(addr: &str) {
     assert_eq!(index["manifests"][0]["digest"], sig.to_string());
 
     // Deletes: a manifest by digest, then it is unknown; a tag.
-    let r = c
-        .delete(format!(
-            "http://{addr}/v2/team/app/manifests/{}",
-            img.digest
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 202);
+    delete_manifest(addr, "team/app", &img.digest.to_string()).await;
     let (status, ..) = get(
         addr,
         &format!("/v2/team/app/manifests/{}", img.digest),
@@ -189,12 +181,7 @@ async fn registry_round_trip(addr: &str) {
     )
     .await;
     assert_eq!(status, 404);
-    let r = c
-        .delete(format!("http://{addr}/v2/other/manifests/latest"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 202);
+    delete_manifest(addr, "other", "latest").await;
     let (status, ..) = get(
         addr,
         "/v2/other/manifests/latest",
@@ -277,15 +264,7 @@ async fn serve_du_and_gc_take_a_storage_url() {
     let dropped = TestImage::oci("dropped", 1, 2000);
     push_image(&serve.addr, "app", "kept", &kept).await;
     push_image(&serve.addr, "app", "dropped", &dropped).await;
-    let r = http()
-        .delete(format!(
-            "http://{}/v2/app/manifests/{}",
-            serve.addr, dropped.digest
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 202);
+    delete_manifest(&serve.addr, "app", &dropped.digest.to_string()).await;
     drop(serve);
 
     let mut du = regctl(home.path());
