@@ -5,41 +5,13 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
-use common::push::{get, push_image, push_index, push_manifest};
+use common::push::{delete_manifest, get, http, push_image, push_index, push_manifest};
+use common::scale::blobs_on_disk;
 use common::{DistRegistry, Serve, Skopeo, TestImage, TestIndex, json_of, regctl, run_ok};
 use regctl::types::Digest;
 use regctl::types::media_type::{OCI_INDEX, OCI_MANIFEST};
 use serde_json::{Value, json};
-
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
-async fn delete_manifest(addr: &str, repo: &str, digest: &Digest) {
-    let r = http()
-        .delete(format!("http://{addr}/v2/{repo}/manifests/{digest}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 202, "DELETE {repo}@{digest}");
-}
-
-/// Every blob file under a root, by digest.
-fn blobs_on_disk(root: &Path) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let dir = root.join("docker/registry/v2/blobs/sha256");
-    for shard in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-        for blob in std::fs::read_dir(shard.path()).unwrap().flatten() {
-            if blob.path().join("data").exists() {
-                out.insert(format!("sha256:{}", blob.file_name().to_string_lossy()));
-            }
-        }
-    }
-    out
-}
 
 fn expected(img: &TestImage) -> BTreeSet<String> {
     img.blobs()

@@ -186,7 +186,7 @@ async fn pushes_through_two_servers_survive_a_collection_on_a_third() {
         .collect();
     for img in &seeds {
         push_image(&a.addr, "seed", &img.digest.to_string(), img).await;
-        delete_manifest(&a.addr, "seed", &img.digest.to_string()).await;
+        delete_manifest(&a.addr, "seed", &img.digest).await;
     }
     let gc_addr = c.addr.clone();
     let collection = tokio::spawn(async move { collect(&gc_addr).await });

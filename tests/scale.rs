@@ -10,25 +10,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use common::scale::{ScaleRoot, write_root};
+use common::scale::{ScaleRoot, blobs_on_disk, write_root};
 use common::{json_of, regctl, require_peer, run_ok};
 
 const REPOS: usize = 2000;
 
 /// Every blob file under a root, by digest.
-fn blobs_on_disk(root: &Path) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let dir = root.join("docker/registry/v2/blobs/sha256");
-    for shard in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-        for blob in std::fs::read_dir(shard.path()).unwrap().flatten() {
-            if blob.path().join("data").exists() {
-                out.insert(format!("sha256:{}", blob.file_name().to_string_lossy()));
-            }
-        }
-    }
-    out
-}
-
 fn registry2_config(dir: &Path, root: &Path) -> std::path::PathBuf {
     let config = dir.join("config.yml");
     std::fs::write(

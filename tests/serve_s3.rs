@@ -173,7 +173,7 @@ async fn registry_round_trip(addr: &str) {
     assert_eq!(index["manifests"][0]["digest"], sig.to_string());
 
     // Deletes: a manifest by digest, then it is unknown; a tag.
-    delete_manifest(addr, "team/app", &img.digest.to_string()).await;
+    delete_manifest(addr, "team/app", &img.digest).await;
     let (status, ..) = get(
         addr,
         &format!("/v2/team/app/manifests/{}", img.digest),
@@ -264,7 +264,7 @@ async fn serve_du_and_gc_take_a_storage_url() {
     let dropped = TestImage::oci("dropped", 1, 2000);
     push_image(&serve.addr, "app", "kept", &kept).await;
     push_image(&serve.addr, "app", "dropped", &dropped).await;
-    delete_manifest(&serve.addr, "app", &dropped.digest.to_string()).await;
+    delete_manifest(&serve.addr, "app", &dropped.digest).await;
     drop(serve);
 
     let mut du = regctl(home.path());

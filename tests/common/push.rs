@@ -85,13 +85,13 @@ pub async fn push_index(addr: &str, repo: &str, tag: &str, idx: &TestIndex) {
 /// `GET` a path; returns status, Content-Type, Docker-Content-Digest and body.
 /// Deletes a manifest (by digest, or a tag where the server allows it)
 /// and checks the server accepted it (202).
-pub async fn delete_manifest(addr: &str, repo: &str, reference: &str) {
+pub async fn delete_manifest(addr: &str, repo: &str, reference: impl std::fmt::Display) {
     let r = http()
         .delete(format!("http://{addr}/v2/{repo}/manifests/{reference}"))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 202, "DELETE {repo}:{reference}");
+    assert_eq!(r.status().as_u16(), 202, "DELETE {repo} {reference}");
 }
 
 pub async fn get(addr: &str, path: &str, accept: &str) -> (u16, String, String, Vec<u8>) {

@@ -160,3 +160,17 @@ pub fn write_root(root: &Path, repos: usize) -> ScaleRoot {
         surviving,
     }
 }
+
+/// Every blob file under a root, by digest.
+pub fn blobs_on_disk(root: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let dir = root.join("docker/registry/v2/blobs/sha256");
+    for shard in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        for blob in std::fs::read_dir(shard.path()).unwrap().flatten() {
+            if blob.path().join("data").exists() {
+                out.insert(format!("sha256:{}", blob.file_name().to_string_lossy()));
+            }
+        }
+    }
+    out
+}
