@@ -405,8 +405,11 @@ async fn run_container(args: &GcArgs, json: bool, started: Instant) -> anyhow::R
     Ok(())
 }
 
-/// `--format plain`: a line per item the collection removes (or would).
+/// `--format plain`: a line per item the collection removes (or would),
+/// buffered (stdout is line-buffered).
 fn plain_plan(out: &mut impl Write, plan: &GcPlan) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+    let out = &mut out;
     for m in &plan.manifests {
         output::write_plain(out, &["manifest", &m.repository, &m.digest.to_string()])?;
     }
@@ -430,6 +433,7 @@ fn plain_plan(out: &mut impl Write, plan: &GcPlan) -> anyhow::Result<()> {
     for w in &plan.warnings {
         output::write_plain(out, &["warning", w])?;
     }
+    out.flush()?;
     Ok(())
 }
 

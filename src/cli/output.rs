@@ -83,10 +83,13 @@ pub fn write_plain_fields<T: Serialize>(out: &mut impl Write, value: &T) -> anyh
     Ok(())
 }
 
-/// Writes a value as pretty JSON plus a newline.
+/// Writes a value as pretty JSON plus a newline. Buffered: stdout is
+/// line-buffered, and a plan of 30,000 items would be 150,000 writes.
 pub fn write_json<T: Serialize>(out: &mut impl Write, value: &T) -> anyhow::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
-    writeln!(out)?;
+    let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, &mut *out);
+    serde_json::to_writer_pretty(&mut buffered, value)?;
+    writeln!(buffered)?;
+    buffered.flush()?;
     Ok(())
 }
 
