@@ -17,6 +17,7 @@ use clap::Args;
 use serde::Serialize;
 
 use regctl::ops::du::{self, ApiSource, RegistryUsage, StorageSource, Usage, UsageSource};
+use regctl::storage::gc::RepositoryContents;
 use regctl::storage::{FsBackend, Registry, StorageUrl, gc};
 use regctl::types::Platform;
 use regctl::types::gc::GcOptions;
@@ -112,10 +113,15 @@ pub async fn run(args: DuArgs, ctx: &Ctx) -> anyhow::Result<()> {
                     StorageUrl::Dir(root) => root.display().to_string(),
                     other => other.to_string(),
                 };
-                // The collector's mark and the usage walk read the same
-                // files; run side by side they take the time of the longer.
-                let (collectable, usage) =
-                    tokio::join!(collectable(&registry), measure(&src, &name, platform));
+                // One read of the root: the collector's scan hands each
+                // repository to the usage count as it goes.
+                let (contents, scanned) = tokio::sync::mpsc::channel(SCANNED_AHEAD);
+                let usage = async {
+                    du::registry_usage_scanned(&src, scanned, platform)
+                        .await
+                        .with_context(|| format!("measuring {name}"))
+                };
+                let (collectable, usage) = tokio::join!(collectable(&registry, contents), usage);
                 let split = cache_split(&registry, &src).await?;
                 per_repository(usage?, &name, format, Some(collectable?), split)
             }
@@ -170,8 +176,15 @@ async fn cache_split(
     Ok(Some(split))
 }
 
-/// Bytes `gc --root` would free, and what `--delete-untagged` adds.
-async fn collectable(registry: &Registry) -> anyhow::Result<(u64, u64)> {
+/// Repositories the collector's scan may read ahead of the usage count.
+const SCANNED_AHEAD: usize = 8;
+
+/// Bytes `gc --root` would free, and what `--delete-untagged` adds; each
+/// repository read goes on to `contents`.
+async fn collectable(
+    registry: &Registry,
+    contents: tokio::sync::mpsc::Sender<RepositoryContents>,
+) -> anyhow::Result<(u64, u64)> {
     let run = gc::begin(registry)
         .await
         .context("another collection runs in this process")?;
@@ -185,6 +198,7 @@ async fn collectable(registry: &Registry) -> anyhow::Result<(u64, u64)> {
                 ..GcOptions::default()
             },
         ],
+        Some(&contents),
     )
     .await?
     .into_iter();

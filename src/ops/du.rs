@@ -14,6 +14,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::client::{Client, ClientError};
+use crate::storage::gc::RepositoryContents;
 use crate::storage::{ManifestRef, Registry, RepoName, StorageError, TagName};
 use bytes::Bytes;
 
@@ -118,14 +119,37 @@ pub struct StorageSource<'a> {
     registry: &'a Registry,
     /// The repositories read lately, each in one batch (see [`Snapshot`]).
     snapshots: Mutex<HashMap<String, Arc<Snapshot>>>,
+    /// Repositories read by someone else (the collector's scan), each
+    /// answering the next `tags` of it.
+    preloaded: Mutex<HashMap<String, Arc<Snapshot>>>,
 }
 
 /// A repository read in one go when its tags are asked for: its tags'
 /// targets and its manifests' bytes, so the manifests `du` asks for next
 /// cost no further round trips to the storage.
 struct Snapshot {
+    /// Every tag with a current link, sorted (as `Registry::tags`).
+    names: Vec<String>,
     tags: HashMap<String, Digest>,
     manifests: HashMap<Digest, Bytes>,
+}
+
+impl Snapshot {
+    fn new(tags: Vec<(TagName, Option<Digest>)>, manifests: Vec<(Digest, Option<Bytes>)>) -> Self {
+        let mut names: Vec<String> = tags.iter().map(|(t, _)| t.to_string()).collect();
+        names.sort_unstable();
+        Snapshot {
+            names,
+            tags: tags
+                .into_iter()
+                .filter_map(|(t, d)| Some((t.to_string(), d?)))
+                .collect(),
+            manifests: manifests
+                .into_iter()
+                .filter_map(|(d, b)| Some((d, b?)))
+                .collect(),
+        }
+    }
 }
 
 /// Repositories whose snapshots are kept: `du` reads one at a time.
@@ -136,6 +160,7 @@ impl<'a> StorageSource<'a> {
         StorageSource {
             registry,
             snapshots: Mutex::new(HashMap::new()),
+            preloaded: Mutex::new(HashMap::new()),
         }
     }
 
@@ -146,6 +171,24 @@ impl<'a> StorageSource<'a> {
             .get(repo)
             .cloned()
     }
+
+    fn keep(&self, repo: &str, snapshot: Arc<Snapshot>) {
+        let mut snapshots = self.snapshots.lock().unwrap_or_else(|e| e.into_inner());
+        if snapshots.len() >= SNAPSHOTS {
+            snapshots.clear();
+        }
+        snapshots.insert(repo.to_owned(), snapshot);
+    }
+
+    /// A repository as the collector's scan read it: the next `tags` of it
+    /// (and the manifests after) answer from it, not from the root.
+    pub fn preload(&self, contents: RepositoryContents) {
+        let snapshot = Snapshot::new(contents.tags, contents.manifests);
+        self.preloaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(contents.name, Arc::new(snapshot));
+    }
 }
 
 #[async_trait]
@@ -155,31 +198,29 @@ impl UsageSource for StorageSource<'_> {
     }
 
     async fn tags(&self, repo: &str) -> Result<Vec<String>, UsageError> {
-        let name = RepoName::new(repo)?;
-        if !self.registry.repository_exists(&name).await? {
-            return Err(StorageError::NameUnknown(repo.to_owned()).into());
-        }
-        let scan = self.registry.scan_repository(&name).await?;
-        let digests: Vec<Digest> = scan.revisions.into_iter().map(|(d, _)| d).collect();
-        let bytes = self.registry.read_manifests(&digests).await?;
-        let manifests: HashMap<Digest, Bytes> = digests
-            .into_iter()
-            .zip(bytes)
-            .filter_map(|(d, b)| Some((d, b?)))
-            .collect();
-        // As `Registry::tags`: every tag with a current link, sorted.
-        let mut names: Vec<String> = scan.tags.iter().map(|(t, _)| t.to_string()).collect();
-        names.sort_unstable();
-        let tags = scan
-            .tags
-            .into_iter()
-            .filter_map(|(t, d)| Some((t.to_string(), d?)))
-            .collect();
-        let mut snapshots = self.snapshots.lock().unwrap_or_else(|e| e.into_inner());
-        if snapshots.len() >= SNAPSHOTS {
-            snapshots.clear();
-        }
-        snapshots.insert(repo.to_owned(), Arc::new(Snapshot { tags, manifests }));
+        let preloaded = self
+            .preloaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(repo);
+        let snapshot = match preloaded {
+            Some(snapshot) => snapshot,
+            None => {
+                let name = RepoName::new(repo)?;
+                if !self.registry.repository_exists(&name).await? {
+                    return Err(StorageError::NameUnknown(repo.to_owned()).into());
+                }
+                let scan = self.registry.scan_repository(&name).await?;
+                let digests: Vec<Digest> = scan.revisions.into_iter().map(|(d, _)| d).collect();
+                let bytes = self.registry.read_manifests(&digests).await?;
+                Arc::new(Snapshot::new(
+                    scan.tags,
+                    digests.into_iter().zip(bytes).collect(),
+                ))
+            }
+        };
+        let names = snapshot.names.clone();
+        self.keep(repo, snapshot);
         Ok(names)
     }
 
@@ -448,44 +489,87 @@ pub async fn registry_usage(
     src: &dyn UsageSource,
     platform: Option<&Platform>,
 ) -> Result<RegistryUsage, UsageError> {
-    let mut members = Vec::new();
-    let mut everything: HashMap<Digest, u64> = HashMap::new();
-    let mut seen = BTreeSet::new();
-    let mut skipped_any = false;
+    let mut tally = RegistryTally::default();
     for repo in src.repositories().await? {
-        let scanned = match repository_tags(src, &repo, platform).await {
+        let scanned = repository_tags(src, &repo, platform).await;
+        tally.add(repo, scanned, platform)?;
+    }
+    tally.finish(platform)
+}
+
+/// [`registry_usage`] of a root, from the repositories the collector's
+/// scan hands over (`gc::plans` with `contents`) as they arrive: `du
+/// --root` reads the root once for both.
+pub async fn registry_usage_scanned(
+    src: &StorageSource<'_>,
+    mut contents: tokio::sync::mpsc::Receiver<RepositoryContents>,
+    platform: Option<&Platform>,
+) -> Result<RegistryUsage, UsageError> {
+    let mut tally = RegistryTally::default();
+    while let Some(repository) = contents.recv().await {
+        let repo = repository.name.clone();
+        src.preload(repository);
+        let scanned = repository_tags(src, &repo, platform).await;
+        tally.add(repo, scanned, platform)?;
+    }
+    tally.finish(platform)
+}
+
+/// A whole registry's use, added up one repository at a time.
+#[derive(Default)]
+struct RegistryTally {
+    members: Vec<Member>,
+    everything: HashMap<Digest, u64>,
+    seen: BTreeSet<String>,
+    skipped_any: bool,
+}
+
+impl RegistryTally {
+    /// Adds a repository's tags; one deleted while we looked is skipped.
+    fn add(
+        &mut self,
+        repo: String,
+        scanned: Result<RepositoryTags, UsageError>,
+        platform: Option<&Platform>,
+    ) -> Result<(), UsageError> {
+        let scanned = match scanned {
             Ok(t) => t,
-            Err(e) if is_not_found(&e) => continue,
+            Err(e) if is_not_found(&e) => return Ok(()),
             Err(e) => return Err(e),
         };
-        seen.extend(scanned.other_platforms);
+        self.seen.extend(scanned.other_platforms);
         let tags = scanned.counted;
         if platform.is_some() && tags.is_empty() {
-            skipped_any = true;
-            continue;
+            self.skipped_any = true;
+            return Ok(());
         }
         let mut blobs = HashMap::new();
         for (_, _, b) in &tags {
             blobs.extend(b.iter().map(|(d, s)| (d.clone(), *s)));
         }
-        everything.extend(blobs.iter().map(|(d, s)| (d.clone(), *s)));
-        members.push(Member {
+        self.everything
+            .extend(blobs.iter().map(|(d, s)| (d.clone(), *s)));
+        self.members.push(Member {
             name: repo,
             tags: Some(tags.len()),
             digest: None,
             blobs,
         });
+        Ok(())
     }
-    if let Some(wanted) = platform
-        && members.is_empty()
-        && skipped_any
-    {
-        return Err(no_platform("the registry", wanted, &seen));
+
+    fn finish(self, platform: Option<&Platform>) -> Result<RegistryUsage, UsageError> {
+        if let Some(wanted) = platform
+            && self.members.is_empty()
+            && self.skipped_any
+        {
+            return Err(no_platform("the registry", wanted, &self.seen));
+        }
+        Ok(RegistryUsage {
+            repositories: tally(self.members),
+            total: self.everything.values().sum(),
+        })
     }
-    Ok(RegistryUsage {
-        repositories: tally(members),
-        total: everything.values().sum(),
-    })
 }
 
 /// Use per tag of one repository; `unique` is what deleting only that tag

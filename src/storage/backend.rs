@@ -34,6 +34,17 @@ pub struct WalkEntry {
     pub content: Option<Bytes>,
 }
 
+/// One directory found by [`Backend::leaves`], with the object at its leaf.
+#[derive(Debug, Clone)]
+pub struct Leaf {
+    /// The directory relative to the prefix (`HEX`, `ab/HEX`).
+    pub dir: String,
+    /// What [`Backend::stat`] says of `DIR/LEAF`: `None` when it is missing.
+    pub meta: Option<Meta>,
+    /// Its content, when asked for and at most the limit.
+    pub content: Option<Bytes>,
+}
+
 /// Receives each chunk written by [`Backend::append`], e.g. to hash it.
 pub trait ChunkSink: Send {
     fn chunk(&mut self, data: &[u8]);
@@ -136,6 +147,53 @@ pub trait Backend: Send + Sync + 'static {
             }
         }
         out.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// The directories exactly `depth` levels under `prefix`, each with
+    /// the object at `DIR/leaf` (`leaf` may hold `/`) and, when that is at
+    /// most `read_up_to` bytes, its content; sorted by directory, empty
+    /// when the prefix does not exist. This is the shape of registry:2's
+    /// layout: `revisions/sha256` is `HEX/link` at depth 1, `tags` is
+    /// `TAG/current/link`, `blobs/sha256` is `ab/HEX/data` at depth 2.
+    /// What a walk would list besides (tag histories, a blob's siblings of
+    /// `data`) is not read: a filesystem looks the leaf up by name instead
+    /// of listing each directory of the last level.
+    async fn leaves(
+        &self,
+        prefix: &str,
+        depth: usize,
+        leaf: &str,
+        read_up_to: u64,
+    ) -> io::Result<Vec<Leaf>> {
+        let entries = self.walk(prefix, 0).await?;
+        let objects: std::collections::HashMap<&str, &Meta> = entries
+            .iter()
+            .filter(|e| !e.meta.is_dir)
+            .map(|e| (e.key.as_str(), &e.meta))
+            .collect();
+        let mut out: Vec<Leaf> = entries
+            .iter()
+            .filter(|e| e.meta.is_dir && e.key.split('/').count() == depth)
+            .map(|e| Leaf {
+                meta: objects
+                    .get(format!("{}/{leaf}", e.key).as_str())
+                    .copied()
+                    .cloned(),
+                dir: e.key.clone(),
+                content: None,
+            })
+            .collect();
+        let small: Vec<usize> = (0..out.len())
+            .filter(|i| out[*i].meta.as_ref().is_some_and(|m| m.size <= read_up_to))
+            .collect();
+        let keys = small
+            .iter()
+            .map(|i| format!("{prefix}/{}/{leaf}", out[*i].dir))
+            .collect();
+        for (i, content) in small.into_iter().zip(self.get_many(keys).await?) {
+            out[i].content = content;
+        }
         Ok(out)
     }
 

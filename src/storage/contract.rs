@@ -124,6 +124,58 @@ pub async fn list_and_walk_see_the_tree(b: &dyn Backend) {
     assert!(walked.iter().find(|e| e.key == "a").unwrap().meta.is_dir);
 }
 
+/// `leaves` finds the directories at a depth and what lies at the leaf
+/// under each (read when small enough), whatever else is beside it.
+pub async fn leaves_find_links_by_their_directory(b: &dyn Backend) {
+    for (key, data) in [
+        ("l/sha256/aa/link", "abc"),
+        ("l/sha256/bb/link", "too long to read"),
+        ("l/sha256/bb/other", "x"),
+        ("l/sha256/cc/nested/y", "x"),
+        ("l/top", "a file, not a directory"),
+        ("l/tags/t1/current/link", "target"),
+        ("l/tags/t1/index/sha256/ab/link", "old"),
+    ] {
+        b.put(key, Bytes::from(data)).await.unwrap();
+    }
+    let found = |leaves: Vec<super::Leaf>| -> Vec<(String, Option<u64>, Option<Bytes>)> {
+        leaves
+            .into_iter()
+            .map(|l| (l.dir, l.meta.map(|m| m.size), l.content))
+            .collect()
+    };
+    let one = b.leaves("l/sha256", 1, "link", 4).await.unwrap();
+    assert_eq!(
+        found(one),
+        [
+            ("aa".into(), Some(3), Some(Bytes::from("abc"))),
+            ("bb".into(), Some(16), None),
+            ("cc".into(), None, None),
+        ]
+    );
+    let two = b.leaves("l", 2, "link", 0).await.unwrap();
+    assert_eq!(
+        found(two),
+        [
+            ("sha256/aa".into(), Some(3), None),
+            ("sha256/bb".into(), Some(16), None),
+            ("sha256/cc".into(), None, None),
+            ("tags/t1".into(), None, None),
+        ]
+    );
+    let tags = b.leaves("l/tags", 1, "current/link", 64).await.unwrap();
+    assert_eq!(
+        found(tags),
+        [("t1".into(), Some(6), Some(Bytes::from("target")))]
+    );
+    assert!(
+        b.leaves("l/missing", 1, "link", 64)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// `delete` removes a key and everything under it; the batched forms do
 /// what their one-key forms do.
 pub async fn deletes_remove_trees(b: &dyn Backend) {
@@ -153,5 +205,6 @@ pub async fn check_all(b: &dyn Backend) {
     put_replaces_whole_and_reads_back(b).await;
     append_is_all_or_nothing_and_commit_moves(b).await;
     list_and_walk_see_the_tree(b).await;
+    leaves_find_links_by_their_directory(b).await;
     deletes_remove_trees(b).await;
 }

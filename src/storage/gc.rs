@@ -17,7 +17,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, SystemTime};
 
-use super::backend::{Meta, WalkEntry};
+use super::backend::Leaf;
 use super::error::{Result, StorageError};
 use super::paths::{self, RepoName, TagName, UploadId};
 use super::registry::{Registry, RepositoryScan};
@@ -27,6 +27,7 @@ use crate::types::gc::{
 };
 use crate::types::time::parse_rfc3339;
 use crate::types::{Algorithm, Digest, ManifestOutline};
+use bytes::Bytes;
 use futures_util::StreamExt;
 
 /// Upload sessions older than this are abandoned and removed.
@@ -149,6 +150,20 @@ struct ScannedRepository {
     manifests: Vec<(Digest, std::result::Result<Option<Outline>, String>)>,
     /// Upload sessions: id, when it began, bytes so far.
     uploads: Vec<(UploadId, SystemTime, u64)>,
+    /// The manifests' bytes, as read (`None`: missing).
+    bytes: Vec<Option<Bytes>>,
+}
+
+/// A repository as a collection's mark read it, handed to a reader that
+/// wants the same data (`du --root` measures from it instead of reading
+/// the root a second time).
+#[derive(Debug)]
+pub struct RepositoryContents {
+    pub name: String,
+    /// Tags with a `current/link`, and the digest it holds.
+    pub tags: Vec<(TagName, Option<Digest>)>,
+    /// Every manifest revision and its bytes (`None`: the data is missing).
+    pub manifests: Vec<(Digest, Option<Bytes>)>,
 }
 
 /// What the mark needs of a manifest: the blobs and child manifests it
@@ -178,11 +193,11 @@ async fn scan_repository(registry: &Registry, name: String) -> Result<ScannedRep
     let bytes = registry.read_manifests(&digests).await?;
     let manifests = digests
         .into_iter()
-        .zip(bytes)
+        .zip(&bytes)
         .map(|(d, b)| {
             let parsed = match b {
                 None => Ok(None),
-                Some(b) => Outline::parse(&b).map(Some),
+                Some(b) => Outline::parse(b).map(Some),
             };
             (d, parsed)
         })
@@ -205,6 +220,7 @@ async fn scan_repository(registry: &Registry, name: String) -> Result<ScannedRep
         scan,
         manifests,
         uploads,
+        bytes,
     })
 }
 
@@ -215,8 +231,27 @@ struct Marker<'o> {
     cutoff: SystemTime,
     plan: GcPlan,
     marked: HashSet<Digest>,
-    layer_links: Vec<(RepoName, Digest)>,
     repos_left_empty: Vec<RepoName>,
+}
+
+/// Every layer link of the root, the same for every plan: repositories
+/// by index, so 30,000 links do not hold 30,000 copies of their names.
+#[derive(Default)]
+struct LayerLinks {
+    repositories: Vec<RepoName>,
+    links: Vec<(usize, Digest)>,
+}
+
+impl LayerLinks {
+    fn add(&mut self, scanned: &ScannedRepository) {
+        if scanned.scan.layers.is_empty() {
+            return;
+        }
+        let index = self.repositories.len();
+        self.repositories.push(scanned.repo.clone());
+        self.links
+            .extend(scanned.scan.layers.iter().map(|(d, _)| (index, d.clone())));
+    }
 }
 
 impl<'o> Marker<'o> {
@@ -227,7 +262,6 @@ impl<'o> Marker<'o> {
             cutoff: started.checked_sub(opts.min_age).unwrap_or(started),
             plan: GcPlan::default(),
             marked: HashSet::new(),
-            layer_links: Vec::new(),
             repos_left_empty: Vec::new(),
         }
     }
@@ -352,7 +386,6 @@ impl<'o> Marker<'o> {
                 self.marked.insert(d.clone());
             }
             young_layers |= !older_than(meta.modified, cutoff);
-            self.layer_links.push((repo.clone(), d.clone()));
         }
 
         // Upload sessions.
@@ -383,48 +416,26 @@ impl<'o> Marker<'o> {
         }
     }
 
-    /// Lists the blobs nothing marked (from the blob store's walk) and the
-    /// layer links that go with them or point at nothing.
-    fn finish(self, blobs: &[(Algorithm, Vec<WalkEntry>)]) -> Collection {
+    /// Lists the blobs nothing marked (from the blob store's `ab/HEX`
+    /// directories and their `data`) and the layer links that go with them
+    /// or point at nothing.
+    fn finish(self, blobs: &[(Algorithm, Vec<Leaf>)], layer_links: &LayerLinks) -> Collection {
         let Marker {
             cutoff,
             mut plan,
             marked,
-            layer_links,
             repos_left_empty,
             ..
         } = self;
-        let mut present: HashSet<Digest> = HashSet::new();
-        for (algo, entries) in blobs {
-            let mut data: HashMap<&str, &Meta> = HashMap::new();
-            for e in entries {
-                if let Some(dir) = e.key.strip_suffix("/data")
-                    && !e.meta.is_dir
-                {
-                    data.insert(dir, &e.meta);
-                }
-            }
-            for e in entries {
-                let Some((shard, hex)) = e.key.split_once('/') else {
+        for (algo, leaves) in blobs {
+            for leaf in leaves {
+                let Some(d) = blob_of(*algo, leaf) else {
                     continue;
                 };
-                if !e.meta.is_dir || hex.contains('/') {
-                    continue;
-                }
-                let Ok(d) = Digest::new(*algo, hex) else {
-                    continue;
-                };
-                if d.hex().get(..2) != Some(shard) {
-                    continue;
-                }
-                let meta = data.get(e.key.as_str());
-                if meta.is_some() {
-                    present.insert(d.clone());
-                }
                 if marked.contains(&d) {
                     continue;
                 }
-                match meta {
+                match leaf.meta.as_ref().filter(|m| !m.is_dir) {
                     Some(meta) if !older_than(meta.modified, cutoff) => {
                         plan.young_blobs_kept += 1;
                         plan.young_bytes_kept += meta.size;
@@ -442,18 +453,19 @@ impl<'o> Marker<'o> {
 
         let swept: HashSet<&Digest> = plan.blobs.iter().map(|b| &b.digest).collect();
         let mut swept_links = Vec::new();
-        for (repo, d) in layer_links {
-            if swept.contains(&d) {
+        for (index, d) in &layer_links.links {
+            let repo = &layer_links.repositories[*index];
+            if swept.contains(d) {
                 // Goes with its blob: garbage, not damage.
                 plan.layer_links_with_blobs += 1;
-                swept_links.push((repo, d));
-            } else if !present.contains(&d) {
+                swept_links.push((repo.clone(), d.clone()));
+            } else if !has_data(blobs, d) {
                 plan.links.push(PlannedLink {
                     repository: repo.to_string(),
                     kind: LinkKind::Layer,
                     name: d.to_string(),
                 });
-                swept_links.push((repo, d));
+                swept_links.push((repo.clone(), d.clone()));
             }
         }
         plan.repositories = repos_left_empty.iter().map(|r| r.to_string()).collect();
@@ -464,19 +476,45 @@ impl<'o> Marker<'o> {
     }
 }
 
+/// The blob an `ab/HEX` directory of the blob store holds, if it is one.
+fn blob_of(algo: Algorithm, leaf: &Leaf) -> Option<Digest> {
+    let (shard, hex) = leaf.dir.split_once('/')?;
+    let d = Digest::new(algo, hex).ok()?;
+    (d.hex().get(..2) == Some(shard)).then_some(d)
+}
+
+/// Whether the blob store holds `d`'s data: `blobs` are sorted by their
+/// `ab/HEX` directory.
+fn has_data(blobs: &[(Algorithm, Vec<Leaf>)], d: &Digest) -> bool {
+    let Some((_, leaves)) = blobs.iter().find(|(a, _)| *a == d.algorithm()) else {
+        return false;
+    };
+    let dir = format!("{}/{}", d.hex().get(..2).unwrap_or_default(), d.hex());
+    leaves
+        .binary_search_by(|l| l.dir.as_str().cmp(&dir))
+        .is_ok_and(|i| leaves[i].meta.as_ref().is_some_and(|m| !m.is_dir))
+}
+
 /// Marks, then lists everything the collection would remove.
 pub async fn plan(run: &GcRun<'_>, opts: &GcOptions) -> Result<Collection> {
-    let mut plans = plans(run, std::slice::from_ref(opts)).await?;
+    let mut plans = plans(run, std::slice::from_ref(opts), None).await?;
     plans.pop().ok_or_else(|| invalid_plan("no plan drawn"))
 }
 
 /// Several plans (one per options, e.g. with and without
 /// `delete_untagged`) from one walk of the root: the storage is read once,
 /// each repository a few batched walks, several repositories at a time.
-pub async fn plans(run: &GcRun<'_>, options: &[GcOptions]) -> Result<Vec<Collection>> {
+/// Each repository's contents also go to `contents` (when given) as soon
+/// as it is marked; the walk waits while the receiver is behind.
+pub async fn plans(
+    run: &GcRun<'_>,
+    options: &[GcOptions],
+    contents: Option<&tokio::sync::mpsc::Sender<RepositoryContents>>,
+) -> Result<Vec<Collection>> {
     let registry = run.registry;
     let started = SystemTime::now();
     let mut markers: Vec<Marker<'_>> = options.iter().map(|o| Marker::new(o, started)).collect();
+    let mut layer_links = LayerLinks::default();
     let mut scans = futures_util::stream::iter(registry.scan_repositories().await?)
         .map(|name| scan_repository(registry, name))
         .buffered(SCAN_CONCURRENCY);
@@ -485,18 +523,32 @@ pub async fn plans(run: &GcRun<'_>, options: &[GcOptions]) -> Result<Vec<Collect
         for marker in &mut markers {
             marker.add(&scanned);
         }
+        layer_links.add(&scanned);
+        if let Some(contents) = contents {
+            let manifests = scanned.manifests.into_iter().map(|(d, _)| d);
+            let repository = RepositoryContents {
+                name: scanned.name,
+                tags: scanned.scan.tags,
+                manifests: manifests.zip(scanned.bytes).collect(),
+            };
+            // A receiver that gave up only misses the rest.
+            let _ = contents.send(repository).await;
+        }
     }
-    // Sweep candidates come from one walk of the blob store per algorithm
-    // (`ab/HEX` directories and their `data`), done after the mark.
+    // Sweep candidates come from the blob store's `ab/HEX/data`, read
+    // after the mark.
     let mut blobs = Vec::new();
     for algo in [Algorithm::Sha256, Algorithm::Sha512] {
-        let entries = registry
+        let leaves = registry
             .backend()
-            .walk(&paths::blobs_dir(algo.as_str()), 0)
+            .leaves(&paths::blobs_dir(algo.as_str()), 2, "data", 0)
             .await?;
-        blobs.push((algo, entries));
+        blobs.push((algo, leaves));
     }
-    Ok(markers.into_iter().map(|m| m.finish(&blobs)).collect())
+    Ok(markers
+        .into_iter()
+        .map(|m| m.finish(&blobs, &layer_links))
+        .collect())
 }
 
 async fn upload_started(registry: &Registry, repo: &RepoName, id: &UploadId) -> Result<SystemTime> {

@@ -18,7 +18,7 @@ pub mod registry;
 pub mod s3;
 pub mod url;
 
-pub use backend::{Backend, ByteReader, ByteStream, Meta, WalkEntry};
+pub use backend::{Backend, ByteReader, ByteStream, Leaf, Meta, WalkEntry};
 pub use error::StorageError;
 pub use fs::FsBackend;
 pub use lock::{LockError, RootLock};

@@ -236,59 +236,46 @@ impl Registry {
         Ok(out)
     }
 
-    /// A repository's revisions, tags and layer links in two walks (its
-    /// `_manifests` and `_layers`), link files read on the way: what
-    /// garbage collection and `du` need, without a round trip per link.
+    /// A repository's revisions, tags and layer links, read as
+    /// [`Backend::leaves`](crate::storage::Backend::leaves) of its
+    /// `_manifests` and `_layers` (tag links are read on the way, revision
+    /// and layer links only looked at): what garbage collection and `du`
+    /// need, without a round trip per link.
     pub async fn scan_repository(&self, repo: &RepoName) -> Result<RepositoryScan> {
-        let mut scan = RepositoryScan::default();
-        // Revisions are named by their path: their links are not read.
         let manifests = paths::manifests_dir(repo);
-        let (revisions_dir, tags_dir) = (
+        let (revisions, tags, layers) = (
             format!("{manifests}/revisions"),
             format!("{manifests}/tags"),
+            format!("{}/_layers", paths::repo_dir(repo)),
         );
-        let revisions = self.backend.walk(&revisions_dir, 0);
-        let tags = self.backend.walk(&tags_dir, MAX_LINK_SIZE);
-        let (revisions, tags) = futures_util::future::try_join(revisions, tags).await?;
-        let prefixed = |dir: &'static str, entries: Vec<crate::storage::backend::WalkEntry>| {
-            entries.into_iter().map(move |mut e| {
-                e.key = format!("{dir}/{}", e.key);
-                e
+        let (revisions, tags, layers) = futures_util::future::try_join3(
+            self.backend.leaves(&revisions, 2, "link", 0),
+            self.backend.leaves(&tags, 1, "current/link", MAX_LINK_SIZE),
+            self.backend.leaves(&layers, 2, "link", 0),
+        )
+        .await?;
+        // `ALGO/HEX` with a link file: a revision (or layer link) by its path.
+        let linked = |leaves: Vec<crate::storage::backend::Leaf>| {
+            leaves.into_iter().filter_map(|l| {
+                let meta = l.meta.filter(|m| !m.is_dir)?;
+                let (algo, hex) = l.dir.split_once('/')?;
+                Some((Digest::new(algorithm_named(algo)?, hex).ok()?, meta))
             })
         };
-        for entry in prefixed("revisions", revisions).chain(prefixed("tags", tags)) {
-            let parts: Vec<&str> = entry.key.split('/').collect();
-            match parts.as_slice() {
-                ["revisions", algo, hex, "link"] if !entry.meta.is_dir => {
-                    if let Some(algo) = algorithm_named(algo)
-                        && let Ok(d) = Digest::new(algo, hex)
-                    {
-                        scan.revisions.push((d, entry.meta));
-                    }
-                }
-                ["tags", tag, "current", "link"] if !entry.meta.is_dir => {
-                    if let Ok(tag) = TagName::new(tag) {
-                        let target = entry.content.as_deref().and_then(parse_link);
-                        scan.tags.push((tag, target));
-                    }
-                }
-                _ => {}
-            }
-        }
-        for entry in self
-            .backend
-            .walk(&format!("{}/_layers", paths::repo_dir(repo)), 0)
-            .await?
-        {
-            if let [algo, hex, "link"] = entry.key.split('/').collect::<Vec<_>>().as_slice()
-                && !entry.meta.is_dir
-                && let Some(algo) = algorithm_named(algo)
-                && let Ok(d) = Digest::new(algo, hex)
-            {
-                scan.layers.push((d, entry.meta));
-            }
-        }
-        Ok(scan)
+        Ok(RepositoryScan {
+            revisions: linked(revisions).collect(),
+            // A tag directory without `current/link` is a tag write that
+            // never finished: not a tag.
+            tags: tags
+                .into_iter()
+                .filter(|l| l.meta.as_ref().is_some_and(|m| !m.is_dir))
+                .filter_map(|l| {
+                    let target = l.content.as_deref().and_then(parse_link);
+                    Some((TagName::new(&l.dir).ok()?, target))
+                })
+                .collect(),
+            layers: linked(layers).collect(),
+        })
     }
 
     /// Deletes just a tag; the manifest and its other tags stay.

@@ -10,7 +10,9 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::backend::{Backend, ByteReader, ByteStream, ChunkSink, Meta, WalkEntry};
+use super::backend::{Backend, ByteReader, ByteStream, ChunkSink, Leaf, Meta, WalkEntry};
+
+mod leaves;
 
 /// Body frames queued for the writer thread (frames are 16–64 KiB).
 const APPEND_QUEUE: usize = 64;
@@ -157,6 +159,26 @@ fn walk_blocking(base: &Path, read_up_to: u64) -> io::Result<Vec<WalkEntry>> {
     }
     out.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     Ok(out)
+}
+
+/// A small file's content (links, manifests): `std::fs::read` without its
+/// `statx` for a size hint, and the buffer exactly the content's size.
+fn read_small(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = [0u8; 16 * 1024];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => return Ok(buf[..filled].to_vec()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let mut data = buf.to_vec();
+    file.read_to_end(&mut data)?;
+    Ok(data)
 }
 
 /// [`Backend::delete`] on the calling (blocking) thread.
@@ -444,13 +466,24 @@ impl Backend for FsBackend {
         blocking(move || walk_blocking(&base, read_up_to)).await
     }
 
+    async fn leaves(
+        &self,
+        prefix: &str,
+        depth: usize,
+        leaf: &str,
+        read_up_to: u64,
+    ) -> io::Result<Vec<Leaf>> {
+        let (base, leaf) = (self.path(prefix), leaf.to_owned());
+        blocking(move || leaves::leaves_blocking(&base, depth, &leaf, read_up_to)).await
+    }
+
     async fn get_many(&self, keys: Vec<String>) -> io::Result<Vec<Option<Bytes>>> {
         let paths: Vec<PathBuf> = keys.iter().map(|k| self.path(k)).collect();
         blocking(move || {
             paths
                 .iter()
                 .map(|p| {
-                    not_found_is_none(std::fs::read(p))
+                    not_found_is_none(read_small(p))
                         .map(|o| o.map(Bytes::from))
                         .map_err(|e| at(p, e))
                 })
