@@ -236,4 +236,14 @@ pub trait Backend: Send + Sync + 'static {
         }
         Ok(())
     }
+
+    /// [`Backend::delete_many`] of directories that normally hold only
+    /// `leaf` (a link, a blob's `data`): what the collector removes. A
+    /// filesystem removes the leaf and the directory by name instead of
+    /// listing each directory first; anything else found there is removed
+    /// too, as `delete_many` would.
+    async fn delete_many_with_leaf(&self, keys: Vec<String>, leaf: &str) -> io::Result<()> {
+        let _ = leaf;
+        self.delete_many(keys).await
+    }
 }

@@ -197,6 +197,24 @@ pub async fn deletes_remove_trees(b: &dyn Backend) {
         .unwrap();
     assert_eq!(b.list("d").await.unwrap(), ["3"]);
     assert_eq!(b.list("d/3").await.unwrap(), ["keep"]);
+
+    // Directories holding their leaf, more than it, something else, or
+    // nothing; a key that is an object itself.
+    for key in [
+        "e/1/link",
+        "e/2/link",
+        "e/2/more/x",
+        "e/3/other",
+        "e/4",
+        "e/5/keep",
+    ] {
+        b.put(key, Bytes::from_static(b"x")).await.unwrap();
+    }
+    let gone = ["e/1", "e/2", "e/3", "e/4", "e/missing"];
+    b.delete_many_with_leaf(gone.iter().map(|k| k.to_string()).collect(), "link")
+        .await
+        .unwrap();
+    assert_eq!(b.list("e").await.unwrap(), ["5"]);
 }
 
 /// Every check, in turn, on one empty store.

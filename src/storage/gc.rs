@@ -598,7 +598,7 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
             keys.push(paths::revision_dir(&repo, &m.digest));
             summary.manifests_removed += 1;
         }
-        backend.delete_many(keys).await?;
+        backend.delete_many_with_leaf(keys, "link").await?;
     }
     phase.done("manifests");
 
@@ -655,7 +655,7 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
             summary.blobs_removed += 1;
             bytes += blob.size;
         }
-        backend.delete_many(keys).await?;
+        backend.delete_many_with_leaf(keys, "data").await?;
         for blob in batch {
             registry.forget_blob(&blob.digest);
         }
@@ -677,7 +677,7 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
             keys.push(paths::layer_dir(repo, d));
             summary.links_removed += 1;
         }
-        backend.delete_many(keys).await?;
+        backend.delete_many_with_leaf(keys, "link").await?;
     }
 
     phase.done("layer links");
