@@ -197,6 +197,29 @@ pub trait Backend: Send + Sync + 'static {
         Ok(out)
     }
 
+    /// Every directory under `prefix` (the prefix itself left out) that
+    /// holds a key named `marker`, relative to the prefix and sorted;
+    /// directories whose names start with `_` or `.` are not descended
+    /// into. How the catalog finds repositories (`_manifests`).
+    async fn dirs_holding(&self, prefix: &str, marker: &str) -> io::Result<Vec<String>> {
+        let hidden = |dir: &str| {
+            dir.split('/')
+                .any(|c| c.starts_with('_') || c.starts_with('.'))
+        };
+        let mut out: Vec<String> = self
+            .walk(prefix, 0)
+            .await?
+            .into_iter()
+            .filter_map(|e| {
+                let dir = e.key.strip_suffix(marker)?.strip_suffix('/')?;
+                (!hidden(dir)).then(|| dir.to_owned())
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
     /// The content of many small objects at once, in the order asked
     /// (`None` where a key does not exist).
     async fn get_many(&self, keys: Vec<String>) -> io::Result<Vec<Option<Bytes>>> {

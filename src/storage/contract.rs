@@ -176,6 +176,33 @@ pub async fn leaves_find_links_by_their_directory(b: &dyn Backend) {
     );
 }
 
+/// `dirs_holding` finds directories holding a marker at any depth, nested
+/// ones too, without looking inside `_` and `.` names.
+pub async fn dirs_holding_finds_nested_markers(b: &dyn Backend) {
+    for key in [
+        "r/_manifests/top",
+        "r/a/_manifests/x",
+        "r/a/b/_manifests/y",
+        "r/c/d/_manifests/z",
+        "r/c/d/_layers/e/_manifests/no",
+        "r/_hidden/f/_manifests/no",
+        "r/.dot/g/_manifests/no",
+        "r/h/plain",
+    ] {
+        b.put(key, Bytes::from_static(b"x")).await.unwrap();
+    }
+    assert_eq!(
+        b.dirs_holding("r", "_manifests").await.unwrap(),
+        ["a", "a/b", "c/d"]
+    );
+    assert!(
+        b.dirs_holding("r/missing", "_manifests")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// `delete` removes a key and everything under it; the batched forms do
 /// what their one-key forms do.
 pub async fn deletes_remove_trees(b: &dyn Backend) {
@@ -224,5 +251,6 @@ pub async fn check_all(b: &dyn Backend) {
     append_is_all_or_nothing_and_commit_moves(b).await;
     list_and_walk_see_the_tree(b).await;
     leaves_find_links_by_their_directory(b).await;
+    dirs_holding_finds_nested_markers(b).await;
     deletes_remove_trees(b).await;
 }

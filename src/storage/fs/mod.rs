@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::backend::{Backend, ByteReader, ByteStream, ChunkSink, Leaf, Meta, WalkEntry};
 
-mod leaves;
+mod walks;
 
 /// Body frames queued for the writer thread (frames are 16–64 KiB).
 const APPEND_QUEUE: usize = 64;
@@ -494,7 +494,12 @@ impl Backend for FsBackend {
         read_up_to: u64,
     ) -> io::Result<Vec<Leaf>> {
         let (base, leaf) = (self.path(prefix), leaf.to_owned());
-        blocking(move || leaves::leaves_blocking(&base, depth, &leaf, read_up_to)).await
+        blocking(move || walks::leaves_blocking(&base, depth, &leaf, read_up_to)).await
+    }
+
+    async fn dirs_holding(&self, prefix: &str, marker: &str) -> io::Result<Vec<String>> {
+        let (base, marker) = (self.path(prefix), marker.to_owned());
+        blocking(move || walks::dirs_holding_blocking(&base, &marker)).await
     }
 
     async fn get_many(&self, keys: Vec<String>) -> io::Result<Vec<Option<Bytes>>> {

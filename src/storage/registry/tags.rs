@@ -4,16 +4,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use futures_util::StreamExt;
-
 use super::{Registry, algorithm_named, parse_link};
 use crate::storage::backend::Meta;
 use crate::storage::error::{Result, StorageError};
 use crate::storage::paths::{self, RepoName, TagName};
 use crate::types::{Algorithm, Digest};
-
-/// Directories listed at once by a repository walk.
-pub(super) const SCAN_CONCURRENCY: usize = 16;
 
 /// How long a repository walk answers catalog requests.
 pub const REPOSITORY_CACHE_TTL: Duration = Duration::from_secs(5);
@@ -87,62 +82,16 @@ impl Registry {
     /// ([`catalog_order`]). A directory is a repository when it holds
     /// `_manifests`; names starting with `_` are never descended.
     pub async fn scan_repositories(&self) -> Result<Vec<String>> {
-        let root = paths::repositories_root();
-        if self.backend.prefers_walk() {
-            // One listing of every key (1,000 a request on S3) instead of a
-            // listing per directory: 2,000 repositories are ~15 requests.
-            let mut found: Vec<String> = self
-                .backend
-                .walk(&root, 0)
-                .await?
-                .into_iter()
-                .filter(|e| e.meta.is_dir)
-                .filter_map(|e| {
-                    let repo = e.key.strip_suffix("/_manifests")?;
-                    let nested = repo
-                        .split('/')
-                        .any(|c| c.starts_with('_') || c.starts_with('.'));
-                    (!nested && RepoName::new(repo).is_ok()).then(|| repo.to_owned())
-                })
-                .collect();
-            found.sort_unstable_by(|a, b| catalog_order(a, b));
-            *self.lock_repos() = Some((Instant::now(), Arc::new(found.clone())));
-            return Ok(found);
-        }
-        let mut found = Vec::new();
-        let mut pending = vec![String::new()];
-        // Directories are listed several at a time: each listing waits on
-        // the filesystem, and a registry has thousands of them.
-        let mut listing = futures_util::stream::FuturesUnordered::new();
-        loop {
-            while listing.len() < SCAN_CONCURRENCY
-                && let Some(prefix) = pending.pop()
-            {
-                let dir = if prefix.is_empty() {
-                    root.clone()
-                } else {
-                    format!("{root}/{prefix}")
-                };
-                listing.push(async move { (self.backend.list(&dir).await, prefix) });
-            }
-            let Some((names, prefix)) = listing.next().await else {
-                break;
-            };
-            for name in names? {
-                if name == "_manifests" && !prefix.is_empty() {
-                    found.push(prefix.clone());
-                } else if !name.starts_with('_') && !name.starts_with('.') {
-                    let child = if prefix.is_empty() {
-                        name
-                    } else {
-                        format!("{prefix}/{name}")
-                    };
-                    if RepoName::new(&child).is_ok() {
-                        pending.push(child);
-                    }
-                }
-            }
-        }
+        // One listing of every key on an object store (1,000 a request:
+        // 2,000 repositories are ~15 requests); on a filesystem a walk
+        // with one open directory per level, one listing per directory.
+        let mut found: Vec<String> = self
+            .backend
+            .dirs_holding(&paths::repositories_root(), "_manifests")
+            .await?
+            .into_iter()
+            .filter(|repo| RepoName::new(repo).is_ok())
+            .collect();
         found.sort_unstable_by(|a, b| catalog_order(a, b));
         *self.lock_repos() = Some((Instant::now(), Arc::new(found.clone())));
         Ok(found)

@@ -1,4 +1,6 @@
-//! [`Backend::leaves`](crate::storage::Backend::leaves) on a filesystem.
+//! [`Backend::leaves`](crate::storage::Backend::leaves) and
+//! [`Backend::dirs_holding`](crate::storage::Backend::dirs_holding) on a
+//! filesystem.
 //!
 //! Every lookup is relative to an open directory: a revision costs one
 //! `fstatat(dir, "HEX/link")` instead of listing its directory (`openat`,
@@ -94,16 +96,7 @@ impl Walk<'_> {
             if name == "." || name == ".." || name.starts_with(durable::TEMP_PREFIX) {
                 continue;
             }
-            let is_dir = match entry.file_type() {
-                FileType::Directory => true,
-                // Filesystems that do not fill in d_type: ask.
-                FileType::Unknown => matches!(
-                    entries.fd().and_then(|fd| rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)),
-                    Ok(st) if FileType::from_raw_mode(st.st_mode).is_dir()
-                ),
-                _ => false,
-            };
-            if is_dir {
+            if is_dir(entries, &entry, name) {
                 names.push(name.to_owned());
             }
         }
@@ -112,6 +105,74 @@ impl Walk<'_> {
 
     fn at(&self, rel: &str, e: io::Error) -> io::Error {
         at(&self.base.join(rel), e)
+    }
+}
+
+/// The directories under `base` holding `marker`, relative to it, sorted;
+/// names starting with `_` or `.` are not descended into. One directory
+/// open at a time per level: a root of 10,000 repositories never holds
+/// more descriptors than its depth.
+pub(super) fn dirs_holding_blocking(base: &Path, marker: &str) -> io::Result<Vec<String>> {
+    let Some(dir) = open_dir(rustix::fs::CWD, base).map_err(|e| at(base, e))? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    holding(base, dir, "", marker, &mut out)?;
+    out.sort_unstable();
+    Ok(out)
+}
+
+fn holding(
+    base: &Path,
+    dir: OwnedFd,
+    rel: &str,
+    marker: &str,
+    out: &mut Vec<String>,
+) -> io::Result<()> {
+    let failed = |e: rustix::io::Errno| at(&base.join(rel), e.into());
+    let mut entries = Dir::new(dir).map_err(failed)?;
+    let mut children = Vec::new();
+    while let Some(entry) = entries.read() {
+        let entry = entry.map_err(failed)?;
+        let Ok(name) = entry.file_name().to_str() else {
+            continue;
+        };
+        if name == marker {
+            if !rel.is_empty() {
+                out.push(rel.to_owned());
+            }
+        } else if !name.starts_with('_') && !name.starts_with('.') && is_dir(&entries, &entry, name)
+        {
+            children.push(name.to_owned());
+        }
+    }
+    let parent = entries.fd().map_err(failed)?;
+    for name in children {
+        let path = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        // Gone since the listing (a concurrent delete): not there.
+        if let Some(child) =
+            open_dir(parent, name.as_str()).map_err(|e| at(&base.join(&path), e))?
+        {
+            holding(base, child, &path, marker, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a listed entry is a directory (asked of the filesystem when
+/// its listing does not say).
+fn is_dir(entries: &Dir, entry: &rustix::fs::DirEntry, name: &str) -> bool {
+    match entry.file_type() {
+        FileType::Directory => true,
+        FileType::Unknown => matches!(
+            entries.fd().and_then(|fd| rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)),
+            Ok(st) if FileType::from_raw_mode(st.st_mode).is_dir()
+        ),
+        _ => false,
     }
 }
 
