@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use common::scale::{ScaleRoot, blobs_on_disk, write_root};
+use common::scale::{ScaleRoot, blob_sizes_on_disk, blobs_on_disk, write_root};
 use common::{json_of, regctl, require_peer, run_ok};
 
 const REPOS: usize = 2000;
@@ -55,8 +55,29 @@ fn gc_keeps_what_registry2_keeps_at_2000_repositories() {
     generate(&theirs);
     let config = registry2_config(dir.path(), &theirs);
 
-    // The plan first: the dry run lists exactly what will go.
     let home = dir.path().join("home");
+
+    // du first: what the tags reach, and what a collection would free.
+    let sizes = blob_sizes_on_disk(&ours);
+    let t = Instant::now();
+    let du = json_of(
+        regctl(&home)
+            .args(["du", "--root"])
+            .arg(&ours)
+            .args(["--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    eprintln!("regctl du --root: {:.2} s", t.elapsed().as_secs_f64());
+    let (reached, unreached): (Vec<_>, Vec<_>) = sizes
+        .iter()
+        .partition(|(d, _)| shape.surviving.contains(*d));
+    let sum = |blobs: Vec<(&String, &u64)>| -> u64 { blobs.into_iter().map(|(_, s)| s).sum() };
+    assert_eq!(du["total"], sum(reached), "du's total: what the tags reach");
+    let freed = du["unreferenced"].as_u64().unwrap() + du["untaggedOnly"].as_u64().unwrap();
+    assert_eq!(freed, sum(unreached), "du's collectable bytes");
+
+    // The plan first: the dry run lists exactly what will go.
     let t = Instant::now();
     let plan = json_of(
         regctl(&home)
@@ -127,6 +148,12 @@ fn gc_keeps_what_registry2_keeps_at_2000_repositories() {
     let repos = du["repositories"].as_array().unwrap();
     assert_eq!(repos.len(), REPOS);
     assert!(repos.iter().all(|r| r["tags"] == 5), "{}", repos[0]);
+    // Every blob left is one a tag reaches, counted once at its size on
+    // disk; nothing is left to collect.
+    let on_disk: u64 = blob_sizes_on_disk(&ours).values().sum();
+    assert_eq!(du["total"], on_disk, "du's total against the blobs left");
+    assert_eq!(du["unreferenced"], 0);
+    assert_eq!(du["untaggedOnly"], 0);
 }
 
 /// Writes a root for `bench/compare.sh`: REGCTL_SCALE_ROOT (a directory

@@ -642,7 +642,13 @@ pub async fn sweep(run: &GcRun<'_>, collection: &Collection) -> Result<GcSummary
 
     phase.done("links");
     let mut bytes = 0;
-    for batch in plan.blobs.chunks(SWEEP_BATCH) {
+    // In digest order a batch of 256 falls in one or two `ab/` shard
+    // directories, and the delete threads then queue on that directory's
+    // lock (10,000 repositories: 28 s for the blobs); ordered by the hex
+    // after the shard, a batch spreads over all 256.
+    let mut blobs: Vec<&PlannedBlob> = plan.blobs.iter().collect();
+    blobs.sort_unstable_by(|a, b| a.digest.hex().get(2..).cmp(&b.digest.hex().get(2..)));
+    for batch in blobs.chunks(SWEEP_BATCH) {
         let used_elsewhere = used_by_other_servers(run, batch.iter().map(|b| &b.digest)).await?;
         let _gate = coord.exclusive().await;
         let mut keys = Vec::new();

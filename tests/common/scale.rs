@@ -163,12 +163,18 @@ pub fn write_root(root: &Path, repos: usize) -> ScaleRoot {
 
 /// Every blob file under a root, by digest.
 pub fn blobs_on_disk(root: &Path) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+    blob_sizes_on_disk(root).into_keys().collect()
+}
+
+/// Every blob with data under a root, and its size.
+pub fn blob_sizes_on_disk(root: &Path) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
     let dir = root.join("docker/registry/v2/blobs/sha256");
     for shard in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         for blob in std::fs::read_dir(shard.path()).unwrap().flatten() {
-            if blob.path().join("data").exists() {
-                out.insert(format!("sha256:{}", blob.file_name().to_string_lossy()));
+            if let Ok(meta) = std::fs::metadata(blob.path().join("data")) {
+                let digest = format!("sha256:{}", blob.file_name().to_string_lossy());
+                out.insert(digest, meta.len());
             }
         }
     }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::backend::{Backend, ByteReader, ByteStream, ChunkSink, Leaf, Meta, WalkEntry};
+use super::backend::{Backend, ByteReader, ByteStream, ChunkSink, Leaf, Meta};
 
 mod walks;
 
@@ -100,65 +100,6 @@ fn meta_of(m: &std::fs::Metadata) -> Meta {
         modified: m.modified().unwrap_or(std::time::UNIX_EPOCH),
         is_dir: m.is_dir(),
     }
-}
-
-/// [`Backend::walk`] on the calling (blocking) thread: one `getdents` per
-/// directory, one `statx` per entry, one read per small file.
-fn walk_blocking(base: &Path, read_up_to: u64) -> io::Result<Vec<WalkEntry>> {
-    let mut out = Vec::new();
-    let mut pending = vec![String::new()];
-    while let Some(rel) = pending.pop() {
-        let dir = if rel.is_empty() {
-            base.to_owned()
-        } else {
-            base.join(&rel)
-        };
-        let Some(rd) = not_found_is_none(std::fs::read_dir(&dir)).map_err(|e| at(&dir, e))? else {
-            continue;
-        };
-        for entry in rd {
-            let entry = entry.map_err(|e| at(&dir, e))?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            if name.starts_with(durable::TEMP_PREFIX) {
-                continue;
-            }
-            let key = if rel.is_empty() {
-                name
-            } else {
-                format!("{rel}/{name}")
-            };
-            // A directory is known from the listing itself (d_type): no
-            // `statx` for the tens of thousands of link directories.
-            let meta = if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                Meta {
-                    size: 0,
-                    modified: std::time::UNIX_EPOCH,
-                    is_dir: true,
-                }
-            } else {
-                // Gone since the listing (a concurrent delete): not there.
-                match not_found_is_none(entry.metadata()).map_err(|e| at(&entry.path(), e))? {
-                    Some(m) => meta_of(&m),
-                    None => continue,
-                }
-            };
-            let content = if !meta.is_dir && meta.size <= read_up_to {
-                not_found_is_none(std::fs::read(entry.path()))
-                    .map_err(|e| at(&entry.path(), e))?
-                    .map(Bytes::from)
-            } else {
-                None
-            };
-            if meta.is_dir {
-                pending.push(key.clone());
-            }
-            out.push(WalkEntry { key, meta, content });
-        }
-    }
-    out.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-    Ok(out)
 }
 
 /// A small file's content (links, manifests): `std::fs::read` without its
@@ -479,11 +420,6 @@ impl Backend for FsBackend {
     async fn delete(&self, key: &str) -> io::Result<()> {
         let path = self.path(key);
         blocking(move || delete_blocking(&path)).await
-    }
-
-    async fn walk(&self, prefix: &str, read_up_to: u64) -> io::Result<Vec<WalkEntry>> {
-        let base = self.path(prefix);
-        blocking(move || walk_blocking(&base, read_up_to)).await
     }
 
     async fn leaves(
