@@ -1,6 +1,6 @@
 //! The backend contract (docs/storage-backend.md) as tests any backend can
 //! be plugged into: each check takes a `&dyn Backend` over an empty store.
-//! `fs.rs` runs them against [`super::FsBackend`]; a new backend adds one
+//! `fs/mod.rs` runs them against [`super::FsBackend`]; a new backend adds one
 //! test calling [`check_all`].
 
 use std::io;
