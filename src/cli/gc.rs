@@ -115,6 +115,7 @@ pub async fn run(args: GcArgs, ctx: &Ctx) -> anyhow::Result<()> {
             }),
     };
     let mut out = std::io::stdout().lock();
+    let mut answering = Duration::ZERO;
     let storage = match (&args.root, &args.storage) {
         (Some(root), _) => Some(StorageUrl::Dir(root.clone())),
         (None, Some(url)) => Some(StorageUrl::parse(url)?),
@@ -129,7 +130,9 @@ pub async fn run(args: GcArgs, ctx: &Ctx) -> anyhow::Result<()> {
         if args.dry_run || planned.plan().is_empty() {
             nothing_done(planned.keep(), args.dry_run)
         } else {
+            let asking = Instant::now();
             confirm(planned.plan(), args.yes)?;
+            answering = asking.elapsed();
             planned.sweep().await?
         }
     } else {
@@ -141,11 +144,14 @@ pub async fn run(args: GcArgs, ctx: &Ctx) -> anyhow::Result<()> {
         if args.dry_run || plan.plan.is_empty() {
             nothing_done(plan, args.dry_run)
         } else {
+            let asking = Instant::now();
             confirm(&plan.plan, args.yes)?;
+            answering = asking.elapsed();
             online(ctx, &registry, &opts, false).await?
         }
     };
-    let seconds = started.elapsed().as_secs_f64();
+    // The collection's time, not the time a person took to answer.
+    let seconds = (started.elapsed() - answering).as_secs_f64();
     if json {
         output::write_json(
             &mut out,
