@@ -42,6 +42,21 @@ fn generate(root: &Path) -> ScaleRoot {
     shape
 }
 
+/// `regctl du --root ROOT --format json`, timed.
+fn du_root(home: &Path, root: &Path) -> serde_json::Value {
+    let t = Instant::now();
+    let du = json_of(
+        regctl(home)
+            .args(["du", "--root"])
+            .arg(root)
+            .args(["--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    eprintln!("regctl du --root: {:.2} s", t.elapsed().as_secs_f64());
+    du
+}
+
 #[test]
 fn gc_keeps_what_registry2_keeps_at_2000_repositories() {
     if !require_peer("docker-registry") {
@@ -59,16 +74,7 @@ fn gc_keeps_what_registry2_keeps_at_2000_repositories() {
 
     // du first: what the tags reach, and what a collection would free.
     let sizes = blob_sizes_on_disk(&ours);
-    let t = Instant::now();
-    let du = json_of(
-        regctl(&home)
-            .args(["du", "--root"])
-            .arg(&ours)
-            .args(["--format", "json"])
-            .output()
-            .unwrap(),
-    );
-    eprintln!("regctl du --root: {:.2} s", t.elapsed().as_secs_f64());
+    let du = du_root(&home, &ours);
     let (reached, unreached): (Vec<_>, Vec<_>) = sizes
         .iter()
         .partition(|(d, _)| shape.surviving.contains(*d));
@@ -135,16 +141,7 @@ fn gc_keeps_what_registry2_keeps_at_2000_repositories() {
     assert_eq!(kept, shape.surviving);
 
     // The collected root is still whole: du sees every tag's bytes.
-    let t = Instant::now();
-    let du = json_of(
-        regctl(&home)
-            .args(["du", "--root"])
-            .arg(&ours)
-            .args(["--format", "json"])
-            .output()
-            .unwrap(),
-    );
-    eprintln!("regctl du --root: {:.2} s", t.elapsed().as_secs_f64());
+    let du = du_root(&home, &ours);
     let repos = du["repositories"].as_array().unwrap();
     assert_eq!(repos.len(), REPOS);
     assert!(repos.iter().all(|r| r["tags"] == 5), "{}", repos[0]);
