@@ -228,11 +228,7 @@ impl Backend for FsBackend {
     async fn stat(&self, key: &str) -> io::Result<Option<Meta>> {
         let path = self.path(key);
         let m = not_found_is_none(tokio::fs::metadata(&path).await).map_err(|e| at(&path, e))?;
-        Ok(m.map(|m| Meta {
-            size: m.len(),
-            modified: m.modified().unwrap_or(std::time::UNIX_EPOCH),
-            is_dir: m.is_dir(),
-        }))
+        Ok(m.as_ref().map(meta_of))
     }
 
     async fn reader(

@@ -52,15 +52,13 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     fn visit(&mut self, dir: OwnedFd, rel: &str, depth: usize) -> io::Result<()> {
-        let mut entries = Dir::new(dir).map_err(|e| self.at(rel, e.into()))?;
-        let names = self.subdirectories(&mut entries, rel)?;
+        let (entries, listed) = list(dir).map_err(|e| self.at(rel, e))?;
         let dir = entries.fd().map_err(|e| self.at(rel, e.into()))?;
-        for name in names {
-            let path = if rel.is_empty() {
-                name.clone()
-            } else {
-                format!("{rel}/{name}")
-            };
+        let subdirectories = listed
+            .into_iter()
+            .filter(|(name, is_dir)| *is_dir && !name.starts_with(durable::TEMP_PREFIX));
+        for (name, _) in subdirectories {
+            let path = join(rel, &name);
             if depth > 1 {
                 // Gone since the listing (a concurrent delete): not there.
                 if let Some(child) = open_dir(dir, name.as_str()).map_err(|e| self.at(&path, e))? {
@@ -82,25 +80,6 @@ impl Walk<'_> {
             });
         }
         Ok(())
-    }
-
-    /// The names of the directories in `entries` (temporary files and
-    /// names that are not UTF-8 left out).
-    fn subdirectories(&self, entries: &mut Dir, rel: &str) -> io::Result<Vec<String>> {
-        let mut names = Vec::new();
-        while let Some(entry) = entries.read() {
-            let entry = entry.map_err(|e| self.at(rel, e.into()))?;
-            let Ok(name) = entry.file_name().to_str() else {
-                continue;
-            };
-            if name == "." || name == ".." || name.starts_with(durable::TEMP_PREFIX) {
-                continue;
-            }
-            if is_dir(entries, &entry, name) {
-                names.push(name.to_owned());
-            }
-        }
-        Ok(names)
     }
 
     fn at(&self, rel: &str, e: io::Error) -> io::Error {
@@ -129,30 +108,16 @@ fn holding(
     marker: &str,
     out: &mut Vec<String>,
 ) -> io::Result<()> {
-    let failed = |e: rustix::io::Errno| at(&base.join(rel), e.into());
-    let mut entries = Dir::new(dir).map_err(failed)?;
-    let mut children = Vec::new();
-    while let Some(entry) = entries.read() {
-        let entry = entry.map_err(failed)?;
-        let Ok(name) = entry.file_name().to_str() else {
-            continue;
-        };
-        if name == marker {
-            if !rel.is_empty() {
-                out.push(rel.to_owned());
-            }
-        } else if !name.starts_with('_') && !name.starts_with('.') && is_dir(&entries, &entry, name)
-        {
-            children.push(name.to_owned());
-        }
+    let (entries, listed) = list(dir).map_err(|e| at(&base.join(rel), e))?;
+    if !rel.is_empty() && listed.iter().any(|(name, _)| name == marker) {
+        out.push(rel.to_owned());
     }
-    let parent = entries.fd().map_err(failed)?;
-    for name in children {
-        let path = if rel.is_empty() {
-            name.clone()
-        } else {
-            format!("{rel}/{name}")
-        };
+    let parent = entries.fd().map_err(|e| at(&base.join(rel), e.into()))?;
+    for (name, is_dir) in listed {
+        if !is_dir || name == marker || name.starts_with('_') || name.starts_with('.') {
+            continue;
+        }
+        let path = join(rel, &name);
         // Gone since the listing (a concurrent delete): not there.
         if let Some(child) =
             open_dir(parent, name.as_str()).map_err(|e| at(&base.join(&path), e))?
@@ -161,6 +126,35 @@ fn holding(
         }
     }
     Ok(())
+}
+
+/// `rel/name`, or `name` at the top.
+fn join(rel: &str, name: &str) -> String {
+    if rel.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{rel}/{name}")
+    }
+}
+
+/// Every entry of a directory but `.` and `..` (names that are not UTF-8
+/// left out), and whether it is a directory; the `Dir` stays open for
+/// lookups in it.
+fn list(dir: OwnedFd) -> io::Result<(Dir, Vec<(String, bool)>)> {
+    let mut entries = Dir::new(dir)?;
+    let mut listed = Vec::new();
+    while let Some(entry) = entries.read() {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().to_str() else {
+            continue;
+        };
+        if name == "." || name == ".." {
+            continue;
+        }
+        let is_dir = is_dir(&entries, &entry, name);
+        listed.push((name.to_owned(), is_dir));
+    }
+    Ok((entries, listed))
 }
 
 /// Whether a listed entry is a directory (asked of the filesystem when
